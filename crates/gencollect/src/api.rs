@@ -1,0 +1,438 @@
+//! The `gc`-module API, acting on the current thread's heap.
+
+use refcount::{AnyGc, Gc, ObjPtr, PERMANENT, Trace, Tracer, Visitor, flags, with_heap};
+
+use crate::callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
+use crate::collector;
+use crate::error::{Error, check_generation};
+use crate::stats::{DebugFlags, GenerationStats, with_state};
+
+/// Runs a full collection (all generations). Returns the number of unreachable objects
+/// found, or 0 if called while a collection is running (from a `Drop` or a callback).
+///
+/// ```
+/// use std::cell::RefCell;
+/// use gcrt_doc_support::Node;
+/// gencollector::collect();
+/// let a = Node::new();
+/// let b = Node::new();
+/// *a.next.borrow_mut() = Some(b.clone());
+/// *b.next.borrow_mut() = Some(a.clone());
+/// drop((a, b));
+/// assert_eq!(gencollector::collect(), 2);
+/// # mod gcrt_doc_support {
+/// #     use std::cell::RefCell;
+/// #     use refcount::{Gc, Trace, Tracer};
+/// #     pub struct Node { pub next: RefCell<Option<Gc<Node>>> }
+/// #     impl Node { pub fn new() -> Gc<Node> { Gc::new(Node { next: RefCell::new(None) }) } }
+/// #     // SAFETY: reports its one handle.
+/// #     unsafe impl Trace for Node { fn trace(&self, t: &mut Tracer<'_>) { self.next.trace(t) } }
+/// # }
+/// ```
+pub fn collect() -> usize {
+    crate::install();
+    with_heap(|h| collector::collect(h, 2, Reason::Manual))
+}
+
+/// Collects generation `generation` and all younger ones.
+///
+/// # Errors
+/// [`Error::InvalidGeneration`] for a generation above 2; nothing happens then.
+///
+/// ```
+/// assert!(gencollect::collect_generation(0).is_ok());
+/// assert!(gencollect::collect_generation(3).is_err());
+/// ```
+pub fn collect_generation(generation: usize) -> Result<usize, Error> {
+    check_generation(generation)?;
+    crate::install();
+    Ok(with_heap(|h| {
+        collector::collect(h, generation, Reason::Manual)
+    }))
+}
+
+/// The automatic collection: runs when generation 0's count passes its threshold.
+///
+/// Picks the oldest generation whose count exceeds its threshold, except that generation 2
+/// is only collected once the objects promoted into it since the last full collection are
+/// at least a quarter of those that survived that collection (CPython's rule, which keeps
+/// the total cost of full collections linear in the number of allocations).
+pub(crate) fn automatic() {
+    with_heap(|h| {
+        if h.collecting() || !h.enabled() {
+            return;
+        }
+        for g in (0..3).rev() {
+            if h.count(g) > h.threshold(g) {
+                if g == 2 {
+                    let (total, pending) =
+                        with_state(|s| (s.long_lived_total.get(), s.long_lived_pending.get()))
+                            .unwrap_or((0, 0));
+                    if pending < total / 4 {
+                        continue;
+                    }
+                }
+                collector::collect(h, g, Reason::Threshold);
+                return;
+            }
+        }
+    });
+}
+
+/// Enables automatic collection.
+///
+/// ```
+/// gencollect::disable();
+/// assert!(!gencollect::is_enabled());
+/// gencollect::enable();
+/// assert!(gencollect::is_enabled());
+/// ```
+pub fn enable() {
+    crate::install();
+    with_heap(|h| h.set_enabled(true));
+}
+
+/// Disables automatic collection; [`collect`] still works.
+pub fn disable() {
+    with_heap(|h| h.set_enabled(false));
+}
+
+/// Whether automatic collection is enabled.
+pub fn is_enabled() -> bool {
+    with_heap(|h| h.enabled())
+}
+
+/// Disables automatic collection until dropped, then restores the previous setting (a
+/// "no-GC region").
+///
+/// ```
+/// {
+///     let _no_gc = gencollect::DisabledGuard::new();
+///     assert!(!gencollect::is_enabled());
+/// }
+/// assert!(gencollect::is_enabled());
+/// ```
+#[derive(Debug)]
+#[must_use = "automatic collection is re-enabled when the guard is dropped"]
+pub struct DisabledGuard {
+    was_enabled: bool,
+    _not_send: core::marker::PhantomData<*const ()>,
+}
+
+impl DisabledGuard {
+    /// Disables automatic collection on this thread.
+    pub fn new() -> DisabledGuard {
+        let was_enabled = is_enabled();
+        disable();
+        DisabledGuard {
+            was_enabled,
+            _not_send: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Default for DisabledGuard {
+    fn default() -> DisabledGuard {
+        DisabledGuard::new()
+    }
+}
+
+impl Drop for DisabledGuard {
+    fn drop(&mut self) {
+        if self.was_enabled {
+            enable();
+        }
+    }
+}
+
+/// The three generation counts.
+///
+/// * `count0`: tracked allocations minus deallocations since generation 0 was last
+///   collected (never below zero);
+/// * `count1`: collections of generation 0 since generation 1 was last collected;
+/// * `count2`: collections of generation 1 since generation 2 was last collected.
+///
+/// ```
+/// gencollector::collect();
+/// assert_eq!(gencollect::get_count(), (0, 0, 0));
+/// gencollect::collect_generation(0).unwrap();
+/// assert_eq!(gencollect::get_count(), (0, 1, 0));
+/// gencollect::collect_generation(1).unwrap();
+/// assert_eq!(gencollect::get_count(), (0, 0, 1));
+/// ```
+pub fn get_count() -> (usize, usize, usize) {
+    with_heap(|h| (h.count(0), h.count(1), h.count(2)))
+}
+
+/// The three thresholds; the defaults are `(2000, 10, 10)`.
+///
+/// ```
+/// assert_eq!(gencollect::get_threshold(), (2000, 10, 10));
+/// ```
+pub fn get_threshold() -> (usize, usize, usize) {
+    with_heap(|h| (h.threshold(0), h.threshold(1), h.threshold(2)))
+}
+
+/// Sets the thresholds. A collection of generation 0 starts when `count0 > threshold0`;
+/// generation N > 0 is collected with it when `countN > thresholdN`. `threshold0 == 0`
+/// disables automatic collection.
+///
+/// ```
+/// let old = gencollect::get_threshold();
+/// gencollect::set_threshold(700, 10, 10);
+/// assert_eq!(gencollect::get_threshold(), (700, 10, 10));
+/// gencollect::set_threshold(old.0, old.1, old.2);
+/// ```
+pub fn set_threshold(threshold0: usize, threshold1: usize, threshold2: usize) {
+    crate::install();
+    with_heap(|h| {
+        h.set_threshold(0, threshold0);
+        h.set_threshold(1, threshold1);
+        h.set_threshold(2, threshold2);
+    });
+}
+
+/// Statistics per generation since the thread started.
+pub fn get_stats() -> [GenerationStats; 3] {
+    with_state(|s| *s.stats.borrow()).unwrap_or_default()
+}
+
+/// Moves every tracked object into the permanent generation, which collections ignore, and
+/// zeroes the counts (for pre-fork servers, as Python's `gc.freeze()`).
+///
+/// ```
+/// use std::cell::RefCell;
+/// let a = refcount::Gc::new(RefCell::new(Vec::<refcount::Gc<u8>>::new()));
+/// gencollect::freeze();
+/// assert!(gencollect::get_freeze_count() >= 1);
+/// gencollect::unfreeze();
+/// assert_eq!(gencollect::get_freeze_count(), 0);
+/// # drop(a);
+/// ```
+pub fn freeze() {
+    with_heap(|h| {
+        for g in 0..3 {
+            h.append_list(g, PERMANENT);
+            h.set_count(g, 0);
+        }
+    });
+}
+
+/// Moves the permanent generation back into generation 2.
+pub fn unfreeze() {
+    with_heap(|h| h.append_list(PERMANENT, 2));
+}
+
+/// Number of objects in the permanent generation.
+pub fn get_freeze_count() -> usize {
+    with_heap(|h| h.list_len(PERMANENT))
+}
+
+/// Whether the object is tracked by the collector (atomic types never are).
+///
+/// ```
+/// use std::cell::RefCell;
+/// use refcount::Gc;
+/// assert!(!gencollect::is_tracked(&Gc::new(5)));
+/// assert!(gencollect::is_tracked(&Gc::new(RefCell::new(None::<Gc<u8>>))));
+/// ```
+pub fn is_tracked<T: Trace + 'static>(gc: &Gc<T>) -> bool {
+    // SAFETY: the handle holds the memory.
+    unsafe { Gc::as_obj(gc).flags() & flags::TRACKED != 0 }
+}
+
+/// Whether the object's finalizer has run.
+pub fn is_finalized<T: Trace + 'static>(gc: &Gc<T>) -> bool {
+    // SAFETY: the handle holds the memory.
+    unsafe { Gc::as_obj(gc).flags() & flags::FINALIZED != 0 }
+}
+
+/// The generation the object is in: `None` for untracked or frozen objects.
+pub fn get_generation<T: Trace + 'static>(gc: &Gc<T>) -> Option<usize> {
+    // SAFETY: the handle holds the memory.
+    let f = unsafe { Gc::as_obj(gc).flags() };
+    let list = (f & flags::LIST_MASK) as usize;
+    (f & flags::TRACKED != 0 && list <= 2).then_some(list)
+}
+
+/// Every tracked object of one generation, or of all three (frozen objects excluded).
+///
+/// # Errors
+/// [`Error::InvalidGeneration`] for a generation above 2.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use refcount::Gc;
+/// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
+/// let all = gencollect::get_objects(None).unwrap();
+/// assert!(all.iter().any(|o| *o == a));
+/// assert!(gencollect::get_objects(Some(3)).is_err());
+/// ```
+pub fn get_objects(generation: Option<usize>) -> Result<Vec<AnyGc>, Error> {
+    let lists = match generation {
+        Some(g) => {
+            check_generation(g)?;
+            g..g + 1
+        }
+        None => 0..3,
+    };
+    Ok(with_heap(|h| {
+        let mut out = Vec::new();
+        for l in lists {
+            for obj in h.list_snapshot(l) {
+                // SAFETY: tracked objects are alive with memory held.
+                out.extend(unsafe { AnyGc::from_obj(obj) });
+            }
+        }
+        out
+    }))
+}
+
+struct Collect(Vec<ObjPtr>);
+
+impl Visitor for Collect {
+    fn visit(&mut self, obj: ObjPtr) {
+        self.0.push(obj);
+    }
+}
+
+/// The objects `gc` holds strong handles to, as its `Trace` implementation reports them.
+///
+/// ```
+/// use refcount::Gc;
+/// let a = Gc::new(1u8);
+/// let list = Gc::new(vec![a.clone(), a.clone()]);
+/// let refs = gencollect::get_referents(&list);
+/// assert_eq!(refs.len(), 2);
+/// assert!(refs[0] == a);
+/// ```
+pub fn get_referents<T: Trace + 'static>(gc: &Gc<T>) -> Vec<AnyGc> {
+    let mut found = Collect(Vec::new());
+    gc.trace(&mut Tracer::new(&mut found));
+    found
+        .0
+        .into_iter()
+        // SAFETY: `gc` holds these handles, so their targets are held.
+        .filter_map(|obj| unsafe { AnyGc::from_obj(obj) })
+        .collect()
+}
+
+struct Find {
+    target: ObjPtr,
+    found: bool,
+}
+
+impl Visitor for Find {
+    fn visit(&mut self, obj: ObjPtr) {
+        self.found |= obj == self.target;
+    }
+}
+
+/// The tracked objects (generations 0 to 2) that hold a strong handle to `gc`.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use refcount::Gc;
+/// let a = Gc::new(1u8);
+/// let holder = Gc::new(RefCell::new(vec![a.clone()]));
+/// let referrers = gencollect::get_referrers(&a);
+/// assert_eq!(referrers.len(), 1);
+/// assert!(referrers[0] == holder);
+/// ```
+pub fn get_referrers<T: Trace + 'static>(gc: &Gc<T>) -> Vec<AnyGc> {
+    let target = Gc::as_obj(gc);
+    let candidates: Vec<ObjPtr> = with_heap(|h| (0..3).flat_map(|l| h.list_snapshot(l)).collect());
+    // Hold every candidate while tracing: a `Trace` impl may run arbitrary code.
+    let held: Vec<AnyGc> = candidates
+        .into_iter()
+        // SAFETY: tracked objects are alive with memory held at snapshot time, and nothing
+        // ran since.
+        .filter_map(|obj| unsafe { AnyGc::from_obj(obj) })
+        .collect();
+    held.into_iter()
+        .filter(|any| {
+            let mut find = Find {
+                target,
+                found: false,
+            };
+            // SAFETY: `any` holds the object; its value is alive (checked by from_obj, and a
+            // value can only die in place during a collection, not during this trace).
+            unsafe { any.as_obj().trace(&mut Tracer::new(&mut find)) };
+            find.found
+        })
+        .collect()
+}
+
+/// Sets the debug flags.
+///
+/// ```
+/// use gencollect::DebugFlags;
+/// gencollect::set_debug(DebugFlags::SAVEALL);
+/// assert_eq!(gencollect::get_debug(), DebugFlags::SAVEALL);
+/// gencollect::set_debug(DebugFlags::NONE);
+/// ```
+pub fn set_debug(flags: DebugFlags) {
+    with_state(|s| s.debug.set(flags));
+}
+
+/// The debug flags.
+pub fn get_debug() -> DebugFlags {
+    with_state(|s| s.debug.get()).unwrap_or_default()
+}
+
+/// The objects kept by [`DebugFlags::SAVEALL`] (new handles to them).
+pub fn garbage() -> Vec<AnyGc> {
+    with_state(|s| s.garbage.borrow().clone()).unwrap_or_default()
+}
+
+/// Empties [`garbage`], dropping the collector's handles (the objects are freed by the next
+/// collection if nothing else holds them).
+pub fn clear_garbage() {
+    let taken = with_state(|s| core::mem::take(&mut *s.garbage.borrow_mut()));
+    drop(taken);
+}
+
+/// Registers a callback, called with [`Phase::Start`] before and [`Phase::Stop`] after
+/// every collection (automatic or manual). A panic in a callback is reported through the
+/// unraisable hook and the other callbacks still run.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// let calls = Rc::new(Cell::new(0));
+/// let c = calls.clone();
+/// let handle = gencollect::register_callback(move |_phase, _info| c.set(c.get() + 1));
+/// gencollector::collect();
+/// assert!(gencollect::unregister_callback(handle));
+/// gencollector::collect();
+/// assert_eq!(calls.get(), 2);
+/// ```
+pub fn register_callback(f: impl Fn(Phase, &CollectionInfo) + 'static) -> CallbackHandle {
+    with_state(|s| s.callbacks.register(std::rc::Rc::new(f)))
+        .expect("gcrt: the collector state is gone (thread teardown)")
+}
+
+/// Removes a callback. Returns whether it was registered.
+pub fn unregister_callback(handle: CallbackHandle) -> bool {
+    with_state(|s| s.callbacks.unregister(handle)).unwrap_or(false)
+}
+
+/// How many times generation `generation` was collected, counting the collections of older
+/// generations too (a full collection collects every generation), as .NET's
+/// `GC.CollectionCount`.
+///
+/// # Panics
+/// For a generation above 2.
+pub fn collection_count(generation: usize) -> usize {
+    assert!(
+        generation <= 2,
+        "gcrt: invalid generation {generation}: generations are 0, 1 and 2"
+    );
+    let stats = get_stats();
+    stats[generation..].iter().map(|s| s.collections).sum()
+}
+
+/// Bytes held by the current thread's heap (from the raw allocator's statistics).
+pub fn total_memory() -> usize {
+    with_heap(|h| h.bytes_in_use())
+}

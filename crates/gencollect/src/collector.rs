@@ -1,0 +1,394 @@
+//! The collection algorithm: CPython's `gc_collect_main`, on gcrt's heap lists.
+//!
+//! 1. Merge generations `0..=N` into the working list `YOUNG`.
+//! 2. *update_refs*: copy every object's strong count into a scratch array.
+//! 3. *subtract_refs*: trace every object; each reference found to an object of the set
+//!    is subtracted from the target's copy. What is left counts references from outside.
+//! 4. *mark*: every object with references from outside is reachable, and so is everything
+//!    reachable from it (an explicit work list, no recursion).
+//! 5. The rest is garbage: it is marked doomed (weak upgrades fail from then on) and moved
+//!    to the `UNREACHABLE` list; survivors move one generation up.
+//! 6. *delete*: the garbage values are dropped in place one by one; dropping a value
+//!    releases its handles, so refcounting frees the rest of the cycle.
+//!
+//! Steps 2 to 5 run with frees deferred, so nothing in the lists can be freed while the
+//! collector walks them, whatever `Trace` code does.
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::time::Instant;
+
+use refcount::{Heap, IMMORTAL, ObjPtr, Tracer, UNREACHABLE, Visitor, YOUNG, flags};
+
+use crate::callbacks::{CollectionInfo, Phase, Reason};
+use crate::stats::{DebugFlags, with_state};
+
+/// What one collection found.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Outcome {
+    pub(crate) collected: usize,
+    pub(crate) uncollectable: usize,
+    pub(crate) candidates: usize,
+}
+
+/// Clears the collector's "running" mark on every exit path.
+struct Running<'a>(&'a Heap);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.set_collecting(false);
+    }
+}
+
+/// Collects `generation` (and all younger ones). Returns the number of unreachable objects
+/// found, or 0 without doing anything if a collection is already running.
+pub(crate) fn collect(heap: &Heap, generation: usize, reason: Reason) -> usize {
+    if heap.collecting() {
+        return 0;
+    }
+    heap.set_collecting(true);
+    let running = Running(heap);
+    let start = Instant::now();
+    let span = tracing::info_span!(
+        target: "gcrt::gc",
+        "collect",
+        generation,
+        reason = reason.as_str(),
+        candidates = tracing::field::Empty,
+        collected = tracing::field::Empty,
+        uncollectable = tracing::field::Empty,
+        duration_us = tracing::field::Empty,
+    );
+    let _enter = span.enter();
+    let debug = with_state(|s| s.debug.get()).unwrap_or_default();
+    let has_callbacks = with_state(|s| !s.callbacks.is_empty()).unwrap_or(false);
+    let mut info = CollectionInfo {
+        generation,
+        collected: 0,
+        uncollectable: 0,
+        candidates: 0,
+        duration: core::time::Duration::ZERO,
+        reason,
+    };
+    if has_callbacks {
+        with_state(|s| s.callbacks.invoke(Phase::Start, &info));
+    }
+    if debug.contains(DebugFlags::STATS) {
+        let sizes: Vec<usize> = (0..4).map(|l| heap.list_len(l)).collect();
+        debug_line(format_args!("collecting generation {generation}..."));
+        debug_line(format_args!(
+            "objects in each generation: {} {} {}",
+            sizes[0], sizes[1], sizes[2]
+        ));
+        debug_line(format_args!(
+            "objects in permanent generation: {}",
+            sizes[3]
+        ));
+    }
+
+    let (outcome, panic) = run(heap, generation, debug);
+
+    let duration = start.elapsed();
+    with_state(|s| {
+        let mut stats = s.stats.borrow_mut();
+        let g = &mut stats[generation];
+        g.collections += 1;
+        g.collected += outcome.collected;
+        g.uncollectable += outcome.uncollectable;
+        g.candidates += outcome.candidates;
+        g.duration += duration;
+    });
+    span.record("candidates", outcome.candidates);
+    span.record("collected", outcome.collected);
+    span.record("uncollectable", outcome.uncollectable);
+    span.record("duration_us", duration.as_micros() as u64);
+    if debug.contains(DebugFlags::STATS) {
+        debug_line(format_args!(
+            "done, {} unreachable, {} uncollectable, {:.4}s elapsed",
+            outcome.collected + outcome.uncollectable,
+            outcome.uncollectable,
+            duration.as_secs_f64()
+        ));
+    }
+    drop(running);
+    if has_callbacks {
+        info.collected = outcome.collected;
+        info.uncollectable = outcome.uncollectable;
+        info.candidates = outcome.candidates;
+        info.duration = duration;
+        with_state(|s| s.callbacks.invoke(Phase::Stop, &info));
+    }
+    if let Some(payload) = panic {
+        resume_unwind(payload);
+    }
+    outcome.collected + outcome.uncollectable
+}
+
+fn debug_line(args: core::fmt::Arguments<'_>) {
+    tracing::info!(target: "gcrt::gc::debug", "gc: {}", args);
+    eprintln!("gc: {args}");
+}
+
+type Payload = Box<dyn core::any::Any + Send>;
+
+/// The collection proper. Returns what it found and the first panic raised by user code,
+/// to be resumed once the heap is consistent again.
+fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Payload>) {
+    if generation < 2 {
+        heap.set_count(generation + 1, heap.count(generation + 1) + 1);
+    }
+    for g in 0..=generation {
+        heap.set_count(g, 0);
+    }
+    for g in 0..=generation {
+        heap.append_list(g, YOUNG);
+    }
+    let old = if generation == 2 { 2 } else { generation + 1 };
+    let candidates = heap.list_len(YOUNG);
+    let mut outcome = Outcome {
+        candidates,
+        ..Outcome::default()
+    };
+
+    let analysed = catch_unwind(AssertUnwindSafe(|| {
+        heap.defer_frees(|| {
+            let _span = tracing::debug_span!(target: "gcrt::gc", "analyse", candidates).entered();
+            // SAFETY: every object in YOUNG is tracked, so alive with memory held; frees are
+            // deferred for the whole analysis, so none of them can be freed meanwhile.
+            unsafe { analyse(heap) }
+        })
+    }));
+    let found = match analysed {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            // Aborted: an inconsistent trace was detected. Nothing is freed.
+            heap.append_list(YOUNG, old);
+            return (outcome, None);
+        }
+        Err(payload) => {
+            // A `Trace` implementation panicked: put everything back untouched.
+            // SAFETY: the objects are tracked (alive, memory held).
+            unsafe { clear_scratch(heap, YOUNG) };
+            heap.append_list(YOUNG, old);
+            return (outcome, Some(payload));
+        }
+    };
+
+    let survivors = heap.list_len(YOUNG);
+    with_state(|s| {
+        if generation == 1 {
+            s.long_lived_pending
+                .set(s.long_lived_pending.get() + survivors);
+        } else if generation == 2 {
+            s.long_lived_total.set(survivors);
+            s.long_lived_pending.set(0);
+        }
+    });
+    heap.append_list(YOUNG, old);
+    outcome.collected = found;
+
+    if debug.contains(DebugFlags::COLLECTABLE) {
+        for obj in heap.list_snapshot(UNREACHABLE) {
+            // SAFETY: objects in a list are alive.
+            let name = unsafe { obj.type_name() };
+            debug_line(format_args!("collectable <{} {:#x}>", name, obj.addr()));
+        }
+    }
+
+    if debug.contains(DebugFlags::SAVEALL) {
+        // Keep the garbage alive in `garbage()` instead of freeing it.
+        let saved: Vec<refcount::AnyGc> = heap
+            .list_snapshot(UNREACHABLE)
+            .into_iter()
+            // SAFETY: objects in a list are alive; the handle adds a reference.
+            .filter_map(|obj| unsafe {
+                obj.clear_flags(flags::DOOMED);
+                refcount::AnyGc::from_obj(obj)
+            })
+            .collect();
+        heap.append_list(UNREACHABLE, old);
+        with_state(|s| s.garbage.borrow_mut().extend(saved));
+        return (outcome, None);
+    }
+
+    let _span = tracing::debug_span!(target: "gcrt::gc", "delete", found).entered();
+    (outcome, delete_garbage(heap))
+}
+
+/// Drops the values of the objects in `UNREACHABLE` one at a time. A panicking `Drop` does
+/// not stop the others from being freed; the first panic is returned.
+fn delete_garbage(heap: &Heap) -> Option<Payload> {
+    let mut first_panic = None;
+    while let Some(obj) = heap
+        .list_len(UNREACHABLE)
+        .checked_sub(1)
+        .and_then(|i| heap.list_get(UNREACHABLE, i))
+    {
+        // SAFETY: `obj` is tracked in UNREACHABLE, so its memory is held; the analysis
+        // proved no reference from outside the garbage reaches it, so no `&T` into it is
+        // alive. `drop_value_in_place` untracks it before running user code.
+        let result = catch_unwind(AssertUnwindSafe(|| unsafe { obj.drop_value_in_place() }));
+        // SAFETY: memory still held or already untracked; untracking is idempotent. This
+        // guarantees progress even for an object whose value was not alive.
+        unsafe {
+            if heap.list_get(UNREACHABLE, heap.list_len(UNREACHABLE).wrapping_sub(1)) == Some(obj) {
+                heap.untrack(obj);
+            }
+        }
+        if let Err(payload) = result {
+            if first_panic.is_none() {
+                first_panic = Some(payload);
+            } else {
+                crate::report::unraisable("dropping garbage", &payload);
+            }
+        }
+    }
+    first_panic
+}
+
+/// Clears the collector's scratch flags on every object of a list.
+///
+/// # Safety
+/// Every object of the list is tracked (alive, memory held).
+unsafe fn clear_scratch(heap: &Heap, list: usize) {
+    for obj in heap.list_snapshot(list) {
+        // SAFETY: per the caller.
+        unsafe { obj.clear_flags(flags::COLLECTING | flags::REACHABLE | flags::OPAQUE) };
+    }
+}
+
+/// Subtracts the references found inside the collected set.
+struct Subtract<'a> {
+    refs: &'a mut [u32],
+    opaque: bool,
+    underflow: bool,
+}
+
+impl Visitor for Subtract<'_> {
+    #[inline]
+    fn visit(&mut self, obj: ObjPtr) {
+        // SAFETY: a reported handle is owned by a live object, so its target is held.
+        unsafe {
+            if obj.flags() & flags::COLLECTING != 0 {
+                let r = &mut self.refs[obj.index()];
+                if *r == 0 {
+                    self.underflow = true;
+                } else {
+                    *r -= 1;
+                }
+            }
+        }
+    }
+
+    fn opaque(&mut self) {
+        self.opaque = true;
+    }
+}
+
+/// Propagates reachability from the objects referenced from outside.
+struct Mark<'a> {
+    stack: &'a mut Vec<ObjPtr>,
+    opaque: bool,
+}
+
+impl Visitor for Mark<'_> {
+    #[inline]
+    fn visit(&mut self, obj: ObjPtr) {
+        // SAFETY: as in `Subtract::visit`.
+        unsafe {
+            if obj.flags() & (flags::COLLECTING | flags::REACHABLE) == flags::COLLECTING {
+                obj.set_flags(flags::REACHABLE);
+                self.stack.push(obj);
+            }
+        }
+    }
+
+    fn opaque(&mut self) {
+        self.opaque = true;
+    }
+}
+
+/// Steps 2 to 5. Returns the number of unreachable objects, moved to `UNREACHABLE`, or
+/// `None` if the traces were inconsistent (then nothing is moved and the flags are clear).
+///
+/// # Safety
+/// Frees are deferred; every object of `YOUNG` is alive.
+unsafe fn analyse(heap: &Heap) -> Option<usize> {
+    let young = heap.list_snapshot(YOUNG);
+    let n = young.len();
+    let mut refs: Vec<u32> = Vec::with_capacity(n);
+    // SAFETY (whole function): objects of YOUNG are alive and stay in place (frees deferred,
+    // new objects go to generation 0), so `index()` is each object's position in `young`.
+    unsafe {
+        for &obj in &young {
+            let s = obj.strong();
+            // A count of 0 means "queued for release": keep it (and what it holds) alive
+            // until its destructor runs. Immortal objects are always reachable.
+            refs.push(match s {
+                0 => 1,
+                IMMORTAL => u32::MAX,
+                s => s,
+            });
+            obj.set_flags(flags::COLLECTING);
+        }
+
+        let mut sub = Subtract {
+            refs: &mut refs,
+            opaque: false,
+            underflow: false,
+        };
+        for (i, &obj) in young.iter().enumerate() {
+            obj.trace(&mut Tracer::new(&mut sub));
+            if sub.opaque {
+                // Could not read this object: count it as referenced from outside.
+                sub.opaque = false;
+                obj.set_flags(flags::OPAQUE);
+                sub.refs[i] = sub.refs[i].saturating_add(1);
+            }
+        }
+        if sub.underflow {
+            tracing::error!(
+                target: "gcrt::gc",
+                "a Trace implementation reported more handles than an object's reference \
+                 count allows; collection abandoned"
+            );
+            clear_scratch(heap, YOUNG);
+            return None;
+        }
+
+        let mut stack = Vec::new();
+        for (i, &obj) in young.iter().enumerate() {
+            if refs[i] > 0 {
+                obj.set_flags(flags::REACHABLE);
+                stack.push(obj);
+            }
+        }
+        let mut mark = Mark {
+            stack: &mut stack,
+            opaque: false,
+        };
+        while let Some(obj) = mark.stack.pop() {
+            obj.trace(&mut Tracer::new(&mut mark));
+            if mark.opaque {
+                mark.opaque = false;
+                if obj.flags() & flags::OPAQUE == 0 {
+                    // Readable when subtracting, unreadable now: the two traces disagree, so
+                    // the subtraction cannot be trusted. Keep everything.
+                    clear_scratch(heap, YOUNG);
+                    return None;
+                }
+            }
+        }
+
+        let mut found = 0;
+        for &obj in &young {
+            let f = obj.flags();
+            obj.clear_flags(flags::COLLECTING | flags::REACHABLE | flags::OPAQUE);
+            if f & flags::REACHABLE == 0 {
+                obj.set_flags(flags::DOOMED);
+                heap.move_to(obj, UNREACHABLE);
+                found += 1;
+            }
+        }
+        Some(found)
+    }
+}

@@ -1,0 +1,388 @@
+//! Arenas: [`ARENA_SIZE`]-byte chunks taken from the system allocator and
+//! carved into pools.
+//!
+//! An arena hands out pools, first from its list of pools that became
+//! empty, then by carving never-used ones in address order. [`Arenas`]
+//! keeps the *usable* arenas (those with a free pool) sorted by how many
+//! free pools they have, fewest first, and takes new pools from the head:
+//! like obmalloc, the most-used arena is preferred so lightly-used ones can
+//! drain and be given back. An arena whose pools are all free is returned to
+//! the system, except that one such empty arena is kept as a spare so a
+//! program allocating and freeing at the boundary does not thrash.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
+use std::alloc::System;
+
+use crate::pool::{POOL_SIZE, Pool};
+
+/// Size of an arena in bytes: 1 MiB (4 pools under Miri, so tests reach the
+/// "new arena" and "arena empty" paths quickly).
+///
+/// Arenas come from [`std::alloc::System`] aligned to [`POOL_SIZE`].
+///
+/// ```
+/// assert_eq!(rawalloc::ARENA_SIZE % rawalloc::POOL_SIZE, 0);
+/// ```
+#[cfg(not(miri))]
+pub const ARENA_SIZE: usize = 1024 * 1024;
+
+/// Size of an arena in bytes: 4 pools under Miri (1 MiB in normal builds).
+///
+/// ```
+/// assert_eq!(rawalloc::ARENA_SIZE % rawalloc::POOL_SIZE, 0);
+/// ```
+#[cfg(miri)]
+pub const ARENA_SIZE: usize = 4 * POOL_SIZE;
+
+/// Pools in one arena.
+pub(crate) const POOLS_PER_ARENA: usize = ARENA_SIZE / POOL_SIZE;
+
+const _: () = assert!(ARENA_SIZE.is_multiple_of(POOL_SIZE) && POOLS_PER_ARENA >= 2);
+
+/// Layout of an arena's memory: pool-aligned, so every pool is.
+const ARENA_LAYOUT: Layout = match Layout::from_size_align(ARENA_SIZE, POOL_SIZE) {
+    Ok(layout) => layout,
+    Err(_) => panic!("bad arena layout"),
+};
+
+/// Bookkeeping for one arena, in its own small system allocation.
+///
+/// # Invariants
+///
+/// 1. `base` is the start of a live [`ARENA_LAYOUT`] allocation from
+///    [`System`], owned by this arena.
+/// 2. Pools `0..carved` (at `base + i * POOL_SIZE`) have initialised
+///    headers; the rest has never been touched.
+/// 3. `free_pools` lists (through the pools' `next`) the carved pools that
+///    are empty; `nfree == POOLS_PER_ARENA - carved + len(free_pools)`.
+/// 4. The arena is on the usable list iff `nfree > 0`, and always on the
+///    list of all arenas.
+struct ArenaHeader {
+    base: NonNull<u8>,
+    free_pools: Option<Pool>,
+    nfree: usize,
+    carved: usize,
+    usable_prev: Option<Arena>,
+    usable_next: Option<Arena>,
+    all_prev: Option<Arena>,
+    all_next: Option<Arena>,
+}
+
+/// A handle to an arena held by the allocator.
+///
+/// # Invariants
+///
+/// Points to the live, initialised [`ArenaHeader`] of an arena not yet
+/// [released](Arena::release). Handles live only in the allocator's lists
+/// and pool headers, and the arena is only released once none of them can
+/// be used again.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Arena(NonNull<ArenaHeader>);
+
+/// Generates a getter and a setter for a header field.
+macro_rules! field {
+    ($get:ident, $set:ident: $ty:ty) => {
+        fn $get(self) -> $ty {
+            // SAFETY: type invariant: the header is live and initialised,
+            // and no reference to it is held anywhere.
+            unsafe { (*self.0.as_ptr()).$get }
+        }
+        #[allow(dead_code)]
+        fn $set(self, value: $ty) {
+            // SAFETY: as for the getter.
+            unsafe { (*self.0.as_ptr()).$get = value }
+        }
+    };
+}
+
+impl Arena {
+    field!(base, set_base: NonNull<u8>);
+    field!(free_pools, set_free_pools: Option<Pool>);
+    field!(nfree, set_nfree: usize);
+    field!(carved, set_carved: usize);
+    field!(usable_prev, set_usable_prev: Option<Arena>);
+    field!(usable_next, set_usable_next: Option<Arena>);
+    field!(all_prev, set_all_prev: Option<Arena>);
+    field!(all_next, set_all_next: Option<Arena>);
+
+    /// Takes a new arena from the system; `None` if it refuses.
+    fn allocate() -> Option<Arena> {
+        // SAFETY: `ARENA_LAYOUT` has a nonzero size.
+        let base = NonNull::new(unsafe { System.alloc(ARENA_LAYOUT) })?;
+        let header_layout = Layout::new::<ArenaHeader>();
+        // SAFETY: `ArenaHeader` has a nonzero size.
+        let Some(header) = NonNull::new(unsafe { System.alloc(header_layout) }) else {
+            // SAFETY: `base` was just allocated with `ARENA_LAYOUT`.
+            unsafe { System.dealloc(base.as_ptr(), ARENA_LAYOUT) };
+            return None;
+        };
+        let header = header.cast::<ArenaHeader>();
+        // SAFETY: fresh allocation with the layout of `ArenaHeader`.
+        unsafe {
+            header.write(ArenaHeader {
+                base,
+                free_pools: None,
+                nfree: POOLS_PER_ARENA,
+                carved: 0,
+                usable_prev: None,
+                usable_next: None,
+                all_prev: None,
+                all_next: None,
+            });
+        }
+        Some(Arena(header))
+    }
+
+    /// Gives the arena's memory and header back to the system.
+    ///
+    /// # Safety
+    ///
+    /// The arena is on no list, and no handle to it or to its pools, and no
+    /// block in it, will be used again.
+    unsafe fn release(self) {
+        let base = self.base();
+        // SAFETY: invariant 1 and the header's own allocation; the caller
+        // guarantees nothing uses either again.
+        unsafe {
+            System.dealloc(base.as_ptr(), ARENA_LAYOUT);
+            System.dealloc(self.0.as_ptr().cast(), Layout::new::<ArenaHeader>());
+        }
+    }
+
+    /// Hands out an empty pool set up for `class`. The arena has a free
+    /// pool (`nfree > 0`).
+    fn take_pool(self, class: usize) -> Pool {
+        debug_assert!(self.nfree() > 0);
+        self.set_nfree(self.nfree() - 1);
+        if let Some(pool) = self.free_pools() {
+            self.set_free_pools(pool.next());
+            pool.reset(class);
+            return pool;
+        }
+        let carved = self.carved();
+        debug_assert!(carved < POOLS_PER_ARENA);
+        self.set_carved(carved + 1);
+        // SAFETY: `carved < POOLS_PER_ARENA` (invariant 3 with nfree > 0 and
+        // an empty free list), so the pool lies inside the arena's memory;
+        // it is pool-aligned because the arena is; never-carved memory is in
+        // use by nobody (invariant 2).
+        unsafe {
+            let mem = self.base().add(carved * POOL_SIZE);
+            Pool::carve(mem, class, self)
+        }
+    }
+
+    /// Takes back an empty pool of this arena.
+    fn put_pool(self, pool: Pool) {
+        debug_assert_eq!(pool.ref_count(), 0);
+        debug_assert_eq!(pool.arena(), self);
+        pool.set_next(self.free_pools());
+        self.set_free_pools(Some(pool));
+        self.set_nfree(self.nfree() + 1);
+    }
+}
+
+/// Every arena the allocator holds.
+///
+/// # Invariants
+///
+/// * `all` heads a doubly-linked list of every held arena.
+/// * `usable` heads a doubly-linked list of exactly the held arenas with a
+///   free pool, sorted by `nfree`, fewest first.
+/// * `empty` counts held arenas whose pools are all free; it is at most 1
+///   outside of [`Arenas::return_pool`].
+pub(crate) struct Arenas {
+    usable: Option<Arena>,
+    all: Option<Arena>,
+    empty: usize,
+    allocated: usize,
+    freed: usize,
+}
+
+impl Arenas {
+    pub(crate) const fn new() -> Arenas {
+        Arenas {
+            usable: None,
+            all: None,
+            empty: 0,
+            allocated: 0,
+            freed: 0,
+        }
+    }
+
+    /// Arenas ever taken from the system.
+    pub(crate) fn allocated(&self) -> usize {
+        self.allocated
+    }
+
+    /// Arenas ever given back.
+    pub(crate) fn freed(&self) -> usize {
+        self.freed
+    }
+
+    /// Hands out an empty pool set up for `class`, from the most-used
+    /// arena that has one; takes a new arena from the system if none has.
+    /// `None` if the system refuses a new arena.
+    pub(crate) fn take_pool(&mut self, class: usize) -> Option<Pool> {
+        let arena = match self.usable {
+            Some(arena) => arena,
+            None => self.new_arena()?,
+        };
+        if arena.nfree() == POOLS_PER_ARENA {
+            self.empty -= 1;
+        }
+        let pool = arena.take_pool(class);
+        // The head had the fewest free pools; it still does.
+        if arena.nfree() == 0 {
+            self.unlink_usable(arena);
+        }
+        Some(pool)
+    }
+
+    /// Takes back a pool that just became empty; gives its arena back to
+    /// the system if the arena is now empty and there already is a spare.
+    ///
+    /// # Safety
+    ///
+    /// `pool` is empty and on no used list; no handle to it will be used
+    /// again except through this `Arenas`.
+    pub(crate) unsafe fn return_pool(&mut self, pool: Pool) {
+        let arena = pool.arena();
+        let was_full = arena.nfree() == 0;
+        arena.put_pool(pool);
+        let nfree = arena.nfree();
+        if nfree == POOLS_PER_ARENA {
+            if self.empty > 0 {
+                if !was_full {
+                    self.unlink_usable(arena);
+                }
+                self.unlink_all(arena);
+                // SAFETY: unlinked from both lists; all its pools are empty
+                // and on its free list only (no used list holds them), so no
+                // handle into it remains in use.
+                unsafe { arena.release() };
+                self.freed += 1;
+                return;
+            }
+            self.empty += 1;
+        }
+        if was_full {
+            // Every usable arena has at least one free pool: sorted still.
+            self.push_usable_front(arena);
+        } else {
+            self.sift_usable(arena);
+        }
+    }
+
+    /// Calls `f` on every carved pool of every held arena.
+    pub(crate) fn for_each_pool(&self, mut f: impl FnMut(Pool)) {
+        let mut next = self.all;
+        while let Some(arena) = next {
+            let base = arena.base();
+            for i in 0..arena.carved() {
+                // SAFETY: pool `i < carved` lies in the arena and has an
+                // initialised header (invariant 2); `base` has provenance
+                // over the whole arena.
+                f(unsafe { Pool::from_start(base.add(i * POOL_SIZE)) });
+            }
+            next = arena.all_next();
+        }
+    }
+
+    /// Free pools (empty or never carved) in all held arenas.
+    pub(crate) fn free_pools(&self) -> usize {
+        let mut total = 0;
+        let mut next = self.all;
+        while let Some(arena) = next {
+            total += arena.nfree();
+            next = arena.all_next();
+        }
+        total
+    }
+
+    #[cold]
+    fn new_arena(&mut self) -> Option<Arena> {
+        let arena = Arena::allocate()?;
+        self.allocated += 1;
+        self.empty += 1;
+        arena.set_all_next(self.all);
+        if let Some(old) = self.all {
+            old.set_all_prev(Some(arena));
+        }
+        self.all = Some(arena);
+        // Only called when no arena is usable.
+        debug_assert!(self.usable.is_none());
+        self.push_usable_front(arena);
+        Some(arena)
+    }
+
+    fn push_usable_front(&mut self, arena: Arena) {
+        arena.set_usable_prev(None);
+        arena.set_usable_next(self.usable);
+        if let Some(old) = self.usable {
+            old.set_usable_prev(Some(arena));
+        }
+        self.usable = Some(arena);
+    }
+
+    fn unlink_usable(&mut self, arena: Arena) {
+        let (prev, next) = (arena.usable_prev(), arena.usable_next());
+        match prev {
+            Some(prev) => prev.set_usable_next(next),
+            None => self.usable = next,
+        }
+        if let Some(next) = next {
+            next.set_usable_prev(prev);
+        }
+        arena.set_usable_prev(None);
+        arena.set_usable_next(None);
+    }
+
+    /// Moves `arena`, whose `nfree` just grew by one, towards the tail of
+    /// the usable list until the list is sorted again.
+    fn sift_usable(&mut self, arena: Arena) {
+        let nfree = arena.nfree();
+        let mut after = None;
+        let mut cursor = arena.usable_next();
+        while let Some(next) = cursor {
+            if next.nfree() >= nfree {
+                break;
+            }
+            after = Some(next);
+            cursor = next.usable_next();
+        }
+        let Some(after) = after else { return };
+        self.unlink_usable(arena);
+        let next = after.usable_next();
+        arena.set_usable_prev(Some(after));
+        arena.set_usable_next(next);
+        after.set_usable_next(Some(arena));
+        if let Some(next) = next {
+            next.set_usable_prev(Some(arena));
+        }
+    }
+
+    fn unlink_all(&mut self, arena: Arena) {
+        let (prev, next) = (arena.all_prev(), arena.all_next());
+        match prev {
+            Some(prev) => prev.set_all_next(next),
+            None => self.all = next,
+        }
+        if let Some(next) = next {
+            next.set_all_prev(prev);
+        }
+    }
+}
+
+impl Drop for Arenas {
+    fn drop(&mut self) {
+        let mut next = self.all.take();
+        while let Some(arena) = next {
+            next = arena.all_next();
+            // SAFETY: the allocator is going away: no list, pool handle or
+            // block of this arena is used after this.
+            unsafe { arena.release() };
+        }
+    }
+}

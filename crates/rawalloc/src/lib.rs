@@ -1,0 +1,50 @@
+//! `rawalloc` is the raw allocator of a gcrt private heap: it hands out and
+//! takes back blocks of memory, fast, and knows nothing of the objects
+//! stored in them.
+//!
+//! It follows CPython's `obmalloc`:
+//!
+//! * requests of at most [`SMALL_REQUEST_THRESHOLD`] bytes (alignment at
+//!   most [`ALIGNMENT`]) are rounded up to one of [`NUM_SIZE_CLASSES`] size
+//!   classes ([`size_class()`]);
+//! * each class is served from [`POOL_SIZE`] pools, each pool cut into
+//!   blocks of one class, with an intrusive LIFO free list;
+//! * pools are carved from [`ARENA_SIZE`] arenas taken from
+//!   [`std::alloc::System`]; empty arenas go back to the system, one spare
+//!   excepted;
+//! * bigger or more aligned requests go to the system allocator directly;
+//! * [`Allocator::alloc_immortal`] serves memory that is never freed while
+//!   the heap lives, from a bump region.
+//!
+//! One [`Allocator`] serves one heap on one thread.
+//!
+//! ```
+//! use std::alloc::Layout;
+//! use rawalloc::Allocator;
+//!
+//! let mut heap = Allocator::new();
+//! let layout = Layout::from_size_align(24, 8).unwrap();
+//! let p = heap.alloc(layout);
+//! assert_eq!(heap.stats().blocks_in_use[rawalloc::size_class(24).unwrap()], 1);
+//! // SAFETY: `p` came from `heap` with `layout` and is freed once.
+//! unsafe { heap.dealloc(p, layout) };
+//! assert_eq!(heap.bytes_in_use(), 0);
+//! ```
+
+mod allocator;
+mod arena;
+mod error;
+mod immortal;
+mod large;
+mod pool;
+mod size_class;
+mod stats;
+
+pub use allocator::Allocator;
+pub use arena::ARENA_SIZE;
+pub use error::{AllocError, AllocErrorKind};
+pub use pool::{POOL_SIZE, blocks_per_pool};
+pub use size_class::{
+    ALIGNMENT, NUM_SIZE_CLASSES, SMALL_REQUEST_THRESHOLD, class_size, size_class,
+};
+pub use stats::Stats;

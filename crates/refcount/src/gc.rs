@@ -1,0 +1,453 @@
+//! [`Gc`], the strong reference-counted handle.
+
+use core::borrow::Borrow;
+use core::cmp::Ordering;
+use core::fmt;
+use core::hash::{Hash, Hasher};
+use core::marker::PhantomData;
+use core::ops::Deref;
+use core::ptr::NonNull;
+
+use crate::header::{IMMORTAL, ObjPtr, box_layout, flags};
+use crate::heap::with_heap;
+use crate::trace::Trace;
+use crate::weak::Weak;
+
+/// A strong, reference-counted handle to a value on the current thread's heap.
+///
+/// `Gc` works like [`std::rc::Rc`]: cloning adds a reference, dropping removes one, and the
+/// value is dropped and its memory freed the moment the last handle goes. On top of that,
+/// values whose type can hold a `Gc` are *tracked*, so the cycle collector can find and
+/// free reference cycles that refcounting alone would leak.
+///
+/// Handles are neither `Send` nor `Sync`: each thread owns its own heap, as each Python
+/// interpreter does.
+///
+/// # Dead handles
+///
+/// When the collector frees a garbage cycle it drops the values of the cycle one by one.
+/// A `Drop` implementation that reaches another member of the same cycle may find that
+/// member's value already dropped: its handle is *dead*. Dereferencing a dead handle panics
+/// with a clear message; [`Gc::try_deref`] and [`Gc::is_dead`] let `Drop` code check first.
+/// Memory is never freed while any handle points to it, so a dead handle is never a
+/// dangling pointer.
+///
+/// # Trait objects
+///
+/// Store a boxed trait object whose trait has `Trace` as a supertrait:
+///
+/// ```
+/// use refcount::{Gc, Trace, Tracer};
+///
+/// trait Shape: Trace {
+///     fn area(&self) -> f64;
+/// }
+/// struct Square(f64);
+/// // SAFETY: holds no handles.
+/// unsafe impl Trace for Square {
+///     fn trace(&self, _: &mut Tracer<'_>) {}
+/// }
+/// impl Shape for Square {
+///     fn area(&self) -> f64 {
+///         self.0 * self.0
+///     }
+/// }
+///
+/// let shapes: Vec<Gc<Box<dyn Shape>>> = vec![Gc::new(Box::new(Square(2.0)))];
+/// assert_eq!(shapes[0].area(), 4.0);
+/// ```
+pub struct Gc<T: Trace + 'static> {
+    ptr: NonNull<crate::header::Header>,
+    _marker: PhantomData<T>,
+}
+
+impl<T: Trace + 'static> Gc<T> {
+    /// Moves `value` onto the current thread's heap.
+    ///
+    /// If the value's type can hold a `Gc`, the object is tracked in generation 0, which may
+    /// start an automatic collection.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let five = Gc::new(5);
+    /// assert_eq!(*five, 5);
+    /// ```
+    #[inline]
+    pub fn new(value: T) -> Gc<T> {
+        let layout = box_layout::<T>();
+        let (obj, due) = with_heap(|h| {
+            let mem = h.alloc(layout);
+            // SAFETY: fresh allocation of `box_layout::<T>()`.
+            let obj = unsafe { ObjPtr::init(mem, value) };
+            let due = T::needs_trace() && {
+                // SAFETY: new, alive, has an extension, not yet tracked.
+                unsafe { h.track(obj, 0) };
+                h.note_tracked_alloc()
+            };
+            (obj, due)
+        });
+        let gc = Gc::from_obj(obj);
+        if due {
+            // The handle exists before the collection starts: were the collection to panic,
+            // the new object is still dropped normally.
+            crate::heap::run_hook();
+        }
+        gc
+    }
+
+    /// Moves `value` into the heap's immortal region: it is never freed, its reference count
+    /// never changes, and it is never tracked (like CPython's immortal objects, PEP 683).
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let none = Gc::new_immortal("None");
+    /// assert!(Gc::is_immortal(&none));
+    /// let copies: Vec<_> = (0..10).map(|_| none.clone()).collect();
+    /// assert_eq!(Gc::ref_count(&none), usize::MAX);
+    /// # drop(copies);
+    /// ```
+    pub fn new_immortal(value: T) -> Gc<T> {
+        let layout = box_layout::<T>();
+        let obj = with_heap(|h| {
+            let mem = h.alloc_immortal(layout);
+            // SAFETY: fresh allocation of `box_layout::<T>()`.
+            unsafe { ObjPtr::init(mem, value) }
+        });
+        obj.set_strong(IMMORTAL);
+        Gc::from_obj(obj)
+    }
+
+    #[inline(always)]
+    pub(crate) fn from_obj(obj: ObjPtr) -> Gc<T> {
+        Gc {
+            ptr: obj.0,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The raw object pointer behind this handle (no reference is added).
+    #[inline(always)]
+    pub fn as_obj(this: &Gc<T>) -> ObjPtr {
+        ObjPtr(this.ptr)
+    }
+
+    /// Creates a handle from a raw object pointer, adding one strong reference.
+    ///
+    /// Returns `None` if the object's type is not `T` or its value is no longer alive.
+    ///
+    /// # Safety
+    /// The object's memory is held (it is tracked, or someone holds a handle to it).
+    pub unsafe fn from_obj_checked(obj: ObjPtr) -> Option<Gc<T>> {
+        // SAFETY: memory held per the caller.
+        unsafe {
+            if obj.type_id() != core::any::TypeId::of::<T>() || !obj.is_alive() {
+                return None;
+            }
+            obj.inc_strong();
+        }
+        Some(Gc::from_obj(obj))
+    }
+
+    /// Number of strong handles to this object (`usize::MAX` for an immortal object).
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(1);
+    /// let b = a.clone();
+    /// assert_eq!(Gc::ref_count(&a), 2);
+    /// drop(b);
+    /// assert_eq!(Gc::ref_count(&a), 1);
+    /// ```
+    #[inline]
+    pub fn ref_count(this: &Gc<T>) -> usize {
+        // SAFETY: this handle holds the memory.
+        let s = unsafe { Gc::as_obj(this).strong() };
+        if s == IMMORTAL {
+            usize::MAX
+        } else {
+            s as usize
+        }
+    }
+
+    /// Same as [`ref_count`](Gc::ref_count), named as on `Rc`.
+    #[inline]
+    pub fn strong_count(this: &Gc<T>) -> usize {
+        Gc::ref_count(this)
+    }
+
+    /// Number of [`Weak`] handles to this object.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(1);
+    /// let w = Gc::downgrade(&a);
+    /// assert_eq!(Gc::weak_count(&a), 1);
+    /// # drop(w);
+    /// ```
+    #[inline]
+    pub fn weak_count(this: &Gc<T>) -> usize {
+        // The implicit weak reference held by the strong ones is not a `Weak`.
+        Gc::as_obj(this).weak_count_raw() as usize - 1
+    }
+
+    /// Whether both handles point to the same object.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(1);
+    /// let b = a.clone();
+    /// let c = Gc::new(1);
+    /// assert!(Gc::ptr_eq(&a, &b));
+    /// assert!(!Gc::ptr_eq(&a, &c));
+    /// ```
+    #[inline]
+    pub fn ptr_eq(a: &Gc<T>, b: &Gc<T>) -> bool {
+        a.ptr == b.ptr
+    }
+
+    /// A raw pointer to the value.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(3u8);
+    /// assert_eq!(unsafe { *Gc::as_ptr(&a) }, 3);
+    /// ```
+    #[inline]
+    pub fn as_ptr(this: &Gc<T>) -> *const T {
+        Gc::as_obj(this).value::<T>()
+    }
+
+    /// Creates a [`Weak`] handle to this object.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new("x");
+    /// let w = Gc::downgrade(&a);
+    /// assert_eq!(*w.upgrade().unwrap(), "x");
+    /// drop(a);
+    /// assert!(w.upgrade().is_none());
+    /// ```
+    pub fn downgrade(this: &Gc<T>) -> Weak<T> {
+        let obj = Gc::as_obj(this);
+        obj.inc_weak();
+        Weak::from_obj(obj)
+    }
+
+    /// Whether the collector has dropped this object's value (see [dead handles](Gc#dead-handles)).
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// assert!(!Gc::is_dead(&Gc::new(1)));
+    /// ```
+    #[inline]
+    pub fn is_dead(this: &Gc<T>) -> bool {
+        // SAFETY: this handle holds the memory.
+        T::needs_trace() && unsafe { Gc::as_obj(this).flags() } & flags::DEAD != 0
+    }
+
+    /// The value, or `None` for a dead handle.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(2);
+    /// assert_eq!(Gc::try_deref(&a), Some(&2));
+    /// ```
+    #[inline]
+    pub fn try_deref(this: &Gc<T>) -> Option<&T> {
+        if Gc::is_dead(this) {
+            None
+        } else {
+            // SAFETY: alive value; the handle keeps it alive for the borrow's lifetime
+            // (the collector only drops values of objects no live reference reaches).
+            Some(unsafe { &*Gc::as_ptr(this) })
+        }
+    }
+
+    /// Whether the object is immortal.
+    #[inline]
+    pub fn is_immortal(this: &Gc<T>) -> bool {
+        // SAFETY: this handle holds the memory.
+        unsafe { Gc::as_obj(this).strong() == IMMORTAL }
+    }
+
+    /// A mutable reference to the value if this is the only handle (strong or weak).
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let mut a = Gc::new(1);
+    /// *Gc::get_mut(&mut a).unwrap() += 1;
+    /// let b = a.clone();
+    /// assert!(Gc::get_mut(&mut a).is_none());
+    /// # drop(b);
+    /// assert_eq!(*a, 2);
+    /// ```
+    pub fn get_mut(this: &mut Gc<T>) -> Option<&mut T> {
+        let obj = Gc::as_obj(this);
+        // SAFETY: this handle holds the memory.
+        let unique = unsafe { obj.strong() } == 1 && obj.weak_count_raw() == 1;
+        if unique && !Gc::is_dead(this) {
+            // SAFETY: no other handle exists, so no other reference to the value can exist.
+            Some(unsafe { &mut *obj.value::<T>() })
+        } else {
+            None
+        }
+    }
+
+    /// Returns the value if this is the only strong handle; otherwise gives the handle back.
+    ///
+    /// Weak handles to the object stop upgrading, as with `Rc::try_unwrap`.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(String::from("v"));
+    /// assert_eq!(Gc::try_unwrap(a).unwrap(), "v");
+    /// let b = Gc::new(1);
+    /// let c = b.clone();
+    /// assert!(Gc::try_unwrap(b).is_err());
+    /// # drop(c);
+    /// ```
+    pub fn try_unwrap(this: Gc<T>) -> Result<T, Gc<T>> {
+        let obj = Gc::as_obj(&this);
+        // SAFETY: this handle holds the memory.
+        if unsafe { obj.strong() } != 1 || Gc::is_dead(&this) {
+            return Err(this);
+        }
+        core::mem::forget(this);
+        // SAFETY: last strong handle: read the value out, then release the rest of the
+        // object exactly as a drop would, minus dropping the value.
+        unsafe {
+            let value = obj.value::<T>().read();
+            obj.set_strong(0);
+            crate::heap::untrack(obj);
+            obj.set_flags(flags::DEAD);
+            crate::weak::drop_weak_raw(obj);
+            Ok(value)
+        }
+    }
+
+    /// Returns the value if this is the only strong handle, dropping the handle otherwise.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// assert_eq!(Gc::into_inner(Gc::new(4)), Some(4));
+    /// ```
+    pub fn into_inner(this: Gc<T>) -> Option<T> {
+        Gc::try_unwrap(this).ok()
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn dead_handle() -> ! {
+    panic!(
+        "gcrt: dereferenced a dead Gc: the cycle collector already dropped this value \
+         (a Drop impl reached another member of the same garbage cycle); \
+         use Gc::try_deref or Gc::is_dead to check"
+    )
+}
+
+impl<T: Trace + 'static> Deref for Gc<T> {
+    type Target = T;
+
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        if Gc::is_dead(self) {
+            dead_handle();
+        }
+        // SAFETY: the value is alive, and this handle keeps it so for the borrow.
+        unsafe { &*Gc::as_ptr(self) }
+    }
+}
+
+impl<T: Trace + 'static> Clone for Gc<T> {
+    #[inline(always)]
+    fn clone(&self) -> Gc<T> {
+        // SAFETY: this handle holds the memory and a strong count of at least 1.
+        unsafe { Gc::as_obj(self).inc_strong() };
+        Gc::from_obj(Gc::as_obj(self))
+    }
+}
+
+impl<T: Trace + 'static> Drop for Gc<T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: this handle owns one strong reference and gives it up.
+        unsafe { Gc::as_obj(self).dec_strong() }
+    }
+}
+
+impl<T: Trace + 'static + fmt::Debug> fmt::Debug for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Gc::try_deref(self) {
+            Some(v) => fmt::Debug::fmt(v, f),
+            None => f.write_str("<dead Gc>"),
+        }
+    }
+}
+
+impl<T: Trace + 'static + fmt::Display> fmt::Display for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: Trace + 'static> fmt::Pointer for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Pointer::fmt(&Gc::as_ptr(self), f)
+    }
+}
+
+impl<T: Trace + 'static + PartialEq> PartialEq for Gc<T> {
+    #[inline]
+    fn eq(&self, other: &Gc<T>) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: Trace + 'static + Eq> Eq for Gc<T> {}
+
+impl<T: Trace + 'static + PartialOrd> PartialOrd for Gc<T> {
+    #[inline]
+    fn partial_cmp(&self, other: &Gc<T>) -> Option<Ordering> {
+        (**self).partial_cmp(&**other)
+    }
+}
+
+impl<T: Trace + 'static + Ord> Ord for Gc<T> {
+    #[inline]
+    fn cmp(&self, other: &Gc<T>) -> Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl<T: Trace + 'static + Hash> Hash for Gc<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl<T: Trace + 'static + Default> Default for Gc<T> {
+    fn default() -> Gc<T> {
+        Gc::new(T::default())
+    }
+}
+
+impl<T: Trace + 'static> From<T> for Gc<T> {
+    fn from(value: T) -> Gc<T> {
+        Gc::new(value)
+    }
+}
+
+impl<T: Trace + 'static> Borrow<T> for Gc<T> {
+    fn borrow(&self) -> &T {
+        self
+    }
+}
+
+impl<T: Trace + 'static> AsRef<T> for Gc<T> {
+    fn as_ref(&self) -> &T {
+        self
+    }
+}
+
+impl<T: Trace + 'static> Unpin for Gc<T> {}

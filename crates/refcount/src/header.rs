@@ -1,0 +1,495 @@
+//! The object header, the per-type descriptor and the raw object pointer.
+//!
+//! Everything that reads or writes an object's memory through a raw pointer lives here or
+//! in [`crate::heap`]; the handle types only call these functions.
+
+use core::alloc::Layout;
+use core::any::TypeId;
+use core::cell::Cell;
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+
+use rawalloc::Allocator;
+
+use crate::trace::{Trace, Tracer};
+
+/// Reference count value that marks an object immortal: refcounting never frees it and a
+/// count that would overflow saturates here instead of wrapping.
+pub const IMMORTAL: u32 = u32::MAX;
+
+/// The header at the start of every object on the heap.
+///
+/// ```text
+///  byte 0        4        8                    16       20       24
+///      +--------+--------+--------------------+--------+--------+------------
+///      | strong |  meta  | ty: &'static Type  | index  | flags  | value: T ..
+///      +--------+--------+--------------------+--------+--------+------------
+///      \________________ Header (16) ________/\____ Ext (8) ____/
+///                                               present only when T::needs_trace()
+///
+///  meta:  bit 31      HAS_EXT (the object carries an Ext, so it can be tracked)
+///         bits 0..31  weak count, plus one "implicit" weak held while strong > 0
+///  flags: bits 0..3   which list the object is in (generation 0, 1, 2, permanent, or
+///                     one of the collector's working lists)
+///         bit 3       TRACKED        bit 4  COLLECTING     bit 5  REACHABLE (scratch)
+///         bit 6       FINALIZED      bit 7  DEAD (value dropped, memory still held)
+///         bit 8       DOOMED (found unreachable: weak upgrades fail)
+///         bit 9       OPAQUE (scratch: could not be traced this collection)
+///  index: position of the object in its list, so untracking is O(1)
+/// ```
+///
+/// CPython pays 32 bytes for a tracked object (two list links, refcount, type); gcrt pays 24,
+/// and 16 for atomic objects, which can never be part of a cycle and are never tracked.
+///
+/// # Invariants
+///
+/// * `strong` counts the live [`Gc`](crate::Gc) handles (and collector-held temporary
+///   references); [`IMMORTAL`] means never freed.
+/// * The value is initialised while `strong > 0` and `DEAD` is clear. It is dropped exactly
+///   once: by the last strong handle, or in place by the collector (which sets `DEAD`).
+/// * The memory is released exactly once, when the weak count (including the implicit one
+///   that lives until `strong` reaches 0) reaches 0.
+/// * An object with an `Ext` is in exactly one heap list while `TRACKED` is set, at
+///   position `index`.
+#[repr(C)]
+pub struct Header {
+    strong: Cell<u32>,
+    meta: Cell<u32>,
+    ty: &'static TypeInfo,
+}
+
+/// The tracking extension that follows the header of objects that may be part of a cycle.
+#[repr(C)]
+pub(crate) struct Ext {
+    pub(crate) index: Cell<u32>,
+    pub(crate) flags: Cell<u32>,
+}
+
+const HAS_EXT: u32 = 1 << 31;
+const WEAK_MASK: u32 = !HAS_EXT;
+
+/// Flag bits of a tracked object's extension (see [`Header`]).
+pub mod flags {
+    /// Mask of the list id.
+    pub const LIST_MASK: u32 = 0b111;
+    /// The object is in one of the heap's lists.
+    pub const TRACKED: u32 = 1 << 3;
+    /// The object is in the set being collected.
+    pub const COLLECTING: u32 = 1 << 4;
+    /// Scratch: proven reachable in this collection.
+    pub const REACHABLE: u32 = 1 << 5;
+    /// The finalizer has run (it never runs twice).
+    pub const FINALIZED: u32 = 1 << 6;
+    /// The value has been dropped in place by the collector.
+    pub const DEAD: u32 = 1 << 7;
+    /// Found unreachable: weak upgrades fail from now on.
+    pub const DOOMED: u32 = 1 << 8;
+    /// Scratch: could not be traced in this collection.
+    pub const OPAQUE: u32 = 1 << 9;
+    /// The finalizer must not run.
+    pub const NO_FINALIZE: u32 = 1 << 10;
+}
+
+/// Per-type descriptor: what the heap and collector need to handle an object whose static
+/// type they do not know.
+pub struct TypeInfo {
+    name: fn() -> &'static str,
+    type_id: fn() -> TypeId,
+    trace: unsafe fn(ObjPtr, &mut Tracer<'_>),
+    drop_value: unsafe fn(ObjPtr),
+    dealloc: unsafe fn(ObjPtr, &mut Allocator),
+}
+
+impl core::fmt::Debug for TypeInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TypeInfo")
+            .field("name", &(self.name)())
+            .finish()
+    }
+}
+
+/// Holder of the per-type `TypeInfo` constant.
+pub(crate) struct VTable<T>(PhantomData<T>);
+
+impl<T: Trace + 'static> VTable<T> {
+    pub(crate) const INFO: TypeInfo = TypeInfo {
+        name: core::any::type_name::<T>,
+        type_id: TypeId::of::<T>,
+        trace: trace_erased::<T>,
+        drop_value: drop_erased::<T>,
+        dealloc: dealloc_erased::<T>,
+    };
+}
+
+/// # Safety
+/// `obj` is a live object of type `T` whose value is initialised.
+unsafe fn trace_erased<T: Trace + 'static>(obj: ObjPtr, tracer: &mut Tracer<'_>) {
+    // SAFETY: the caller guarantees the value is initialised and of type `T`.
+    let value = unsafe { &*obj.value::<T>() };
+    value.trace(tracer);
+}
+
+/// # Safety
+/// `obj` is an object of type `T` whose value is initialised and is dropped now, once.
+unsafe fn drop_erased<T: Trace + 'static>(obj: ObjPtr) {
+    // SAFETY: the caller guarantees the value is initialised and not used again.
+    unsafe { core::ptr::drop_in_place(obj.value::<T>()) }
+}
+
+/// # Safety
+/// `obj` was allocated by `alloc` for a `T` and nothing refers to it any more.
+unsafe fn dealloc_erased<T: Trace + 'static>(obj: ObjPtr, alloc: &mut Allocator) {
+    // SAFETY: same allocator and layout as the allocation; the caller guarantees no use after.
+    unsafe { alloc.dealloc(obj.0.cast(), box_layout::<T>()) }
+}
+
+/// Offset of the value from the start of the object.
+#[inline(always)]
+pub(crate) fn value_offset<T: Trace>() -> usize {
+    let base = if T::needs_trace() {
+        size_of::<Header>() + size_of::<Ext>()
+    } else {
+        size_of::<Header>()
+    };
+    let align = align_of::<T>();
+    (base + align - 1) & !(align - 1)
+}
+
+/// Layout of the whole object (header, extension, value).
+#[inline(always)]
+pub(crate) fn box_layout<T: Trace>() -> Layout {
+    let align = if align_of::<T>() > align_of::<Header>() {
+        align_of::<T>()
+    } else {
+        align_of::<Header>()
+    };
+    let size = value_offset::<T>() + size_of::<T>();
+    match Layout::from_size_align(size, align) {
+        Ok(l) => l,
+        Err(_) => capacity_overflow(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn capacity_overflow() -> ! {
+    panic!("gcrt: object layout overflows isize")
+}
+
+/// A raw, non-owning pointer to an object on the heap.
+///
+/// It holds no reference count: the object may be freed while an `ObjPtr` to it exists,
+/// which is why everything that reads through it is `unsafe`. The collector uses it for
+/// the objects in its lists; users see it only in [`Visitor`](crate::Visitor)s. Comparing
+/// and hashing compare identity.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjPtr(pub(crate) NonNull<Header>);
+
+impl core::fmt::Debug for ObjPtr {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "ObjPtr({:p})", self.0)
+    }
+}
+
+impl ObjPtr {
+    /// The object's address, for identity and display.
+    #[inline]
+    pub fn addr(self) -> usize {
+        self.0.as_ptr().addr()
+    }
+
+    #[inline(always)]
+    pub(crate) fn header<'a>(self) -> &'a Header {
+        // SAFETY: every `ObjPtr` is created from a live allocation, and the callers of the
+        // crate-internal accessors only use it while the memory is held (weak count > 0).
+        unsafe { self.0.as_ref() }
+    }
+
+    /// # Safety
+    /// The object has an extension (its type needs tracing) and its memory is held.
+    #[inline(always)]
+    pub(crate) unsafe fn ext<'a>(self) -> &'a Ext {
+        // SAFETY: `Ext` directly follows the 16-byte header when present (see `Header`).
+        unsafe {
+            &*self
+                .0
+                .as_ptr()
+                .cast::<u8>()
+                .add(size_of::<Header>())
+                .cast::<Ext>()
+        }
+    }
+
+    /// Pointer to the value, for an object of type `T`.
+    #[inline(always)]
+    pub(crate) fn value<T: Trace>(self) -> *mut T {
+        self.0
+            .as_ptr()
+            .cast::<u8>()
+            .wrapping_add(value_offset::<T>())
+            .cast::<T>()
+    }
+
+    // ----- accessors for the collector -------------------------------------------------
+    //
+    // Safety for all of them: the object's memory is held (it is in a heap list, or the
+    // caller holds a strong or weak reference).
+
+    /// The strong reference count ([`IMMORTAL`] for immortal objects).
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub unsafe fn strong(self) -> u32 {
+        self.header().strong.get()
+    }
+
+    /// Adds one strong reference (saturating to immortal).
+    ///
+    /// # Safety
+    /// The object's memory is held and its strong count is not 0.
+    #[inline(always)]
+    pub unsafe fn inc_strong(self) {
+        let h = self.header();
+        let s = h.strong.get();
+        h.strong.set(s + (s != IMMORTAL) as u32);
+    }
+
+    /// Drops one strong reference, freeing the object when it was the last.
+    ///
+    /// # Safety
+    /// The caller owns one strong reference to the object and gives it up.
+    #[inline]
+    pub unsafe fn dec_strong(self) {
+        let h = self.header();
+        let s = h.strong.get();
+        if s == IMMORTAL {
+            return;
+        }
+        h.strong.set(s - 1);
+        if s == 1 {
+            // SAFETY: that was the last strong reference.
+            unsafe { crate::heap::release(self) }
+        }
+    }
+
+    /// Whether the object carries the tracking extension (its type needs tracing).
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub unsafe fn has_ext(self) -> bool {
+        self.header().meta.get() & HAS_EXT != 0
+    }
+
+    /// The extension flags, or 0 for an atomic object.
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub unsafe fn flags(self) -> u32 {
+        // SAFETY: checked `has_ext` first; memory held per the caller.
+        unsafe {
+            if self.has_ext() {
+                self.ext().flags.get()
+            } else {
+                0
+            }
+        }
+    }
+
+    /// Sets the given flag bits (no-op for atomic objects).
+    ///
+    /// # Safety
+    /// The object's memory is held. The list bits and `TRACKED` are the heap's to manage;
+    /// the caller must not change them.
+    #[inline(always)]
+    pub unsafe fn set_flags(self, bits: u32) {
+        // SAFETY: memory held per the caller; ext exists when has_ext.
+        unsafe {
+            if self.has_ext() {
+                let e = self.ext();
+                e.flags.set(e.flags.get() | bits);
+            }
+        }
+    }
+
+    /// Clears the given flag bits (no-op for atomic objects).
+    ///
+    /// # Safety
+    /// As for [`set_flags`](Self::set_flags).
+    #[inline(always)]
+    pub unsafe fn clear_flags(self, bits: u32) {
+        // SAFETY: memory held per the caller; ext exists when has_ext.
+        unsafe {
+            if self.has_ext() {
+                let e = self.ext();
+                e.flags.set(e.flags.get() & !bits);
+            }
+        }
+    }
+
+    /// Position of the object in its list.
+    ///
+    /// # Safety
+    /// The object's memory is held and it is tracked.
+    #[inline(always)]
+    pub unsafe fn index(self) -> usize {
+        // SAFETY: a tracked object has an extension.
+        unsafe { self.ext().index.get() as usize }
+    }
+
+    /// Whether the value is still alive (not dropped in place by the collector, and the
+    /// strong count is not 0).
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub unsafe fn is_alive(self) -> bool {
+        // SAFETY: memory held per the caller.
+        unsafe { self.strong() != 0 && self.flags() & flags::DEAD == 0 }
+    }
+
+    /// Calls the type's `Trace` implementation on the value.
+    ///
+    /// # Safety
+    /// The object's memory is held and its value is alive ([`is_alive`](Self::is_alive)).
+    #[inline]
+    pub unsafe fn trace(self, tracer: &mut Tracer<'_>) {
+        // SAFETY: the value is alive per the caller.
+        unsafe { (self.header().ty.trace)(self, tracer) }
+    }
+
+    /// The type's name (`core::any::type_name`).
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    pub unsafe fn type_name(self) -> &'static str {
+        (self.header().ty.name)()
+    }
+
+    /// The type's `TypeId`.
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    pub unsafe fn type_id(self) -> TypeId {
+        (self.header().ty.type_id)()
+    }
+
+    /// Drops the value in place while the memory stays allocated; every handle still
+    /// pointing here becomes a *dead handle* (deref panics, weak upgrade fails).
+    ///
+    /// The object is untracked first, so it is never traced again. This is how the collector
+    /// breaks a garbage cycle. Does nothing if the value is already dead.
+    ///
+    /// # Safety
+    /// The object's memory is held, it has an extension, and no reference into its value
+    /// (`&T`) is alive, which holds for objects the collector proved unreachable.
+    pub unsafe fn drop_value_in_place(self) {
+        // SAFETY: memory held and extension present per the caller.
+        unsafe {
+            if !self.is_alive() {
+                return;
+            }
+            crate::heap::untrack(self);
+            self.set_flags(flags::DEAD);
+            // A temporary strong reference keeps the memory while user `Drop` code runs, even
+            // if that code drops the last other handle. The guard gives it back on unwind too.
+            self.inc_strong();
+            let guard = StrongGuard(self);
+            (self.header().ty.drop_value)(self);
+            drop(guard);
+        }
+    }
+
+    // ----- crate-internal raw operations -----------------------------------------------
+
+    /// Writes a fresh header (strong 1, implicit weak 1).
+    ///
+    /// # Safety
+    /// `mem` is a fresh allocation of `box_layout::<T>()`.
+    #[inline(always)]
+    pub(crate) unsafe fn init<T: Trace + 'static>(mem: NonNull<u8>, value: T) -> ObjPtr {
+        let has_ext = T::needs_trace();
+        let header = Header {
+            strong: Cell::new(1),
+            meta: Cell::new(1 | if has_ext { HAS_EXT } else { 0 }),
+            ty: &VTable::<T>::INFO,
+        };
+        let obj = ObjPtr(mem.cast());
+        // SAFETY: fresh allocation large enough for header, ext and value (box_layout).
+        unsafe {
+            obj.0.as_ptr().write(header);
+            if has_ext {
+                obj.0
+                    .as_ptr()
+                    .cast::<u8>()
+                    .add(size_of::<Header>())
+                    .cast::<Ext>()
+                    .write(Ext {
+                        index: Cell::new(0),
+                        flags: Cell::new(0),
+                    });
+            }
+            obj.value::<T>().write(value);
+        }
+        obj
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_strong(self, n: u32) {
+        self.header().strong.set(n);
+    }
+
+    #[inline(always)]
+    pub(crate) fn weak_count_raw(self) -> u32 {
+        self.header().meta.get() & WEAK_MASK
+    }
+
+    #[inline(always)]
+    pub(crate) fn inc_weak(self) {
+        let h = self.header();
+        let m = h.meta.get();
+        if m & WEAK_MASK == WEAK_MASK {
+            // Like `Rc`: an overflowing weak count can only come from leaking handles in a
+            // loop; there is no sound way to continue.
+            std::process::abort();
+        }
+        h.meta.set(m + 1);
+    }
+
+    /// Returns the new weak count.
+    #[inline(always)]
+    pub(crate) fn dec_weak(self) -> u32 {
+        let h = self.header();
+        let m = h.meta.get() - 1;
+        h.meta.set(m);
+        m & WEAK_MASK
+    }
+
+    /// # Safety
+    /// The value is alive and is dropped now, once.
+    #[inline]
+    pub(crate) unsafe fn drop_value_raw(self) {
+        // SAFETY: per the caller.
+        unsafe { (self.header().ty.drop_value)(self) }
+    }
+
+    /// # Safety
+    /// Nothing refers to the object any more (weak count 0, value dropped).
+    #[inline]
+    pub(crate) unsafe fn dealloc_raw(self, alloc: &mut Allocator) {
+        // SAFETY: per the caller.
+        unsafe { (self.header().ty.dealloc)(self, alloc) }
+    }
+}
+
+/// Gives back a temporary strong reference, on return and on unwind.
+struct StrongGuard(ObjPtr);
+
+impl Drop for StrongGuard {
+    fn drop(&mut self) {
+        // SAFETY: the guard owns the temporary strong reference it was created for.
+        unsafe { self.0.dec_strong() }
+    }
+}

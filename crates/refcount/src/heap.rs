@@ -1,0 +1,516 @@
+//! The per-thread heap: the raw allocator, the tracked-object lists, the allocation counters
+//! and the deferred-free queue that keeps deallocation off the machine stack.
+
+use core::alloc::Layout;
+use core::cell::{Cell, UnsafeCell};
+use core::ptr::NonNull;
+use std::sync::OnceLock;
+
+use rawalloc::Allocator;
+
+use crate::header::{ObjPtr, flags};
+
+/// Number of heap lists: generations 0, 1, 2, the permanent generation, and two working
+/// lists for the collector.
+pub const NUM_LISTS: usize = 6;
+/// List id of the permanent generation (frozen objects).
+pub const PERMANENT: usize = 3;
+/// List id of the set being collected.
+pub const YOUNG: usize = 4;
+/// List id of the objects a collection found unreachable.
+pub const UNREACHABLE: usize = 5;
+
+/// How many deallocations may nest on the machine stack before further ones are queued.
+///
+/// Like CPython's trashcan: a chain of N objects is freed in about N / DEPTH_LIMIT shallow
+/// pieces, so a 10,000,000-node linked list is dropped without overflowing the stack.
+const DEPTH_LIMIT: u32 = if cfg!(miri) { 4 } else { 64 };
+
+/// The function the cycle collector installs to run automatic collections.
+static COLLECT_HOOK: OnceLock<fn()> = OnceLock::new();
+
+/// Installs the function called when the generation-0 count passes its threshold.
+///
+/// The cycle collector (`gencollect`) installs itself here; only the first call has an
+/// effect. Without a hook, counting continues but no collection ever starts.
+///
+/// ```
+/// fn my_collector() {}
+/// refcount::set_collect_hook(my_collector);
+/// ```
+pub fn set_collect_hook(hook: fn()) {
+    let _ = COLLECT_HOOK.set(hook);
+}
+
+/// One thread's heap. Reached through [`with_heap`]; never shared between threads.
+///
+/// # Invariants
+///
+/// * `alloc` is borrowed mutably only inside heap functions that run no user code.
+/// * `lists[l][i]` is a live tracked object whose extension says list `l`, index `i`.
+/// * `pending` holds objects whose strong count reached 0 and whose release was deferred;
+///   their memory and value are intact.
+pub struct Heap {
+    alloc: UnsafeCell<Allocator>,
+    lists: [UnsafeCell<Vec<ObjPtr>>; NUM_LISTS],
+    pending: UnsafeCell<Vec<ObjPtr>>,
+    depth: Cell<u32>,
+    counts: [Cell<usize>; 3],
+    thresholds: [Cell<usize>; 3],
+    enabled: Cell<bool>,
+    collecting: Cell<bool>,
+    tracked_allocs: Cell<u64>,
+    tracked_frees: Cell<u64>,
+}
+
+thread_local! {
+    static HEAP: Heap = Heap::new();
+}
+
+/// Runs `f` with the current thread's heap.
+///
+/// # Panics
+/// If called while the thread is being torn down, after its heap was destroyed.
+#[inline(always)]
+pub fn with_heap<R>(f: impl FnOnce(&Heap) -> R) -> R {
+    HEAP.with(f)
+}
+
+/// Like [`with_heap`], but returns `None` instead of panicking after the heap was destroyed.
+#[inline]
+pub fn try_with_heap<R>(f: impl FnOnce(&Heap) -> R) -> Option<R> {
+    HEAP.try_with(f).ok()
+}
+
+impl Heap {
+    fn new() -> Heap {
+        Heap {
+            alloc: UnsafeCell::new(Allocator::new()),
+            lists: Default::default(),
+            pending: UnsafeCell::new(Vec::new()),
+            depth: Cell::new(0),
+            counts: Default::default(),
+            thresholds: [Cell::new(2000), Cell::new(10), Cell::new(10)],
+            enabled: Cell::new(true),
+            collecting: Cell::new(false),
+            tracked_allocs: Cell::new(0),
+            tracked_frees: Cell::new(0),
+        }
+    }
+
+    /// # Safety
+    /// No other reference to the allocator is alive and the caller runs no user code while
+    /// it holds this one.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn alloc_mut(&self) -> &mut Allocator {
+        // SAFETY: per the caller.
+        unsafe { &mut *self.alloc.get() }
+    }
+
+    /// Allocates raw memory for an object.
+    #[inline(always)]
+    pub(crate) fn alloc(&self, layout: Layout) -> NonNull<u8> {
+        // SAFETY: the allocator runs no user code.
+        unsafe { self.alloc_mut().alloc(layout) }
+    }
+
+    /// Allocates memory that is never freed.
+    pub(crate) fn alloc_immortal(&self, layout: Layout) -> NonNull<u8> {
+        // SAFETY: the allocator runs no user code.
+        unsafe { self.alloc_mut().alloc_immortal(layout) }
+    }
+
+    /// Statistics of the raw allocator.
+    ///
+    /// ```
+    /// let before = refcount::with_heap(|h| h.alloc_stats().bytes_in_use);
+    /// let a = refcount::Gc::new([0u64; 4]);
+    /// let after = refcount::with_heap(|h| h.alloc_stats().bytes_in_use);
+    /// assert!(after > before);
+    /// # drop(a);
+    /// ```
+    pub fn alloc_stats(&self) -> rawalloc::Stats {
+        // SAFETY: reading statistics runs no user code.
+        unsafe { self.alloc_mut().stats() }
+    }
+
+    /// A human-readable report of the raw allocator, like `sys._debugmallocstats()`.
+    pub fn alloc_report(&self) -> String {
+        // SAFETY: building the report runs no user code.
+        unsafe { self.alloc_mut().report() }
+    }
+
+    /// Bytes held by the heap (live blocks, large objects and the immortal region).
+    pub fn bytes_in_use(&self) -> usize {
+        // SAFETY: runs no user code.
+        unsafe { self.alloc_mut().bytes_in_use() }
+    }
+
+    // ----- lists --------------------------------------------------------------------------
+
+    /// # Safety
+    /// No other reference to this list is alive, and no user code runs while it is held.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn list_mut(&self, list: usize) -> &mut Vec<ObjPtr> {
+        // SAFETY: per the caller.
+        unsafe { &mut *self.lists[list].get() }
+    }
+
+    /// Number of objects in a list.
+    pub fn list_len(&self, list: usize) -> usize {
+        // SAFETY: short read, no user code.
+        unsafe { self.list_mut(list).len() }
+    }
+
+    /// The object at `index` of `list`, if any.
+    pub fn list_get(&self, list: usize, index: usize) -> Option<ObjPtr> {
+        // SAFETY: short read, no user code.
+        unsafe { self.list_mut(list).get(index).copied() }
+    }
+
+    /// Copies a list's objects (for inspection; the copy holds no references).
+    pub fn list_snapshot(&self, list: usize) -> Vec<ObjPtr> {
+        // SAFETY: short read, no user code.
+        unsafe { self.list_mut(list).clone() }
+    }
+
+    /// Appends an untracked object to a list.
+    ///
+    /// # Safety
+    /// `obj` is alive, has an extension and is not tracked.
+    #[inline(always)]
+    pub unsafe fn track(&self, obj: ObjPtr, list: usize) {
+        // SAFETY: per the caller; the list borrow ends before any user code.
+        unsafe {
+            let l = self.list_mut(list);
+            let e = obj.ext();
+            debug_assert!(e.flags.get() & flags::TRACKED == 0, "object tracked twice");
+            e.index.set(l.len() as u32);
+            e.flags
+                .set((e.flags.get() & !flags::LIST_MASK) | flags::TRACKED | list as u32);
+            l.push(obj);
+        }
+    }
+
+    /// Removes an object from whichever list holds it; does nothing if it is untracked.
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub unsafe fn untrack(&self, obj: ObjPtr) {
+        // SAFETY: per the caller; list invariant of `Heap`.
+        unsafe {
+            if !obj.has_ext() {
+                return;
+            }
+            let e = obj.ext();
+            let f = e.flags.get();
+            if f & flags::TRACKED == 0 {
+                return;
+            }
+            let l = self.list_mut((f & flags::LIST_MASK) as usize);
+            let i = e.index.get() as usize;
+            debug_assert!(l[i] == obj);
+            l.swap_remove(i);
+            if let Some(&moved) = l.get(i) {
+                moved.ext().index.set(i as u32);
+            }
+            e.flags.set(f & !(flags::TRACKED | flags::LIST_MASK));
+        }
+    }
+
+    /// Moves a tracked object to the end of another list.
+    ///
+    /// # Safety
+    /// `obj` is alive and tracked.
+    #[inline]
+    pub unsafe fn move_to(&self, obj: ObjPtr, list: usize) {
+        // SAFETY: per the caller.
+        unsafe {
+            self.untrack(obj);
+            self.track(obj, list);
+        }
+    }
+
+    /// Moves every object of list `from` to the end of list `to`, keeping their order.
+    pub fn append_list(&self, from: usize, to: usize) {
+        if from == to {
+            return;
+        }
+        // SAFETY: two distinct lists; no user code runs; every element is a live tracked
+        // object (list invariant), so its extension may be written.
+        unsafe {
+            let src = core::mem::take(self.list_mut(from));
+            let dst = self.list_mut(to);
+            let base = dst.len();
+            for (k, &obj) in src.iter().enumerate() {
+                let e = obj.ext();
+                e.index.set((base + k) as u32);
+                e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
+            }
+            if dst.is_empty() {
+                *dst = src;
+            } else {
+                dst.extend_from_slice(&src);
+            }
+        }
+    }
+
+    /// Runs `f` on the objects of a list, with mutable access to the vector's *order* only.
+    ///
+    /// # Safety
+    /// `f` runs no user code, and leaves the same set of objects in the list; the indices
+    /// are rewritten afterwards.
+    pub unsafe fn with_list<R>(&self, list: usize, f: impl FnOnce(&mut Vec<ObjPtr>) -> R) -> R {
+        // SAFETY: per the caller.
+        unsafe {
+            let l = self.list_mut(list);
+            let r = f(l);
+            for (i, &obj) in l.iter().enumerate() {
+                obj.ext().index.set(i as u32);
+            }
+            r
+        }
+    }
+
+    // ----- counters -----------------------------------------------------------------------
+
+    /// The three generation counts (see the collector for their meaning).
+    pub fn count(&self, generation: usize) -> usize {
+        self.counts[generation].get()
+    }
+
+    /// Sets a generation count.
+    pub fn set_count(&self, generation: usize, value: usize) {
+        self.counts[generation].set(value);
+    }
+
+    /// A generation threshold.
+    pub fn threshold(&self, generation: usize) -> usize {
+        self.thresholds[generation].get()
+    }
+
+    /// Sets a generation threshold; `threshold(0) == 0` disables automatic collection.
+    pub fn set_threshold(&self, generation: usize, value: usize) {
+        self.thresholds[generation].set(value);
+    }
+
+    /// Whether automatic collection is enabled.
+    pub fn enabled(&self) -> bool {
+        self.enabled.get()
+    }
+
+    /// Enables or disables automatic collection.
+    pub fn set_enabled(&self, on: bool) {
+        self.enabled.set(on);
+    }
+
+    /// Whether a collection is running on this thread.
+    pub fn collecting(&self) -> bool {
+        self.collecting.get()
+    }
+
+    /// Marks a collection as running or finished.
+    pub fn set_collecting(&self, on: bool) {
+        self.collecting.set(on);
+    }
+
+    /// Tracked objects allocated and freed since the thread started.
+    pub fn tracked_totals(&self) -> (u64, u64) {
+        (self.tracked_allocs.get(), self.tracked_frees.get())
+    }
+
+    /// Counts a new tracked object; returns whether an automatic collection is due.
+    #[inline(always)]
+    pub(crate) fn note_tracked_alloc(&self) -> bool {
+        self.tracked_allocs.set(self.tracked_allocs.get() + 1);
+        let c = self.counts[0].get() + 1;
+        self.counts[0].set(c);
+        let t = self.thresholds[0].get();
+        c > t && t != 0 && self.enabled.get() && !self.collecting.get()
+    }
+
+    #[inline(always)]
+    fn note_tracked_free(&self) {
+        self.tracked_frees.set(self.tracked_frees.get() + 1);
+        let c = self.counts[0].get();
+        self.counts[0].set(c.saturating_sub(1));
+    }
+
+    // ----- deferred frees -----------------------------------------------------------------
+
+    /// Runs `f` with every deallocation queued instead of performed, then performs them.
+    ///
+    /// The collector traces objects inside this scope, so that no object it holds in a list
+    /// can be freed under it, whatever a `Trace` implementation does.
+    pub fn defer_frees<R>(&self, f: impl FnOnce() -> R) -> R {
+        let saved = self.depth.replace(DEPTH_LIMIT);
+        struct Restore<'a>(&'a Heap, u32);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.depth.set(self.1);
+                // While unwinding, a destructor that panics again would abort the process;
+                // the queue is drained by the next outermost release instead.
+                if self.1 == 0 && !std::thread::panicking() {
+                    self.0.drain_pending();
+                }
+            }
+        }
+        let _restore = Restore(self, saved);
+        f()
+    }
+
+    fn drain_pending(&self) {
+        loop {
+            // SAFETY: short borrow of the queue, released before any user code runs.
+            let next = unsafe { (*self.pending.get()).pop() };
+            let Some(obj) = next else { break };
+            // SAFETY: queued objects have strong count 0 and intact memory and value.
+            unsafe { self.release_now(obj) };
+        }
+    }
+
+    /// Untracks, drops and frees an object whose strong count just reached 0, or queues it
+    /// when deallocations are already nested `DEPTH_LIMIT` deep.
+    ///
+    /// # Safety
+    /// `obj`'s strong count is 0 and nobody will use its value again.
+    #[inline]
+    unsafe fn release(&self, obj: ObjPtr) {
+        let depth = self.depth.get();
+        if depth >= DEPTH_LIMIT {
+            // The object stays tracked while queued: the collector may be walking the lists
+            // right now (see `defer_frees`), and it treats a count of 0 as "dying, keep".
+            // SAFETY: short borrow of the queue, no user code runs.
+            unsafe { (*self.pending.get()).push(obj) };
+            return;
+        }
+        self.depth.set(depth + 1);
+        struct Leave<'a>(&'a Heap, u32);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.depth.set(self.1);
+                // While unwinding, a destructor that panics again would abort the process;
+                // the queue is drained by the next outermost release instead.
+                if self.1 == 0 && !std::thread::panicking() {
+                    self.0.drain_pending();
+                }
+            }
+        }
+        let _leave = Leave(self, depth);
+        // SAFETY: per the caller.
+        unsafe { self.release_now(obj) };
+    }
+
+    /// # Safety
+    /// As for [`release`](Self::release).
+    unsafe fn release_now(&self, obj: ObjPtr) {
+        // SAFETY: per the caller. The value is dropped at most once: `DEAD` means the
+        // collector already dropped it.
+        unsafe {
+            let has_ext = obj.has_ext();
+            let dead = if has_ext {
+                self.untrack(obj);
+                obj.flags() & flags::DEAD != 0
+            } else {
+                false
+            };
+            // The memory is freed on every path, unwinding included.
+            struct Free<'a>(&'a Heap, ObjPtr, bool);
+            impl Drop for Free<'_> {
+                fn drop(&mut self) {
+                    // SAFETY: the implicit weak reference is given up exactly once, here.
+                    unsafe { self.0.drop_implicit_weak(self.1, self.2) }
+                }
+            }
+            let free = Free(self, obj, has_ext);
+            if !dead {
+                obj.drop_value_raw();
+            }
+            drop(free);
+        }
+    }
+
+    /// # Safety
+    /// The caller gives up the implicit weak reference of an object whose strong count is 0.
+    unsafe fn drop_implicit_weak(&self, obj: ObjPtr, has_ext: bool) {
+        if obj.dec_weak() == 0 {
+            if has_ext {
+                self.note_tracked_free();
+            }
+            // SAFETY: no strong or weak reference remains.
+            unsafe { obj.dealloc_raw(self.alloc_mut()) }
+        }
+    }
+
+    /// Frees the memory of an object after its last weak reference went away.
+    ///
+    /// # Safety
+    /// The object's strong count is 0, its value is dropped, its weak count just reached 0.
+    pub(crate) unsafe fn free_after_weak(&self, obj: ObjPtr) {
+        // SAFETY: per the caller.
+        unsafe {
+            if obj.has_ext() {
+                self.note_tracked_free();
+            }
+            obj.dealloc_raw(self.alloc_mut());
+        }
+    }
+}
+
+/// Starts an automatic collection through the installed hook, if any.
+#[cold]
+#[inline(never)]
+pub(crate) fn run_hook() {
+    if let Some(hook) = COLLECT_HOOK.get() {
+        hook();
+    }
+}
+
+impl Drop for Heap {
+    fn drop(&mut self) {
+        // The thread is exiting. Objects may still be alive: leaked cycles, or handles in
+        // thread-locals destroyed after this one. Their memory must stay valid, so the
+        // allocator is leaked whenever anything is still allocated.
+        let alloc = core::mem::take(self.alloc.get_mut());
+        let stats = alloc.stats();
+        let live_blocks: usize = stats.blocks_in_use.iter().sum();
+        if live_blocks != 0 || stats.large_blocks_in_use != 0 || stats.immortal_bytes != 0 {
+            alloc.leak();
+        }
+    }
+}
+
+/// Releases an object whose strong count reached 0 (see [`Heap::release`]).
+///
+/// # Safety
+/// `obj`'s strong count is 0 and nobody will use its value again.
+pub(crate) unsafe fn release(obj: ObjPtr) {
+    let done = try_with_heap(|h| {
+        // SAFETY: per the caller.
+        unsafe { h.release(obj) }
+    });
+    if done.is_none() {
+        // The thread's heap is gone (thread-local teardown): run the destructor, leak the
+        // memory, which the heap left allocated for exactly this case.
+        // SAFETY: per the caller; DEAD means the collector dropped it already.
+        unsafe {
+            if obj.flags() & flags::DEAD == 0 {
+                obj.drop_value_raw();
+            }
+        }
+    }
+}
+
+/// Untracks an object from the current heap.
+///
+/// # Safety
+/// The object's memory is held.
+pub(crate) unsafe fn untrack(obj: ObjPtr) {
+    try_with_heap(|h| {
+        // SAFETY: per the caller.
+        unsafe { h.untrack(obj) }
+    });
+}

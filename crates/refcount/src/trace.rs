@@ -1,0 +1,456 @@
+//! The [`Trace`] trait: how the collector learns which [`Gc`] handles a value owns.
+
+use core::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
+use std::rc::Rc;
+
+use crate::gc::Gc;
+use crate::header::ObjPtr;
+use crate::weak::Weak;
+
+/// Visits every strong [`Gc`] handle a value owns.
+///
+/// The collector finds garbage cycles by comparing each object's reference count with the
+/// number of references it can see from inside the collected set, and those it sees through
+/// `trace`. `#[derive(Trace)]` writes a correct implementation for any struct or enum whose
+/// fields implement `Trace`; gcrt implements it for the standard types people put in graphs.
+///
+/// # Safety
+///
+/// An implementation must uphold three rules. The derive upholds all three.
+///
+/// 1. **Never report a handle the value does not own.** Each `Gc` passed to
+///    [`Tracer::visit`] must be stored inside `self` (directly or behind owned indirection
+///    such as `Box`, `Vec` or `RefCell`), and each one at most once per call.
+///    Over-reporting makes the collector believe an object is referenced only from garbage
+///    when it is in fact referenced from outside, and the collector would then drop a live
+///    value.
+/// 2. **Report the same handles on every call while no user code runs in between.** A
+///    collection traces each object more than once and relies on the answers agreeing.
+/// 3. **Do not drop or replace handles inside `trace`.** (Cloning, allocating and panicking
+///    are all allowed: the collector defers frees while it traces and survives panics.)
+///
+/// Reporting *fewer* handles than the value owns is always memory-safe: the missing
+/// references look like references from outside, so their targets are kept alive. The only
+/// cost is that a cycle running through an unreported handle is never collected (a leak).
+/// [`Tracer::mark_opaque`] is the explicit form of this: a value that cannot be read right now
+/// (a mutably borrowed `RefCell`) makes its object count as referenced from outside.
+///
+/// # Examples
+///
+/// ```
+/// use core::cell::RefCell;
+/// use refcount::{Gc, Trace, Tracer};
+///
+/// struct Node {
+///     name: String,
+///     next: RefCell<Option<Gc<Node>>>,
+/// }
+///
+/// // SAFETY: reports exactly the one handle `next` may own.
+/// unsafe impl Trace for Node {
+///     fn trace(&self, tracer: &mut Tracer<'_>) {
+///         self.next.trace(tracer);
+///     }
+/// }
+///
+/// let a = Gc::new(Node { name: "a".into(), next: RefCell::new(None) });
+/// assert_eq!(a.name, "a");
+/// ```
+pub unsafe trait Trace {
+    /// Reports every strong [`Gc`] owned by `self` to `tracer`, each exactly once.
+    fn trace(&self, tracer: &mut Tracer<'_>);
+
+    /// Whether a value of this type can hold a [`Gc`] at all.
+    ///
+    /// `false` means the type is *atomic*, like CPython's ints and strings: its objects are
+    /// never tracked by the cycle collector and carry the short 16-byte header. The default,
+    /// `true`, is always safe; answering `false` for a type that can hold a `Gc` only means
+    /// cycles through it leak. Implementations combine their fields' answers, which the
+    /// compiler folds to a constant.
+    ///
+    /// ```
+    /// use refcount::{Gc, Trace};
+    /// assert!(!<String as Trace>::needs_trace());
+    /// assert!(!<Vec<(u8, char)> as Trace>::needs_trace());
+    /// assert!(<Option<Gc<u32>> as Trace>::needs_trace());
+    /// ```
+    #[inline(always)]
+    fn needs_trace() -> bool
+    where
+        Self: Sized,
+    {
+        true
+    }
+}
+
+/// What a [`Tracer`] does with each reported handle; implemented by the collector.
+///
+/// This is the collector-facing side of tracing. User code implements [`Trace`] and never
+/// needs this trait, except to inspect a value's edges in tests.
+///
+/// ```
+/// use refcount::{Gc, ObjPtr, Trace, Tracer, Visitor};
+///
+/// struct Count(usize);
+/// impl Visitor for Count {
+///     fn visit(&mut self, _obj: ObjPtr) {
+///         self.0 += 1;
+///     }
+/// }
+///
+/// let a = Gc::new(1u8);
+/// let pair = (a.clone(), Some(a.clone()));
+/// let mut count = Count(0);
+/// pair.trace(&mut Tracer::new(&mut count));
+/// assert_eq!(count.0, 2);
+/// ```
+pub trait Visitor {
+    /// Called once per strong handle reported.
+    fn visit(&mut self, obj: ObjPtr);
+
+    /// Called when part of the value could not be read; see [`Tracer::mark_opaque`].
+    fn opaque(&mut self) {}
+}
+
+/// The argument of [`Trace::trace`]: receives the handles a value reports.
+///
+/// ```
+/// use refcount::{Gc, ObjPtr, Trace, Tracer, Visitor};
+///
+/// struct Collect(Vec<ObjPtr>);
+/// impl Visitor for Collect {
+///     fn visit(&mut self, obj: ObjPtr) {
+///         self.0.push(obj);
+///     }
+/// }
+///
+/// let a = Gc::new(7i64);
+/// let v = vec![a.clone()];
+/// let mut seen = Collect(Vec::new());
+/// v.trace(&mut Tracer::new(&mut seen));
+/// assert_eq!(seen.0, vec![Gc::as_obj(&a)]);
+/// ```
+pub struct Tracer<'a> {
+    visitor: &'a mut dyn Visitor,
+}
+
+impl<'a> Tracer<'a> {
+    /// Creates a tracer that forwards every reported handle to `visitor`.
+    #[inline]
+    pub fn new(visitor: &'a mut dyn Visitor) -> Tracer<'a> {
+        Tracer { visitor }
+    }
+
+    /// Reports one strong handle owned by the value being traced.
+    #[inline]
+    pub fn visit<T: Trace + 'static>(&mut self, gc: &Gc<T>) {
+        self.visitor.visit(Gc::as_obj(gc));
+    }
+
+    /// Reports that part of the value could not be read (for example a `RefCell` that is
+    /// mutably borrowed while the collector runs).
+    ///
+    /// The object is then treated as referenced from outside for this collection: nothing
+    /// it holds is freed, and a cycle through it waits for a later collection.
+    #[inline]
+    pub fn mark_opaque(&mut self) {
+        self.visitor.opaque();
+    }
+}
+
+impl core::fmt::Debug for Tracer<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tracer").finish_non_exhaustive()
+    }
+}
+
+/// A type with no outgoing edges: used by `#[derive(Trace)]` in place of the type being
+/// derived when a field mentions it (a `Box<Self>` cannot add a `Gc` the other fields lack).
+#[doc(hidden)]
+pub struct Leaf;
+
+// SAFETY: reports nothing, owns nothing.
+unsafe impl Trace for Leaf {
+    #[inline(always)]
+    fn trace(&self, _: &mut Tracer<'_>) {}
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        false
+    }
+}
+
+macro_rules! leaf_trace {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: this type cannot hold a `Gc`; reporting nothing is exact.
+        unsafe impl Trace for $t {
+            #[inline(always)]
+            fn trace(&self, _: &mut Tracer<'_>) {}
+            #[inline(always)]
+            fn needs_trace() -> bool {
+                false
+            }
+        }
+    )*};
+}
+
+leaf_trace!(
+    (),
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    String,
+    &'static str,
+    core::num::NonZeroU32,
+    core::num::NonZeroU64,
+    core::num::NonZeroUsize,
+    core::time::Duration,
+    std::time::Instant,
+    std::path::PathBuf,
+    std::ffi::OsString,
+    core::any::TypeId,
+);
+
+// SAFETY: string data holds no handles.
+unsafe impl Trace for str {
+    #[inline(always)]
+    fn trace(&self, _: &mut Tracer<'_>) {}
+}
+
+// SAFETY: a `Gc` owns exactly one strong handle: itself.
+unsafe impl<T: Trace + 'static> Trace for Gc<T> {
+    #[inline(always)]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        tracer.visit(self);
+    }
+}
+
+// SAFETY: a weak handle is not a strong reference and is never reported.
+unsafe impl<T: Trace + 'static> Trace for Weak<T> {
+    #[inline(always)]
+    fn trace(&self, _: &mut Tracer<'_>) {}
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        false
+    }
+}
+
+// SAFETY: forwards to the boxed value, which the box owns.
+unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        (**self).trace(tracer);
+    }
+    // `needs_trace` keeps its conservative default: it cannot be asked of an unsized `T`
+    // (`Box<dyn Trait>`), and answering `true` also stops the question from recursing through
+    // recursive types such as `enum Expr { Add(Box<Expr>, Box<Expr>), .. }`.
+}
+
+// SAFETY: a shared `Rc` does not own its contents exclusively, so reporting them could
+// report a handle twice (once per `Rc`). Reporting nothing is the safe under-approximation.
+unsafe impl<T: ?Sized + 'static> Trace for Rc<T> {
+    #[inline(always)]
+    fn trace(&self, _: &mut Tracer<'_>) {}
+}
+
+// SAFETY: every element is owned by the slice's owner.
+unsafe impl<T: Trace> Trace for [T] {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        for item in self {
+            item.trace(tracer);
+        }
+    }
+}
+
+// SAFETY: every element is owned by the array.
+unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        for item in self {
+            item.trace(tracer);
+        }
+    }
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        N != 0 && T::needs_trace()
+    }
+}
+
+macro_rules! seq_trace {
+    ($($ty:ident),*) => {$(
+        // SAFETY: every element is owned by the collection.
+        unsafe impl<T: Trace> Trace for $ty<T> {
+            #[inline]
+            fn trace(&self, tracer: &mut Tracer<'_>) {
+                for item in self {
+                    item.trace(tracer);
+                }
+            }
+            #[inline(always)]
+            fn needs_trace() -> bool {
+                T::needs_trace()
+            }
+        }
+    )*};
+}
+seq_trace!(Vec, VecDeque, LinkedList, BTreeSet);
+
+// SAFETY: every element is owned by the heap.
+unsafe impl<T: Trace + Ord> Trace for BinaryHeap<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        for item in self {
+            item.trace(tracer);
+        }
+    }
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        T::needs_trace()
+    }
+}
+
+// SAFETY: every element is owned by the set.
+unsafe impl<T: Trace, S> Trace for HashSet<T, S> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        for item in self {
+            item.trace(tracer);
+        }
+    }
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        T::needs_trace()
+    }
+}
+
+// SAFETY: every key and value is owned by the map.
+unsafe impl<K: Trace, V: Trace, S> Trace for HashMap<K, V, S> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        for (k, v) in self {
+            k.trace(tracer);
+            v.trace(tracer);
+        }
+    }
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        K::needs_trace() || V::needs_trace()
+    }
+}
+
+// SAFETY: every key and value is owned by the map.
+unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        for (k, v) in self {
+            k.trace(tracer);
+            v.trace(tracer);
+        }
+    }
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        K::needs_trace() || V::needs_trace()
+    }
+}
+
+// SAFETY: forwards to the contained value, which the option owns.
+unsafe impl<T: Trace> Trace for Option<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        if let Some(v) = self {
+            v.trace(tracer);
+        }
+    }
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        T::needs_trace()
+    }
+}
+
+// SAFETY: forwards to whichever value the result owns.
+unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        match self {
+            Ok(v) => v.trace(tracer),
+            Err(e) => e.trace(tracer),
+        }
+    }
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        T::needs_trace() || E::needs_trace()
+    }
+}
+
+// SAFETY: a `Cell<T: Copy>` is read by copy; the copy's handles are the cell's handles. A
+// `Copy` type cannot hold a `Gc` (Gc is not Copy), so in practice this reports nothing.
+unsafe impl<T: Trace + Copy> Trace for Cell<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.get().trace(tracer);
+    }
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        T::needs_trace()
+    }
+}
+
+// SAFETY: forwards to the contents when they can be borrowed; when the cell is mutably
+// borrowed the contents cannot be read, which is reported as opaque.
+unsafe impl<T: Trace> Trace for RefCell<T> {
+    #[inline]
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        match self.try_borrow() {
+            Ok(v) => v.trace(tracer),
+            Err(_) => tracer.mark_opaque(),
+        }
+    }
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        T::needs_trace()
+    }
+}
+
+macro_rules! tuple_trace {
+    ($($name:ident)+) => {
+        // SAFETY: every field is owned by the tuple.
+        unsafe impl<$($name: Trace),+> Trace for ($($name,)+) {
+            #[inline]
+            #[allow(non_snake_case)]
+            fn trace(&self, tracer: &mut Tracer<'_>) {
+                let ($($name,)+) = self;
+                $($name.trace(tracer);)+
+            }
+            #[inline(always)]
+            fn needs_trace() -> bool {
+                false $(|| $name::needs_trace())+
+            }
+        }
+    };
+}
+tuple_trace!(A);
+tuple_trace!(A B);
+tuple_trace!(A B C);
+tuple_trace!(A B C D);
+tuple_trace!(A B C D E);
+tuple_trace!(A B C D E F);
+tuple_trace!(A B C D E F G);
+tuple_trace!(A B C D E F G H);
+tuple_trace!(A B C D E F G H I);
+tuple_trace!(A B C D E F G H I J);
+tuple_trace!(A B C D E F G H I J K);
+tuple_trace!(A B C D E F G H I J K L);

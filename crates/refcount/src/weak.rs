@@ -1,0 +1,167 @@
+//! [`Weak`], the non-owning handle.
+
+use core::fmt;
+use core::ptr::NonNull;
+
+use crate::gc::Gc;
+use crate::header::{Header, ObjPtr, flags};
+use crate::heap::try_with_heap;
+use crate::trace::Trace;
+
+/// A weak handle: refers to an object without keeping its value alive.
+///
+/// [`upgrade`](Weak::upgrade) returns a strong [`Gc`] while the value is alive and `None`
+/// once it has been dropped, by refcounting or by the collector (which clears weak
+/// references to the objects it finds unreachable before any of their destructors run).
+/// The object's memory is kept until the last `Weak` goes, as with `std::rc::Weak`.
+///
+/// ```
+/// use refcount::{Gc, Weak};
+/// let strong = Gc::new(10);
+/// let weak: Weak<i32> = Gc::downgrade(&strong);
+/// assert_eq!(weak.upgrade().as_deref(), Some(&10));
+/// drop(strong);
+/// assert!(weak.upgrade().is_none());
+/// assert!(Weak::<i32>::new().upgrade().is_none());
+/// ```
+pub struct Weak<T: Trace + 'static> {
+    // `None` for `Weak::new()`, which points nowhere.
+    ptr: Option<NonNull<Header>>,
+    _marker: core::marker::PhantomData<T>,
+}
+
+impl<T: Trace + 'static> Weak<T> {
+    /// A weak handle that points nowhere: `upgrade` always returns `None`.
+    pub const fn new() -> Weak<T> {
+        Weak {
+            ptr: None,
+            _marker: core::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn from_obj(obj: ObjPtr) -> Weak<T> {
+        Weak {
+            ptr: Some(obj.0),
+            _marker: core::marker::PhantomData,
+        }
+    }
+
+    fn obj(&self) -> Option<ObjPtr> {
+        self.ptr.map(ObjPtr)
+    }
+
+    /// A strong handle if the value is still alive.
+    pub fn upgrade(&self) -> Option<Gc<T>> {
+        let obj = self.obj()?;
+        // SAFETY: this weak handle holds the memory.
+        unsafe {
+            if obj.strong() == 0 || obj.flags() & (flags::DEAD | flags::DOOMED) != 0 {
+                return None;
+            }
+            obj.inc_strong();
+        }
+        Some(Gc::from_obj(obj))
+    }
+
+    /// Number of strong handles (0 once the value is gone).
+    ///
+    /// ```
+    /// use refcount::{Gc, Weak};
+    /// let a = Gc::new(1);
+    /// let w = Gc::downgrade(&a);
+    /// assert_eq!(w.strong_count(), 1);
+    /// drop(a);
+    /// assert_eq!(w.strong_count(), 0);
+    /// ```
+    pub fn strong_count(&self) -> usize {
+        match self.obj() {
+            // SAFETY: this weak handle holds the memory.
+            Some(obj) => match unsafe { obj.strong() } {
+                crate::header::IMMORTAL => usize::MAX,
+                s => s as usize,
+            },
+            None => 0,
+        }
+    }
+
+    /// Number of weak handles to the object (0 for `Weak::new()`).
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(1);
+    /// let w = Gc::downgrade(&a);
+    /// let w2 = w.clone();
+    /// assert_eq!(w.weak_count(), 2);
+    /// # drop((a, w2));
+    /// ```
+    pub fn weak_count(&self) -> usize {
+        match self.obj() {
+            Some(obj) => {
+                let raw = obj.weak_count_raw() as usize;
+                // SAFETY: this weak handle holds the memory.
+                if unsafe { obj.strong() } > 0 {
+                    raw - 1
+                } else {
+                    raw
+                }
+            }
+            None => 0,
+        }
+    }
+
+    /// Whether both handles point to the same object (two `Weak::new()` are equal).
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(1);
+    /// assert!(Gc::downgrade(&a).ptr_eq(&Gc::downgrade(&a)));
+    /// ```
+    pub fn ptr_eq(&self, other: &Weak<T>) -> bool {
+        self.ptr == other.ptr
+    }
+}
+
+impl<T: Trace + 'static> Clone for Weak<T> {
+    fn clone(&self) -> Weak<T> {
+        if let Some(obj) = self.obj() {
+            obj.inc_weak();
+        }
+        Weak {
+            ptr: self.ptr,
+            _marker: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Trace + 'static> Default for Weak<T> {
+    fn default() -> Weak<T> {
+        Weak::new()
+    }
+}
+
+impl<T: Trace + 'static> fmt::Debug for Weak<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(Weak)")
+    }
+}
+
+impl<T: Trace + 'static> Drop for Weak<T> {
+    fn drop(&mut self) {
+        if let Some(obj) = self.obj() {
+            // SAFETY: this handle owns one weak reference.
+            unsafe { drop_weak_raw(obj) }
+        }
+    }
+}
+
+/// Gives up one weak reference; frees the memory if it was the last reference of any kind.
+///
+/// # Safety
+/// The caller owns one weak reference (or the implicit one, with strong count 0).
+pub(crate) unsafe fn drop_weak_raw(obj: ObjPtr) {
+    if obj.dec_weak() == 0 {
+        // SAFETY: no strong or weak reference remains, the value is dropped. If the heap is
+        // gone (thread teardown) the memory is leaked; the heap left it allocated.
+        try_with_heap(|h| unsafe { h.free_after_weak(obj) });
+    }
+}
