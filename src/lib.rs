@@ -36,3 +36,8 @@ pub use gencollect as gc;
 pub use refcount::__Leaf;
 pub use refcount::{AnyGc, Gc, ObjPtr, Trace, Tracer, Visitor, Weak};
 pub use {gencollect, objects, rawalloc, refcount};
+
+/// The README's examples, compiled and run as doctests so they never rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
