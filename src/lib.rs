@@ -34,7 +34,7 @@ pub use gcrt_derive::Trace;
 pub use gencollect as gc;
 #[doc(hidden)]
 pub use refcount::__Leaf;
-pub use refcount::{AnyGc, Gc, ObjPtr, Trace, Tracer, Visitor, Weak};
+pub use refcount::{AnyGc, Finalize, Gc, ObjPtr, Trace, Tracer, Visitor, Weak, WeakRef};
 pub use {gencollect, objects, rawalloc, refcount};
 
 /// The README's examples, compiled and run as doctests so they never rot.

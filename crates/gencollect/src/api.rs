@@ -13,13 +13,13 @@ use crate::stats::{DebugFlags, GenerationStats, with_state};
 /// ```
 /// use std::cell::RefCell;
 /// use gcrt_doc_support::Node;
-/// gencollector::collect();
+/// gencollect::collect();
 /// let a = Node::new();
 /// let b = Node::new();
 /// *a.next.borrow_mut() = Some(b.clone());
 /// *b.next.borrow_mut() = Some(a.clone());
 /// drop((a, b));
-/// assert_eq!(gencollector::collect(), 2);
+/// assert_eq!(gencollect::collect(), 2);
 /// # mod gcrt_doc_support {
 /// #     use std::cell::RefCell;
 /// #     use refcount::{Gc, Trace, Tracer};
@@ -153,7 +153,7 @@ impl Drop for DisabledGuard {
 /// * `count2`: collections of generation 1 since generation 2 was last collected.
 ///
 /// ```
-/// gencollector::collect();
+/// gencollect::collect();
 /// assert_eq!(gencollect::get_count(), (0, 0, 0));
 /// gencollect::collect_generation(0).unwrap();
 /// assert_eq!(gencollect::get_count(), (0, 1, 0));
@@ -308,7 +308,10 @@ impl Visitor for Collect {
 /// ```
 pub fn get_referents<T: Trace + 'static>(gc: &Gc<T>) -> Vec<AnyGc> {
     let mut found = Collect(Vec::new());
-    gc.trace(&mut Tracer::new(&mut found));
+    // The value's referents, not the handle's (a `Gc`'s own trace reports itself).
+    if let Some(value) = Gc::try_deref(gc) {
+        value.trace(&mut Tracer::new(&mut found));
+    }
     found
         .0
         .into_iter()
@@ -385,11 +388,107 @@ pub fn garbage() -> Vec<AnyGc> {
     with_state(|s| s.garbage.borrow().clone()).unwrap_or_default()
 }
 
-/// Empties [`garbage`], dropping the collector's handles (the objects are freed by the next
-/// collection if nothing else holds them).
+/// Empties [`garbage`] and frees what it held: objects nothing else refers to are freed by
+/// refcounting at once, and cycles among them by a collection of just those objects (their
+/// finalizers already ran and do not run again).
+///
+/// ```
+/// use std::cell::RefCell;
+/// use refcount::{Gc, Trace, Tracer};
+/// struct Node(RefCell<Option<Gc<Node>>>);
+/// // SAFETY: reports its one handle.
+/// unsafe impl Trace for Node {
+///     fn trace(&self, t: &mut Tracer<'_>) { self.0.trace(t) }
+/// }
+/// gencollect::set_debug(gencollect::DebugFlags::SAVEALL);
+/// let a = Gc::new(Node(RefCell::new(None)));
+/// *a.0.borrow_mut() = Some(a.clone());
+/// let weak = Gc::downgrade(&a);
+/// drop(a);
+/// assert_eq!(gencollect::collect(), 1);
+/// assert_eq!(gencollect::garbage().len(), 1);
+/// gencollect::set_debug(gencollect::DebugFlags::NONE);
+/// gencollect::clear_garbage();
+/// assert!(gencollect::garbage().is_empty());
+/// assert_eq!(weak.strong_count(), 0);
+/// ```
 pub fn clear_garbage() {
-    let taken = with_state(|s| core::mem::take(&mut *s.garbage.borrow_mut()));
-    drop(taken);
+    let Some(taken) = with_state(|s| core::mem::take(&mut *s.garbage.borrow_mut())) else {
+        return;
+    };
+    with_heap(|h| {
+        if h.collecting() {
+            drop(taken);
+            return;
+        }
+        h.set_collecting(true);
+        struct Running<'a>(&'a refcount::Heap);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.set_collecting(false);
+            }
+        }
+        let _running = Running(h);
+        for any in &taken {
+            let obj = any.as_obj();
+            // SAFETY: `any` holds the object; tracked objects move to the working list.
+            unsafe {
+                if obj.flags() & flags::TRACKED != 0 {
+                    h.move_to(obj, refcount::YOUNG);
+                }
+            }
+        }
+        drop(taken);
+        let debug = get_debug();
+        let panic = match collector::analyse_guarded(h, refcount::YOUNG, refcount::UNREACHABLE) {
+            Ok(Some(_)) => {
+                h.append_list(refcount::YOUNG, 2);
+                collector::process_unreachable(h, 2, debug).1
+            }
+            Ok(None) => {
+                h.append_list(refcount::YOUNG, 2);
+                None
+            }
+            Err(payload) => {
+                h.append_list(refcount::YOUNG, 2);
+                Some(payload)
+            }
+        };
+        if let Some(payload) = panic {
+            std::panic::resume_unwind(payload);
+        }
+    });
+}
+
+/// Stops the object's finalizer from running (.NET's `GC.SuppressFinalize`).
+///
+/// ```
+/// use std::cell::Cell;
+/// use refcount::{Finalize, Gc, Trace, Tracer};
+/// thread_local!(static RUNS: Cell<u32> = const { Cell::new(0) });
+/// struct F;
+/// // SAFETY: holds no handles.
+/// unsafe impl Trace for F {
+///     fn trace(&self, _: &mut Tracer<'_>) {}
+/// }
+/// impl Finalize for F {
+///     fn finalize(&self) { RUNS.with(|r| r.set(r.get() + 1)) }
+/// }
+/// let f = Gc::new_with_finalizer(F);
+/// gencollect::suppress_finalize(&f);
+/// drop(f);
+/// assert_eq!(RUNS.with(|r| r.get()), 0);
+/// ```
+pub fn suppress_finalize<T: Trace + 'static>(gc: &Gc<T>) {
+    // SAFETY: the handle holds the memory.
+    unsafe { Gc::as_obj(gc).set_flags(flags::NO_FINALIZE) }
+}
+
+/// Makes the object's finalizer run (again) on its next death, even if it already ran or was
+/// suppressed (.NET's `GC.ReRegisterForFinalize`).
+pub fn reregister_for_finalize<T: Trace + 'static>(gc: &Gc<T>) {
+    // SAFETY: the handle holds the memory.
+    unsafe { Gc::as_obj(gc).clear_flags(flags::NO_FINALIZE | flags::FINALIZED) }
 }
 
 /// Registers a callback, called with [`Phase::Start`] before and [`Phase::Stop`] after
@@ -402,9 +501,9 @@ pub fn clear_garbage() {
 /// let calls = Rc::new(Cell::new(0));
 /// let c = calls.clone();
 /// let handle = gencollect::register_callback(move |_phase, _info| c.set(c.get() + 1));
-/// gencollector::collect();
+/// gencollect::collect();
 /// assert!(gencollect::unregister_callback(handle));
-/// gencollector::collect();
+/// gencollect::collect();
 /// assert_eq!(calls.get(), 2);
 /// ```
 pub fn register_callback(f: impl Fn(Phase, &CollectionInfo) + 'static) -> CallbackHandle {

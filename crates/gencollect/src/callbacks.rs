@@ -88,7 +88,7 @@ impl Callbacks {
         let snapshot: Vec<Callback> = self.list.borrow().iter().map(|(_, f)| f.clone()).collect();
         for f in snapshot {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(phase, info))) {
-                crate::report::unraisable("calling a gc callback", &payload);
+                refcount::report_unraisable("calling a gc callback", &payload);
             }
         }
     }

@@ -17,7 +17,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
-use refcount::{Heap, IMMORTAL, ObjPtr, Tracer, UNREACHABLE, Visitor, YOUNG, flags};
+use refcount::{Heap, IMMORTAL, ObjPtr, SCRATCH, Tracer, UNREACHABLE, Visitor, YOUNG, flags};
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
 use crate::stats::{DebugFlags, with_state};
@@ -123,12 +123,12 @@ pub(crate) fn collect(heap: &Heap, generation: usize, reason: Reason) -> usize {
     outcome.collected + outcome.uncollectable
 }
 
-fn debug_line(args: core::fmt::Arguments<'_>) {
+pub(crate) fn debug_line(args: core::fmt::Arguments<'_>) {
     tracing::info!(target: "gcrt::gc::debug", "gc: {}", args);
     eprintln!("gc: {args}");
 }
 
-type Payload = Box<dyn core::any::Any + Send>;
+pub(crate) type Payload = Box<dyn core::any::Any + Send>;
 
 /// The collection proper. Returns what it found and the first panic raised by user code,
 /// to be resumed once the heap is consistent again.
@@ -149,29 +149,18 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
         ..Outcome::default()
     };
 
-    let analysed = catch_unwind(AssertUnwindSafe(|| {
-        heap.defer_frees(|| {
-            let _span = tracing::debug_span!(target: "gcrt::gc", "analyse", candidates).entered();
-            // SAFETY: every object in YOUNG is tracked, so alive with memory held; frees are
-            // deferred for the whole analysis, so none of them can be freed meanwhile.
-            unsafe { analyse(heap) }
-        })
-    }));
-    let found = match analysed {
-        Ok(Some(found)) => found,
+    match analyse_guarded(heap, YOUNG, UNREACHABLE) {
+        Ok(Some(_)) => {}
         Ok(None) => {
             // Aborted: an inconsistent trace was detected. Nothing is freed.
             heap.append_list(YOUNG, old);
             return (outcome, None);
         }
         Err(payload) => {
-            // A `Trace` implementation panicked: put everything back untouched.
-            // SAFETY: the objects are tracked (alive, memory held).
-            unsafe { clear_scratch(heap, YOUNG) };
             heap.append_list(YOUNG, old);
             return (outcome, Some(payload));
         }
-    };
+    }
 
     let survivors = heap.list_len(YOUNG);
     with_state(|s| {
@@ -184,8 +173,47 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
         }
     });
     heap.append_list(YOUNG, old);
-    outcome.collected = found;
+    let (collected, panic) = process_unreachable(heap, old, debug);
+    outcome.collected = collected;
+    (outcome, panic)
+}
 
+/// Runs [`analyse`] with frees deferred, catching a panic from a `Trace` implementation (the
+/// objects are then left in `from` with clean flags).
+pub(crate) fn analyse_guarded(
+    heap: &Heap,
+    from: usize,
+    to: usize,
+) -> Result<Option<usize>, Payload> {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        heap.defer_frees(|| {
+            let candidates = heap.list_len(from);
+            let _span = tracing::debug_span!(target: "gcrt::gc", "analyse", candidates).entered();
+            // SAFETY: every object in `from` is tracked, so alive with memory held; frees
+            // are deferred for the whole analysis, so none of them can be freed meanwhile.
+            unsafe { analyse(heap, from, to) }
+        })
+    }));
+    if result.is_err() {
+        // SAFETY: the objects are tracked (alive, memory held).
+        unsafe {
+            clear_scratch(heap, from);
+            clear_scratch(heap, to);
+        }
+        heap.append_list(to, from);
+    }
+    result
+}
+
+/// Steps 6 on: everything in `UNREACHABLE` was found unreachable (and is `DOOMED`, so weak
+/// upgrades already fail). Runs weak-reference callbacks and finalizers, moves resurrected
+/// objects to `old`, then frees the rest (or saves it, with `SAVEALL`). Returns the number of
+/// objects collected and the first panic to resume.
+pub(crate) fn process_unreachable(
+    heap: &Heap,
+    old: usize,
+    debug: DebugFlags,
+) -> (usize, Option<Payload>) {
     if debug.contains(DebugFlags::COLLECTABLE) {
         for obj in heap.list_snapshot(UNREACHABLE) {
             // SAFETY: objects in a list are alive.
@@ -194,35 +222,88 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
         }
     }
 
+    // Weak-reference callbacks (CPython's handle_weakrefs): the references were cleared when
+    // the objects were found unreachable; a callback runs only if its weak-reference object
+    // is not itself garbage. All are gathered before any runs.
+    let mut callbacks = Vec::new();
+    let mut finalizers_due = false;
+    for obj in heap.list_snapshot(UNREACHABLE) {
+        // SAFETY: objects in a list are alive; no user code runs in this loop (dropping an
+        // entry of a doomed weak reference only releases a weak count).
+        unsafe {
+            if obj.flags() & flags::HAS_WEAKREF_CB != 0 {
+                for entry in heap.take_weakref_callbacks(obj) {
+                    if entry.is_live() {
+                        callbacks.push(entry);
+                    }
+                }
+            }
+            finalizers_due |= obj.finalizer_due();
+        }
+    }
+    for entry in callbacks {
+        entry.fire();
+    }
+
+    if finalizers_due {
+        let _span = tracing::debug_span!(target: "gcrt::gc", "finalize").entered();
+        // PEP 442: every due finalizer runs once, before anything is dropped. Objects move
+        // to SCRATCH as they are visited; a finalizer may free others (they leave the lists).
+        while let Some(obj) = last(heap, UNREACHABLE) {
+            // SAFETY: tracked, so alive with memory held and a non-zero count.
+            unsafe {
+                heap.move_to(obj, SCRATCH);
+                obj.run_finalizer();
+            }
+        }
+        heap.append_list(SCRATCH, UNREACHABLE);
+        // Resurrection: what a finalizer made reachable again (and everything it reaches)
+        // survives; only what is still unreachable is freed.
+        match analyse_guarded(heap, UNREACHABLE, SCRATCH) {
+            Ok(Some(_)) => {
+                heap.append_list(UNREACHABLE, old);
+                heap.append_list(SCRATCH, UNREACHABLE);
+            }
+            Ok(None) => {
+                heap.append_list(UNREACHABLE, old);
+                return (0, None);
+            }
+            Err(payload) => {
+                heap.append_list(UNREACHABLE, old);
+                return (0, Some(payload));
+            }
+        }
+    }
+    let collected = heap.list_len(UNREACHABLE);
+
     if debug.contains(DebugFlags::SAVEALL) {
         // Keep the garbage alive in `garbage()` instead of freeing it.
         let saved: Vec<refcount::AnyGc> = heap
             .list_snapshot(UNREACHABLE)
             .into_iter()
             // SAFETY: objects in a list are alive; the handle adds a reference.
-            .filter_map(|obj| unsafe {
-                obj.clear_flags(flags::DOOMED);
-                refcount::AnyGc::from_obj(obj)
-            })
+            .filter_map(|obj| unsafe { refcount::AnyGc::from_obj(obj) })
             .collect();
         heap.append_list(UNREACHABLE, old);
         with_state(|s| s.garbage.borrow_mut().extend(saved));
-        return (outcome, None);
+        return (collected, None);
     }
 
-    let _span = tracing::debug_span!(target: "gcrt::gc", "delete", found).entered();
-    (outcome, delete_garbage(heap))
+    let _span = tracing::debug_span!(target: "gcrt::gc", "delete", collected).entered();
+    (collected, delete_garbage(heap))
+}
+
+fn last(heap: &Heap, list: usize) -> Option<ObjPtr> {
+    heap.list_len(list)
+        .checked_sub(1)
+        .and_then(|i| heap.list_get(list, i))
 }
 
 /// Drops the values of the objects in `UNREACHABLE` one at a time. A panicking `Drop` does
 /// not stop the others from being freed; the first panic is returned.
 fn delete_garbage(heap: &Heap) -> Option<Payload> {
     let mut first_panic = None;
-    while let Some(obj) = heap
-        .list_len(UNREACHABLE)
-        .checked_sub(1)
-        .and_then(|i| heap.list_get(UNREACHABLE, i))
-    {
+    while let Some(obj) = last(heap, UNREACHABLE) {
         // SAFETY: `obj` is tracked in UNREACHABLE, so its memory is held; the analysis
         // proved no reference from outside the garbage reaches it, so no `&T` into it is
         // alive. `drop_value_in_place` untracks it before running user code.
@@ -238,7 +319,7 @@ fn delete_garbage(heap: &Heap) -> Option<Payload> {
             if first_panic.is_none() {
                 first_panic = Some(payload);
             } else {
-                crate::report::unraisable("dropping garbage", &payload);
+                refcount::report_unraisable("dropping garbage", &payload);
             }
         }
     }
@@ -307,13 +388,14 @@ impl Visitor for Mark<'_> {
     }
 }
 
-/// Steps 2 to 5. Returns the number of unreachable objects, moved to `UNREACHABLE`, or
-/// `None` if the traces were inconsistent (then nothing is moved and the flags are clear).
+/// Steps 2 to 5 on list `from`: the objects not referenced from outside it are flagged
+/// `DOOMED` and moved to list `to`. Returns their number, or `None` if the traces were
+/// inconsistent (then nothing is moved and the flags are clear).
 ///
 /// # Safety
-/// Frees are deferred; every object of `YOUNG` is alive.
-unsafe fn analyse(heap: &Heap) -> Option<usize> {
-    let young = heap.list_snapshot(YOUNG);
+/// Frees are deferred; every object of `from` is alive.
+unsafe fn analyse(heap: &Heap, from: usize, to: usize) -> Option<usize> {
+    let young = heap.list_snapshot(from);
     let n = young.len();
     let mut refs: Vec<u32> = Vec::with_capacity(n);
     // SAFETY (whole function): objects of YOUNG are alive and stay in place (frees deferred,
@@ -351,7 +433,7 @@ unsafe fn analyse(heap: &Heap) -> Option<usize> {
                 "a Trace implementation reported more handles than an object's reference \
                  count allows; collection abandoned"
             );
-            clear_scratch(heap, YOUNG);
+            clear_scratch(heap, from);
             return None;
         }
 
@@ -373,7 +455,7 @@ unsafe fn analyse(heap: &Heap) -> Option<usize> {
                 if obj.flags() & flags::OPAQUE == 0 {
                     // Readable when subtracting, unreadable now: the two traces disagree, so
                     // the subtraction cannot be trusted. Keep everything.
-                    clear_scratch(heap, YOUNG);
+                    clear_scratch(heap, from);
                     return None;
                 }
             }
@@ -385,7 +467,7 @@ unsafe fn analyse(heap: &Heap) -> Option<usize> {
             obj.clear_flags(flags::COLLECTING | flags::REACHABLE | flags::OPAQUE);
             if f & flags::REACHABLE == 0 {
                 obj.set_flags(flags::DOOMED);
-                heap.move_to(obj, UNREACHABLE);
+                heap.move_to(obj, to);
                 found += 1;
             }
         }

@@ -18,19 +18,20 @@ mod api;
 mod callbacks;
 mod collector;
 mod error;
-mod report;
+
 mod stats;
 
 pub use api::{
     DisabledGuard, clear_garbage, collect, collect_generation, collection_count, disable, enable,
     freeze, garbage, get_count, get_debug, get_freeze_count, get_generation, get_objects,
     get_referents, get_referrers, get_stats, get_threshold, is_enabled, is_finalized, is_tracked,
-    register_callback, set_debug, set_threshold, total_memory, unfreeze, unregister_callback,
+    register_callback, reregister_for_finalize, set_debug, set_threshold, suppress_finalize,
+    total_memory, unfreeze, unregister_callback,
 };
 pub use callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
 pub use error::Error;
 pub use refcount::AnyGc;
-pub use report::{Unraisable, set_unraisable_hook};
+pub use refcount::{Unraisable, report_unraisable, set_unraisable_hook};
 pub use stats::{DebugFlags, GenerationStats};
 
 /// Installs the generational collector as the heap's automatic-collection hook.

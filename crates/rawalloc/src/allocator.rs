@@ -5,7 +5,7 @@ use core::alloc::Layout;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
-use crate::arena::Arenas;
+use crate::arena::{Arena, Arenas, POOLS_PER_ARENA};
 use crate::error::{AllocError, AllocErrorKind};
 use crate::immortal::Immortal;
 use crate::large::Large;
@@ -22,6 +22,17 @@ use crate::stats::{self, Census, Stats};
 /// memory that lives as long as the allocator.
 ///
 /// The allocator is single-threaded: it is neither `Send` nor `Sync`.
+///
+/// # Empty pools and arenas
+///
+/// A pool that becomes empty goes back to its arena, to be reused by any
+/// class; an arena whose pools are all free goes back to the system, except
+/// one *spare* empty arena kept so allocating and freeing at the boundary
+/// does not thrash. One refinement over obmalloc: the most recently
+/// emptied pool stays linked to its class (it is still counted as free
+/// when deciding whether its arena is empty) until another pool empties or
+/// another class needs a pool. So a loop allocating and freeing one block
+/// touches no pool or arena bookkeeping at all.
 ///
 /// [`alloc_immortal`]: Allocator::alloc_immortal
 ///
@@ -57,6 +68,10 @@ pub struct Allocator {
     used: UsedPools,
     /// Bytes of live small blocks, at their class size.
     small_bytes: usize,
+    /// The most recently emptied pool, kept on its class's used list
+    /// instead of going back to its arena at once. It may have been
+    /// allocated from since; it is cleared when the pool leaves its list.
+    retained: Option<Pool>,
     arenas: Arenas,
     large: Large,
     immortal: Immortal,
@@ -102,6 +117,7 @@ impl Allocator {
         Allocator {
             used: UsedPools::new(),
             small_bytes: 0,
+            retained: None,
             arenas: Arenas::new(),
             large: Large::default(),
             immortal: Immortal::default(),
@@ -190,7 +206,11 @@ impl Allocator {
             // SAFETY: as above, `ptr` is a live block of `pool`, given back.
             let changed = unsafe { pool.push(ptr) };
             self.small_bytes -= class_size(size_class::index(layout.size()));
-            if changed {
+            // The retained pool emptying again in the spare arena changes
+            // nothing: an empty spare is allowed.
+            if changed
+                && !(self.retained == Some(pool) && self.arenas.spare() == Some(pool.arena()))
+            {
                 self.pool_changed(pool);
             }
         } else {
@@ -319,6 +339,9 @@ impl Allocator {
     #[inline(never)]
     fn pool_filled(&mut self, class: usize, pool: Pool) {
         self.used.unlink(class, pool);
+        if self.retained == Some(pool) {
+            self.retained = None;
+        }
     }
 
     /// `class` has no pool with a block available: take an empty pool
@@ -330,6 +353,14 @@ impl Allocator {
         class: usize,
         layout: Layout,
     ) -> Result<NonNull<u8>, AllocError> {
+        // The retained pool, if still empty, is free for any class now.
+        // (It is not of `class`: then `class` would have a pool.)
+        if let Some(old) = self.retained.take()
+            && old.ref_count() == 0
+        {
+            self.used.unlink(old.class(), old);
+            self.give_back(old);
+        }
         let pool = self
             .arenas
             .take_pool(class)
@@ -349,17 +380,83 @@ impl Allocator {
     #[inline(never)]
     fn pool_changed(&mut self, pool: Pool) {
         let class = pool.class();
-        let was_full = pool.ref_count() + 1 == pool.capacity();
-        if pool.ref_count() == 0 {
-            if !was_full {
-                self.used.unlink(class, pool);
-            }
-            // SAFETY: the pool is empty and now on no used list.
-            unsafe { self.arenas.return_pool(pool) };
-        } else {
+        if pool.ref_count() > 0 {
             // It was full: it has a block available again, and is the
             // best place for the next allocation of its class.
             self.used.push_front(class, pool);
+        } else if pool.capacity() == 1 {
+            // Full and empty at once: it was on no list.
+            self.give_back(pool);
+        } else if self.retained == Some(pool) {
+            // Emptied again, in an arena that is not the spare.
+            self.check_arena(pool.arena());
+        } else {
+            self.retain(pool);
+        }
+    }
+
+    /// Keeps `pool`, just emptied and on its class's used list, as the
+    /// retained pool; the previous one, if still empty, goes back to its
+    /// arena.
+    fn retain(&mut self, pool: Pool) {
+        let arena = pool.arena();
+        if let Some(old) = self.retained.replace(pool)
+            && old.ref_count() == 0
+        {
+            let old_arena = old.arena();
+            self.used.unlink(old.class(), old);
+            // SAFETY: `old` is empty and now on no used list.
+            unsafe { self.arenas.put_pool(old) };
+            // Checking `arena` below covers `old_arena` if they are one.
+            if old_arena != arena {
+                self.check_arena(old_arena);
+            }
+        }
+        self.check_arena(arena);
+    }
+
+    /// Returns `pool`, empty and on no used list, to its arena.
+    fn give_back(&mut self, pool: Pool) {
+        let arena = pool.arena();
+        // SAFETY: the caller guarantees `pool` is empty and on no used list.
+        unsafe { self.arenas.put_pool(pool) };
+        self.check_arena(arena);
+    }
+
+    /// Whether every pool of `arena` is free, counting the retained pool
+    /// as free while it is empty.
+    fn arena_is_empty(&self, arena: Arena) -> bool {
+        let retained = self
+            .retained
+            .is_some_and(|pool| pool.arena() == arena && pool.ref_count() == 0);
+        arena.nfree() + usize::from(retained) == POOLS_PER_ARENA
+    }
+
+    /// Called whenever `arena` may have become empty. Keeps the invariant
+    /// that the only empty arena is the spare: an empty arena becomes the
+    /// spare unless there is an empty spare already, and then it goes back
+    /// to the system.
+    fn check_arena(&mut self, arena: Arena) {
+        if !self.arena_is_empty(arena) {
+            return;
+        }
+        match self.arenas.spare() {
+            Some(spare) if spare != arena && self.arena_is_empty(spare) => {
+                if let Some(pool) = self.retained
+                    && pool.arena() == arena
+                {
+                    self.retained = None;
+                    self.used.unlink(pool.class(), pool);
+                    // SAFETY: the retained pool is empty (the arena is)
+                    // and now on no used list.
+                    unsafe { self.arenas.put_pool(pool) };
+                }
+                // SAFETY: every pool of `arena` is free and on no used list
+                // (the retained one was just unlinked), so no handle to it
+                // remains outside `Arenas`.
+                unsafe { self.arenas.release(arena) };
+            }
+            _ => self.arenas.set_spare(arena),
         }
     }
 
@@ -404,6 +501,44 @@ impl Drop for Allocator {
 }
 
 #[cfg(test)]
+impl Allocator {
+    /// Checks every structural invariant (tests only).
+    pub(crate) fn assert_invariants(&self) {
+        self.arenas.assert_invariants();
+        let listed = self.used.assert_invariants(self.retained);
+        if let Some(pool) = self.retained {
+            assert!(listed.contains(&pool), "the retained pool is on its list");
+        }
+        // Exactly the pools with blocks in use and room are listed.
+        let mut expected = 0;
+        let mut small_bytes = 0;
+        self.arenas.for_each_pool(|pool| {
+            if pool.ref_count() > 0 && !pool.is_full() {
+                expected += 1;
+                assert!(listed.contains(&pool));
+            }
+            small_bytes += pool.ref_count() * class_size(pool.class());
+        });
+        let retained_empty = self.retained.is_some_and(|p| p.ref_count() == 0);
+        assert_eq!(listed.len(), expected + usize::from(retained_empty));
+        assert_eq!(small_bytes, self.small_bytes);
+        // The only empty arena is the spare.
+        let mut empty = 0;
+        self.arenas.for_each_arena(|arena| {
+            if self.arena_is_empty(arena) {
+                empty += 1;
+                assert_eq!(
+                    self.arenas.spare(),
+                    Some(arena),
+                    "an empty arena is the spare"
+                );
+            }
+        });
+        assert!(empty <= 1);
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::pool::{POOL_OVERHEAD, POOL_SIZE, blocks_per_pool};
@@ -440,5 +575,51 @@ mod tests {
         assert_eq!(POOL_OVERHEAD % ALIGNMENT, 0);
         const { assert!(POOL_OVERHEAD <= 64) };
         assert_eq!(blocks_per_pool(0), (POOL_SIZE - POOL_OVERHEAD) / 16);
+    }
+
+    #[test]
+    fn invariants_hold_through_a_random_churn() {
+        let mut rng = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = move |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        let steps = if cfg!(miri) { 400 } else { 40_000 };
+        let phase = steps / 4;
+        let mut heap = Allocator::new();
+        let mut live: Vec<(NonNull<u8>, Layout)> = Vec::new();
+        for step in 0..steps {
+            // Phases of growth and shrinkage, so arenas fill and drain.
+            let grow_percent = if (step / phase) % 2 == 0 { 70 } else { 30 };
+            if live.is_empty() || next(100) < grow_percent {
+                let size = if next(4) == 0 {
+                    1 + next(64)
+                } else {
+                    next(SMALL_REQUEST_THRESHOLD + 1)
+                };
+                let l = layout(size);
+                live.push((heap.alloc(l), l));
+            } else {
+                let (p, l) = live.swap_remove(next(live.len()));
+                // SAFETY: came from `heap` with `l`, freed once.
+                unsafe { heap.dealloc(p, l) };
+            }
+            if cfg!(miri) || step % 97 == 0 {
+                heap.assert_invariants();
+            }
+        }
+        for (p, l) in live.drain(..) {
+            // SAFETY: came from `heap` with `l`, freed once.
+            unsafe { heap.dealloc(p, l) };
+            if cfg!(miri) {
+                heap.assert_invariants();
+            }
+        }
+        heap.assert_invariants();
+        let stats = heap.stats();
+        assert!(stats.arenas_allocated >= 2, "{stats:?}");
+        assert_eq!(stats.arenas_held, 1);
     }
 }

@@ -6,9 +6,10 @@
 //! keeps the *usable* arenas (those with a free pool) sorted by how many
 //! free pools they have, fewest first, and takes new pools from the head:
 //! like obmalloc, the most-used arena is preferred so lightly-used ones can
-//! drain and be given back. An arena whose pools are all free is returned to
-//! the system, except that one such empty arena is kept as a spare so a
-//! program allocating and freeing at the boundary does not thrash.
+//! drain and be given back. Which empty arena is kept as the spare, and
+//! when an empty arena is released, is decided by the
+//! [`Allocator`](crate::Allocator), which alone knows about the pool it
+//! keeps back from its arena (see `allocator.rs`).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
@@ -54,14 +55,14 @@ const ARENA_LAYOUT: Layout = match Layout::from_size_align(ARENA_SIZE, POOL_SIZE
 ///    [`System`], owned by this arena.
 /// 2. Pools `0..carved` (at `base + i * POOL_SIZE`) have initialised
 ///    headers; the rest has never been touched.
-/// 3. `free_pools` lists (through the pools' `next`) the carved pools that
-///    are empty; `nfree == POOLS_PER_ARENA - carved + len(free_pools)`.
+/// 3. `free_pools` lists (through the pools' `next`) carved pools that are
+///    empty; `nfree_raw == POOLS_PER_ARENA - carved + len(free_pools)`.
 /// 4. The arena is on the usable list iff `nfree > 0`, and always on the
 ///    list of all arenas.
 struct ArenaHeader {
     base: NonNull<u8>,
     free_pools: Option<Pool>,
-    nfree: usize,
+    nfree_raw: usize,
     carved: usize,
     usable_prev: Option<Arena>,
     usable_next: Option<Arena>,
@@ -99,12 +100,18 @@ macro_rules! field {
 impl Arena {
     field!(base, set_base: NonNull<u8>);
     field!(free_pools, set_free_pools: Option<Pool>);
-    field!(nfree, set_nfree: usize);
+    field!(nfree_raw, set_nfree: usize);
     field!(carved, set_carved: usize);
     field!(usable_prev, set_usable_prev: Option<Arena>);
     field!(usable_next, set_usable_next: Option<Arena>);
     field!(all_prev, set_all_prev: Option<Arena>);
     field!(all_next, set_all_next: Option<Arena>);
+
+    /// Free pools: empty ones on the free list plus never-carved ones.
+    #[inline(always)]
+    pub(crate) fn nfree(self) -> usize {
+        self.nfree_raw()
+    }
 
     /// Takes a new arena from the system; `None` if it refuses.
     fn allocate() -> Option<Arena> {
@@ -123,7 +130,7 @@ impl Arena {
             header.write(ArenaHeader {
                 base,
                 free_pools: None,
-                nfree: POOLS_PER_ARENA,
+                nfree_raw: POOLS_PER_ARENA,
                 carved: 0,
                 usable_prev: None,
                 usable_next: None,
@@ -190,12 +197,12 @@ impl Arena {
 /// * `all` heads a doubly-linked list of every held arena.
 /// * `usable` heads a doubly-linked list of exactly the held arenas with a
 ///   free pool, sorted by `nfree`, fewest first.
-/// * `empty` counts held arenas whose pools are all free; it is at most 1
-///   outside of [`Arenas::return_pool`].
+/// * `spare`, if any, is a held arena; the allocator keeps it when it
+///   becomes empty (it may have been used again since).
 pub(crate) struct Arenas {
     usable: Option<Arena>,
     all: Option<Arena>,
-    empty: usize,
+    spare: Option<Arena>,
     allocated: usize,
     freed: usize,
 }
@@ -205,7 +212,7 @@ impl Arenas {
         Arenas {
             usable: None,
             all: None,
-            empty: 0,
+            spare: None,
             allocated: 0,
             freed: 0,
         }
@@ -221,6 +228,17 @@ impl Arenas {
         self.freed
     }
 
+    /// The arena kept when it last became empty.
+    #[inline(always)]
+    pub(crate) fn spare(&self) -> Option<Arena> {
+        self.spare
+    }
+
+    /// Makes `arena`, a held arena, the spare.
+    pub(crate) fn set_spare(&mut self, arena: Arena) {
+        self.spare = Some(arena);
+    }
+
     /// Hands out an empty pool set up for `class`, from the most-used
     /// arena that has one; takes a new arena from the system if none has.
     /// `None` if the system refuses a new arena.
@@ -229,9 +247,6 @@ impl Arenas {
             Some(arena) => arena,
             None => self.new_arena()?,
         };
-        if arena.nfree() == POOLS_PER_ARENA {
-            self.empty -= 1;
-        }
         let pool = arena.take_pool(class);
         // The head had the fewest free pools; it still does.
         if arena.nfree() == 0 {
@@ -240,39 +255,42 @@ impl Arenas {
         Some(pool)
     }
 
-    /// Takes back a pool that just became empty; gives its arena back to
-    /// the system if the arena is now empty and there already is a spare.
+    /// Takes back a pool that became empty, keeping the usable list sorted.
+    /// The caller then decides whether the arena, if now empty, stays.
     ///
     /// # Safety
     ///
-    /// `pool` is empty and on no used list; no handle to it will be used
+    /// `pool` is empty, on no used list, and no handle to it will be used
     /// again except through this `Arenas`.
-    pub(crate) unsafe fn return_pool(&mut self, pool: Pool) {
+    pub(crate) unsafe fn put_pool(&mut self, pool: Pool) {
         let arena = pool.arena();
         let was_full = arena.nfree() == 0;
         arena.put_pool(pool);
-        let nfree = arena.nfree();
-        if nfree == POOLS_PER_ARENA {
-            if self.empty > 0 {
-                if !was_full {
-                    self.unlink_usable(arena);
-                }
-                self.unlink_all(arena);
-                // SAFETY: unlinked from both lists; all its pools are empty
-                // and on its free list only (no used list holds them), so no
-                // handle into it remains in use.
-                unsafe { arena.release() };
-                self.freed += 1;
-                return;
-            }
-            self.empty += 1;
-        }
         if was_full {
             // Every usable arena has at least one free pool: sorted still.
             self.push_usable_front(arena);
         } else {
             self.sift_usable(arena);
         }
+    }
+
+    /// Gives an arena back to the system.
+    ///
+    /// # Safety
+    ///
+    /// Every pool of `arena` is free (`nfree() == POOLS_PER_ARENA`), and no
+    /// handle to it or its pools is left outside this `Arenas`.
+    pub(crate) unsafe fn release(&mut self, arena: Arena) {
+        debug_assert_eq!(arena.nfree(), POOLS_PER_ARENA);
+        self.unlink_usable(arena);
+        self.unlink_all(arena);
+        if self.spare == Some(arena) {
+            self.spare = None;
+        }
+        // SAFETY: unlinked from both lists; the caller guarantees nothing
+        // else refers to it.
+        unsafe { arena.release() };
+        self.freed += 1;
     }
 
     /// Calls `f` on every carved pool of every held arena.
@@ -293,19 +311,64 @@ impl Arenas {
     /// Free pools (empty or never carved) in all held arenas.
     pub(crate) fn free_pools(&self) -> usize {
         let mut total = 0;
+        self.for_each_arena(|arena| total += arena.nfree());
+        total
+    }
+
+    /// Calls `f` on every held arena.
+    pub(crate) fn for_each_arena(&self, mut f: impl FnMut(Arena)) {
         let mut next = self.all;
         while let Some(arena) = next {
-            total += arena.nfree();
             next = arena.all_next();
+            f(arena);
         }
-        total
+    }
+
+    /// Checks the list invariants (tests only).
+    #[cfg(test)]
+    pub(crate) fn assert_invariants(&self) {
+        let mut held = 0;
+        let mut prev = None;
+        self.for_each_arena(|arena| {
+            held += 1;
+            assert_eq!(arena.all_prev(), prev);
+            prev = Some(arena);
+            let mut free_listed = 0;
+            let mut next = arena.free_pools();
+            while let Some(pool) = next {
+                assert_eq!(pool.ref_count(), 0);
+                assert_eq!(pool.arena(), arena);
+                free_listed += 1;
+                next = pool.next();
+            }
+            assert_eq!(
+                arena.nfree(),
+                POOLS_PER_ARENA - arena.carved() + free_listed
+            );
+        });
+        assert_eq!(held, self.allocated - self.freed);
+        let mut usable = 0;
+        let mut prev: Option<Arena> = None;
+        let mut next = self.usable;
+        while let Some(arena) = next {
+            usable += 1;
+            assert!(arena.nfree() > 0);
+            assert_eq!(arena.usable_prev(), prev);
+            if let Some(prev) = prev {
+                assert!(prev.nfree() <= arena.nfree(), "usable list not sorted");
+            }
+            prev = Some(arena);
+            next = arena.usable_next();
+        }
+        let mut with_free = 0;
+        self.for_each_arena(|arena| with_free += usize::from(arena.nfree() > 0));
+        assert_eq!(usable, with_free);
     }
 
     #[cold]
     fn new_arena(&mut self) -> Option<Arena> {
         let arena = Arena::allocate()?;
         self.allocated += 1;
-        self.empty += 1;
         arena.set_all_next(self.all);
         if let Some(old) = self.all {
             old.set_all_prev(Some(arena));

@@ -80,8 +80,9 @@ pub const fn blocks_per_pool(class: usize) -> usize {
 /// 5. While `0 < ref_count < capacity`, the pool is on the used list of its
 ///    class, linked by `next`/`prev`. A full pool is on no list. An empty
 ///    pool (`ref_count == 0`) is on its arena's free-pool list, linked by
-///    `next`; its class, free list and `next_offset` stay valid, so it can
-///    be reused as is by the same class.
+///    `next` (its class, free list and `next_offset` stay valid, so it can
+///    be reused as is by the same class) — except the allocator's one
+///    *retained* empty pool, which stays on its class's used list.
 /// 6. `arena` is the arena the pool was carved from.
 #[repr(C)]
 pub(crate) struct PoolHeader {
@@ -308,8 +309,9 @@ impl Pool {
 ///
 /// `heads[c]` heads a doubly-linked, null-terminated list (through the
 /// pools' `next`/`prev`) of exactly the pools of class `c` with
-/// `0 < ref_count < capacity`, except transiently inside the allocator's
-/// slow paths. So the head, when there is one, always has a block available.
+/// `0 < ref_count < capacity`, plus possibly the allocator's retained
+/// empty pool, except transiently inside the allocator's slow paths. So
+/// every pool on a list, the head first, has a block available.
 pub(crate) struct UsedPools {
     heads: [Option<Pool>; NUM_SIZE_CLASSES],
 }
@@ -325,6 +327,27 @@ impl UsedPools {
     #[inline(always)]
     pub(crate) fn head(&self, class: usize) -> Option<Pool> {
         self.heads[class]
+    }
+
+    /// Checks the list invariants and returns the pools listed (tests
+    /// only); `retained` is the one empty pool allowed on a list.
+    #[cfg(test)]
+    pub(crate) fn assert_invariants(&self, retained: Option<Pool>) -> Vec<Pool> {
+        let mut listed = Vec::new();
+        for (class, &head) in self.heads.iter().enumerate() {
+            let mut prev = None;
+            let mut next = head;
+            while let Some(pool) = next {
+                assert_eq!(pool.class(), class);
+                assert_eq!(pool.prev(), prev);
+                assert!(pool.ref_count() < pool.capacity());
+                assert!(pool.ref_count() > 0 || Some(pool) == retained);
+                listed.push(pool);
+                prev = Some(pool);
+                next = pool.next();
+            }
+        }
+        listed
     }
 
     /// Links `pool` (of class `class`, on no list) at the head.

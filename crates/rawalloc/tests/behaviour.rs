@@ -127,6 +127,56 @@ fn an_empty_pool_is_reused_by_another_class() {
 }
 
 #[test]
+fn emptied_pools_are_reused_before_new_pools_are_carved() {
+    let mut heap = Allocator::new();
+    let n = POOLS_PER_ARENA.min(8);
+    let first: Vec<(NonNull<u8>, Layout)> = (0..n)
+        .map(|class| {
+            let l = layout(class_size(class));
+            (heap.alloc(l), l)
+        })
+        .collect();
+    let mut pools: Vec<usize> = first.iter().map(|&(p, _)| pool_of(p)).collect();
+    pools.sort_unstable();
+    pools.dedup();
+    assert_eq!(pools.len(), n);
+    for (p, l) in first {
+        free_all(&mut heap, l, [p]);
+    }
+    // Other classes now: every pool they get is one of the emptied ones.
+    let second: Vec<(NonNull<u8>, Layout)> = (n..2 * n)
+        .map(|class| {
+            let l = layout(class_size(class));
+            (heap.alloc(l), l)
+        })
+        .collect();
+    for &(p, _) in &second {
+        assert!(pools.contains(&pool_of(p)));
+    }
+    assert_eq!(heap.stats().arenas_allocated, 1);
+    for (p, l) in second {
+        free_all(&mut heap, l, [p]);
+    }
+}
+
+#[test]
+fn an_alloc_free_loop_keeps_reusing_one_block() {
+    let mut heap = Allocator::new();
+    let l = layout(40);
+    let first = heap.alloc(l);
+    free_all(&mut heap, l, [first]);
+    for _ in 0..100 {
+        let p = heap.alloc(l);
+        assert_eq!(p, first);
+        free_all(&mut heap, l, [p]);
+    }
+    let stats = heap.stats();
+    assert_eq!((stats.arenas_allocated, stats.arenas_held), (1, 1));
+    assert_eq!(stats.pools_in_use, [0; NUM_SIZE_CLASSES]);
+    assert_eq!(stats.bytes_in_use, 0);
+}
+
+#[test]
 fn empty_arenas_go_back_to_the_system_but_one_spare() {
     let mut heap = Allocator::new();
     let l = layout(128);

@@ -8,7 +8,8 @@ use core::marker::PhantomData;
 use core::ops::Deref;
 use core::ptr::NonNull;
 
-use crate::header::{IMMORTAL, ObjPtr, box_layout, flags};
+use crate::finalize::Finalize;
+use crate::header::{IMMORTAL, ObjPtr, TypeInfo, VTable, box_layout, flags};
 use crate::heap::with_heap;
 use crate::trace::Trace;
 use crate::weak::Weak;
@@ -74,11 +75,42 @@ impl<T: Trace + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn new(value: T) -> Gc<T> {
-        let layout = box_layout::<T>();
+        Gc::new_in(value, T::needs_trace(), &VTable::<T>::INFO)
+    }
+
+    /// Moves `value` onto the heap with a finalizer: [`Finalize::finalize`] runs once before
+    /// the object dies, by refcounting or in a collected cycle (see [`Finalize`]).
+    ///
+    /// ```
+    /// use refcount::{Finalize, Gc, Trace, Tracer};
+    /// struct Noisy;
+    /// // SAFETY: holds no handles.
+    /// unsafe impl Trace for Noisy {
+    ///     fn trace(&self, _: &mut Tracer<'_>) {}
+    /// }
+    /// impl Finalize for Noisy {
+    ///     fn finalize(&self) {
+    ///         println!("finalized");
+    ///     }
+    /// }
+    /// drop(Gc::new_with_finalizer(Noisy)); // prints "finalized"
+    /// ```
+    #[inline]
+    pub fn new_with_finalizer(value: T) -> Gc<T>
+    where
+        T: Finalize,
+    {
+        // An object with a finalizer always carries the extension: its FINALIZED flag.
+        Gc::new_in(value, true, &VTable::<T>::INFO_FIN)
+    }
+
+    #[inline(always)]
+    fn new_in(value: T, has_ext: bool, ty: &'static TypeInfo) -> Gc<T> {
+        let layout = box_layout::<T>(has_ext);
         let (obj, due) = with_heap(|h| {
             let mem = h.alloc(layout);
-            // SAFETY: fresh allocation of `box_layout::<T>()`.
-            let obj = unsafe { ObjPtr::init(mem, value) };
+            // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`.
+            let obj = unsafe { ObjPtr::init(mem, value, has_ext, ty) };
             let due = T::needs_trace() && {
                 // SAFETY: new, alive, has an extension, not yet tracked.
                 unsafe { h.track(obj, 0) };
@@ -107,11 +139,11 @@ impl<T: Trace + 'static> Gc<T> {
     /// # drop(copies);
     /// ```
     pub fn new_immortal(value: T) -> Gc<T> {
-        let layout = box_layout::<T>();
+        let layout = box_layout::<T>(false);
         let obj = with_heap(|h| {
             let mem = h.alloc_immortal(layout);
-            // SAFETY: fresh allocation of `box_layout::<T>()`.
-            unsafe { ObjPtr::init(mem, value) }
+            // SAFETY: fresh allocation of `box_layout::<T>(false)`.
+            unsafe { ObjPtr::init(mem, value, false, &VTable::<T>::INFO) }
         });
         obj.set_strong(IMMORTAL);
         Gc::from_obj(obj)

@@ -11,6 +11,7 @@ use core::ptr::NonNull;
 
 use rawalloc::Allocator;
 
+use crate::finalize::Finalize;
 use crate::trace::{Trace, Tracer};
 
 /// Reference count value that marks an object immortal: refcounting never frees it and a
@@ -20,23 +21,28 @@ pub const IMMORTAL: u32 = u32::MAX;
 /// The header at the start of every object on the heap.
 ///
 /// ```text
-///  byte 0        4        8                    16       20       24
-///      +--------+--------+--------------------+--------+--------+------------
-///      | strong |  meta  | ty: &'static Type  | index  | flags  | value: T ..
-///      +--------+--------+--------------------+--------+--------+------------
-///      \________________ Header (16) ________/\____ Ext (8) ____/
-///                                               present only when T::needs_trace()
+///                -8       -4        0        4        8                    16
+///      ---------+--------+--------+--------+--------+--------------------+------------
+///       padding | index  | flags  | strong |  meta  | ty: &'static Type  | value: T ..
+///      ---------+--------+--------+--------+--------+--------------------+------------
+///               \__ Ext (8) _____/\______________ Header (16) ___________/
+///                only for objects that can be       ^ ObjPtr points here
+///                tracked or have a finalizer
 ///
-///  meta:  bit 31      HAS_EXT (the object carries an Ext, so it can be tracked)
+///  meta:  bit 31      HAS_EXT (the object carries an Ext)
 ///         bits 0..31  weak count, plus one "implicit" weak held while strong > 0
 ///  flags: bits 0..3   which list the object is in (generation 0, 1, 2, permanent, or
 ///                     one of the collector's working lists)
 ///         bit 3       TRACKED        bit 4  COLLECTING     bit 5  REACHABLE (scratch)
 ///         bit 6       FINALIZED      bit 7  DEAD (value dropped, memory still held)
-///         bit 8       DOOMED (found unreachable: weak upgrades fail)
-///         bit 9       OPAQUE (scratch: could not be traced this collection)
+///         bit 8       DOOMED (weak references cleared: upgrades fail for good)
+///         bit 9       OPAQUE (scratch)  bit 10 NO_FINALIZE   bit 11 HAS_WEAKREF_CB
 ///  index: position of the object in its list, so untracking is O(1)
 /// ```
+///
+/// The value always starts 16 bytes after the header, whatever comes before it, so
+/// dereferencing a handle is one add. Padding before the extension keeps the value aligned
+/// for types aligned above 8.
 ///
 /// CPython pays 32 bytes for a tracked object (two list links, refcount, type); gcrt pays 24,
 /// and 16 for atomic objects, which can never be part of a cycle and are never tracked.
@@ -58,7 +64,8 @@ pub struct Header {
     ty: &'static TypeInfo,
 }
 
-/// The tracking extension that follows the header of objects that may be part of a cycle.
+/// The tracking extension that precedes the header of objects that may be part of a cycle
+/// or have a finalizer.
 #[repr(C)]
 pub(crate) struct Ext {
     pub(crate) index: Cell<u32>,
@@ -88,6 +95,8 @@ pub mod flags {
     pub const OPAQUE: u32 = 1 << 9;
     /// The finalizer must not run.
     pub const NO_FINALIZE: u32 = 1 << 10;
+    /// Weak references with callbacks point to this object.
+    pub const HAS_WEAKREF_CB: u32 = 1 << 11;
 }
 
 /// Per-type descriptor: what the heap and collector need to handle an object whose static
@@ -98,6 +107,7 @@ pub struct TypeInfo {
     trace: unsafe fn(ObjPtr, &mut Tracer<'_>),
     drop_value: unsafe fn(ObjPtr),
     dealloc: unsafe fn(ObjPtr, &mut Allocator),
+    finalize: Option<unsafe fn(ObjPtr)>,
 }
 
 impl core::fmt::Debug for TypeInfo {
@@ -118,7 +128,23 @@ impl<T: Trace + 'static> VTable<T> {
         trace: trace_erased::<T>,
         drop_value: drop_erased::<T>,
         dealloc: dealloc_erased::<T>,
+        finalize: None,
     };
+}
+
+impl<T: Finalize + 'static> VTable<T> {
+    pub(crate) const INFO_FIN: TypeInfo = TypeInfo {
+        finalize: Some(finalize_erased::<T>),
+        ..VTable::<T>::INFO
+    };
+}
+
+/// # Safety
+/// `obj` is a live object of type `T` whose value is alive.
+unsafe fn finalize_erased<T: Finalize + 'static>(obj: ObjPtr) {
+    // SAFETY: the caller guarantees the value is alive and of type `T`.
+    let value = unsafe { &*obj.value::<T>() };
+    value.finalize();
 }
 
 /// # Safety
@@ -139,31 +165,43 @@ unsafe fn drop_erased<T: Trace + 'static>(obj: ObjPtr) {
 /// # Safety
 /// `obj` was allocated by `alloc` for a `T` and nothing refers to it any more.
 unsafe fn dealloc_erased<T: Trace + 'static>(obj: ObjPtr, alloc: &mut Allocator) {
-    // SAFETY: same allocator and layout as the allocation; the caller guarantees no use after.
-    unsafe { alloc.dealloc(obj.0.cast(), box_layout::<T>()) }
+    // SAFETY: memory held per the caller.
+    let has_ext = unsafe { obj.has_ext() };
+    let back = head_room(has_ext, align_of::<T>()) - size_of::<Header>();
+    // SAFETY: the allocation starts `back` bytes before the header (see `ObjPtr::init`); same
+    // allocator and layout as the allocation; the caller guarantees no use after.
+    unsafe {
+        let start = obj.0.cast::<u8>().sub(back);
+        alloc.dealloc(start, box_layout::<T>(has_ext))
+    }
 }
 
-/// Offset of the value from the start of the object.
+/// Offset of the value from the start of the allocation. The header sits 16 bytes before
+/// the value, the extension (if any) 8 bytes before the header.
 #[inline(always)]
-pub(crate) fn value_offset<T: Trace>() -> usize {
-    let base = if T::needs_trace() {
+pub(crate) const fn head_room(has_ext: bool, align: usize) -> usize {
+    let base = if has_ext {
         size_of::<Header>() + size_of::<Ext>()
     } else {
         size_of::<Header>()
     };
-    let align = align_of::<T>();
+    let align = if align > align_of::<Header>() {
+        align
+    } else {
+        align_of::<Header>()
+    };
     (base + align - 1) & !(align - 1)
 }
 
-/// Layout of the whole object (header, extension, value).
+/// Layout of the whole object (extension, header, value).
 #[inline(always)]
-pub(crate) fn box_layout<T: Trace>() -> Layout {
+pub(crate) fn box_layout<T>(has_ext: bool) -> Layout {
     let align = if align_of::<T>() > align_of::<Header>() {
         align_of::<T>()
     } else {
         align_of::<Header>()
     };
-    let size = value_offset::<T>() + size_of::<T>();
+    let size = head_room(has_ext, align_of::<T>()) + size_of::<T>();
     match Layout::from_size_align(size, align) {
         Ok(l) => l,
         Err(_) => capacity_overflow(),
@@ -209,25 +247,14 @@ impl ObjPtr {
     /// The object has an extension (its type needs tracing) and its memory is held.
     #[inline(always)]
     pub(crate) unsafe fn ext<'a>(self) -> &'a Ext {
-        // SAFETY: `Ext` directly follows the 16-byte header when present (see `Header`).
-        unsafe {
-            &*self
-                .0
-                .as_ptr()
-                .cast::<u8>()
-                .add(size_of::<Header>())
-                .cast::<Ext>()
-        }
+        // SAFETY: `Ext` directly precedes the header when present (see `Header`).
+        unsafe { &*self.0.as_ptr().cast::<Ext>().sub(1) }
     }
 
-    /// Pointer to the value, for an object of type `T`.
+    /// Pointer to the value, for an object of type `T`: always 16 bytes past the header.
     #[inline(always)]
-    pub(crate) fn value<T: Trace>(self) -> *mut T {
-        self.0
-            .as_ptr()
-            .cast::<u8>()
-            .wrapping_add(value_offset::<T>())
-            .cast::<T>()
+    pub(crate) fn value<T>(self) -> *mut T {
+        self.0.as_ptr().wrapping_add(1).cast::<T>()
     }
 
     // ----- accessors for the collector -------------------------------------------------
@@ -402,38 +429,89 @@ impl ObjPtr {
         }
     }
 
-    // ----- crate-internal raw operations -----------------------------------------------
-
-    /// Writes a fresh header (strong 1, implicit weak 1).
+    /// Whether the object has a finalizer that is due: one exists, it has not run, it is not
+    /// suppressed, and the value is not dead.
     ///
     /// # Safety
-    /// `mem` is a fresh allocation of `box_layout::<T>()`.
+    /// The object's memory is held.
+    #[inline]
+    pub unsafe fn finalizer_due(self) -> bool {
+        // SAFETY: memory held per the caller.
+        self.header().ty.finalize.is_some()
+            && unsafe { self.flags() } & (flags::FINALIZED | flags::NO_FINALIZE | flags::DEAD) == 0
+    }
+
+    /// Runs the finalizer if it is due (see [`finalizer_due`](Self::finalizer_due)), marking
+    /// the object finalized first, while holding a temporary strong reference. A panic in the
+    /// finalizer is reported through the unraisable hook. Returns whether it ran.
+    ///
+    /// # Safety
+    /// The object's memory is held and its strong count is not 0.
+    pub unsafe fn run_finalizer(self) -> bool {
+        // SAFETY: memory held per the caller; `finalizer_due` implies an extension.
+        unsafe {
+            if !self.finalizer_due() {
+                return false;
+            }
+            self.set_flags(flags::FINALIZED);
+            self.inc_strong();
+            let guard = StrongGuard(self);
+            self.call_finalizer();
+            drop(guard);
+        }
+        true
+    }
+
+    /// Calls the finalizer, catching and reporting a panic.
+    ///
+    /// # Safety
+    /// The value is alive and the type has a finalizer.
+    pub(crate) unsafe fn call_finalizer(self) {
+        if let Some(f) = self.header().ty.finalize {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                // SAFETY: per the caller.
+                unsafe { f(self) }
+            }));
+            if let Err(payload) = result {
+                crate::report::report_unraisable("running a finalizer", &payload);
+            }
+        }
+    }
+
+    // ----- crate-internal raw operations -----------------------------------------------
+
+    /// Writes a fresh header (strong 1, implicit weak 1), the extension if `has_ext`, and
+    /// the value, into `mem`; returns the pointer to the header.
+    ///
+    /// # Safety
+    /// `mem` is a fresh allocation of `box_layout::<T>(has_ext)`.
     #[inline(always)]
-    pub(crate) unsafe fn init<T: Trace + 'static>(mem: NonNull<u8>, value: T) -> ObjPtr {
-        let has_ext = T::needs_trace();
+    pub(crate) unsafe fn init<T: 'static>(
+        mem: NonNull<u8>,
+        value: T,
+        has_ext: bool,
+        ty: &'static TypeInfo,
+    ) -> ObjPtr {
         let header = Header {
             strong: Cell::new(1),
             meta: Cell::new(1 | if has_ext { HAS_EXT } else { 0 }),
-            ty: &VTable::<T>::INFO,
+            ty,
         };
-        let obj = ObjPtr(mem.cast());
-        // SAFETY: fresh allocation large enough for header, ext and value (box_layout).
+        let front = head_room(has_ext, align_of::<T>()) - size_of::<Header>();
+        // SAFETY: fresh allocation of `box_layout`, which has room for the extension and
+        // padding (`front` bytes), the header and the value, each suitably aligned.
         unsafe {
+            let obj = ObjPtr(mem.add(front).cast::<Header>());
             obj.0.as_ptr().write(header);
             if has_ext {
-                obj.0
-                    .as_ptr()
-                    .cast::<u8>()
-                    .add(size_of::<Header>())
-                    .cast::<Ext>()
-                    .write(Ext {
-                        index: Cell::new(0),
-                        flags: Cell::new(0),
-                    });
+                obj.0.as_ptr().cast::<Ext>().sub(1).write(Ext {
+                    index: Cell::new(0),
+                    flags: Cell::new(0),
+                });
             }
             obj.value::<T>().write(value);
+            obj
         }
-        obj
     }
 
     #[inline(always)]

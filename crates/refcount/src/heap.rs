@@ -9,16 +9,19 @@ use std::sync::OnceLock;
 use rawalloc::Allocator;
 
 use crate::header::{ObjPtr, flags};
+use crate::weakref::Entry;
 
-/// Number of heap lists: generations 0, 1, 2, the permanent generation, and two working
+/// Number of heap lists: generations 0, 1, 2, the permanent generation, and three working
 /// lists for the collector.
-pub const NUM_LISTS: usize = 6;
+pub const NUM_LISTS: usize = 7;
 /// List id of the permanent generation (frozen objects).
 pub const PERMANENT: usize = 3;
 /// List id of the set being collected.
 pub const YOUNG: usize = 4;
 /// List id of the objects a collection found unreachable.
 pub const UNREACHABLE: usize = 5;
+/// List id of the collector's scratch list.
+pub const SCRATCH: usize = 6;
 
 /// How many deallocations may nest on the machine stack before further ones are queued.
 ///
@@ -61,6 +64,10 @@ pub struct Heap {
     collecting: Cell<bool>,
     tracked_allocs: Cell<u64>,
     tracked_frees: Cell<u64>,
+    /// Weak-reference callbacks by referent, oldest first.
+    weakref_cbs: UnsafeCell<hashbrown::HashMap<ObjPtr, Vec<Entry>>>,
+    /// How many referents without an extension (so without a flag) have callbacks.
+    atomic_cb_targets: Cell<usize>,
 }
 
 thread_local! {
@@ -95,6 +102,8 @@ impl Heap {
             collecting: Cell::new(false),
             tracked_allocs: Cell::new(0),
             tracked_frees: Cell::new(0),
+            weakref_cbs: UnsafeCell::new(hashbrown::HashMap::new()),
+            atomic_cb_targets: Cell::new(0),
         }
     }
 
@@ -412,9 +421,28 @@ impl Heap {
         unsafe {
             let has_ext = obj.has_ext();
             let dead = if has_ext {
+                if obj.finalizer_due() {
+                    // PEP 442 on refcount death: the finalizer runs with a temporary
+                    // reference; if it leaves the count above that, it resurrected the
+                    // object and deallocation stops here.
+                    obj.set_flags(flags::FINALIZED);
+                    obj.set_strong(1);
+                    obj.call_finalizer();
+                    let s = obj.strong() - 1;
+                    obj.set_strong(s);
+                    if s != 0 {
+                        return;
+                    }
+                }
+                if obj.flags() & flags::HAS_WEAKREF_CB != 0 {
+                    self.fire_weakref_callbacks(obj);
+                }
                 self.untrack(obj);
                 obj.flags() & flags::DEAD != 0
             } else {
+                if self.atomic_cb_targets.get() != 0 {
+                    self.fire_weakref_callbacks(obj);
+                }
                 false
             };
             // The memory is freed on every path, unwinding included.
@@ -430,6 +458,64 @@ impl Heap {
                 obj.drop_value_raw();
             }
             drop(free);
+        }
+    }
+
+    // ----- weak-reference callbacks ---------------------------------------------------------
+
+    /// Registers a weak-reference callback on `target`.
+    pub(crate) fn register_weakref(&self, target: ObjPtr, entry: Entry) {
+        // SAFETY: short borrow of the registry; dropping the purged entries below only
+        // releases weak counts of dead objects (frees memory, runs no user code).
+        let purged = unsafe {
+            let map = &mut *self.weakref_cbs.get();
+            let list = map.entry(target).or_default();
+            let purged: Vec<Entry> = list.extract_if(.., |e| !e.is_live()).collect();
+            list.push(entry);
+            purged
+        };
+        drop(purged);
+        // SAFETY: the caller holds a handle to `target`.
+        unsafe {
+            if target.has_ext() {
+                if target.flags() & flags::HAS_WEAKREF_CB == 0 {
+                    target.set_flags(flags::HAS_WEAKREF_CB);
+                }
+            } else {
+                self.atomic_cb_targets.set(self.atomic_cb_targets.get() + 1);
+            }
+        }
+    }
+
+    /// Removes and returns the weak-reference callbacks registered on `target`, most recently
+    /// registered first.
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    pub unsafe fn take_weakref_callbacks(&self, target: ObjPtr) -> Vec<Entry> {
+        // SAFETY: short borrow of the registry; memory held per the caller.
+        let mut list = unsafe {
+            let taken = (*self.weakref_cbs.get())
+                .remove(&target)
+                .unwrap_or_default();
+            if target.has_ext() {
+                target.clear_flags(flags::HAS_WEAKREF_CB);
+            } else if !taken.is_empty() {
+                self.atomic_cb_targets.set(self.atomic_cb_targets.get() - 1);
+            }
+            taken
+        };
+        list.reverse();
+        list
+    }
+
+    /// # Safety
+    /// The object's memory is held and its strong count is 0.
+    unsafe fn fire_weakref_callbacks(&self, obj: ObjPtr) {
+        // SAFETY: per the caller.
+        let entries = unsafe { self.take_weakref_callbacks(obj) };
+        for entry in entries {
+            entry.fire();
         }
     }
 

@@ -29,19 +29,26 @@
 //! ```
 
 mod any;
+mod finalize;
 mod gc;
 mod header;
 mod heap;
+mod report;
 mod trace;
 mod weak;
+mod weakref;
 
 pub use any::AnyGc;
+pub use finalize::Finalize;
 pub use gc::Gc;
 pub use header::{Header, IMMORTAL, ObjPtr, TypeInfo, flags};
 pub use heap::{
-    Heap, NUM_LISTS, PERMANENT, UNREACHABLE, YOUNG, set_collect_hook, try_with_heap, with_heap,
+    Heap, NUM_LISTS, PERMANENT, SCRATCH, UNREACHABLE, YOUNG, set_collect_hook, try_with_heap,
+    with_heap,
 };
+pub use report::{Unraisable, report_unraisable, set_unraisable_hook};
 #[doc(hidden)]
 pub use trace::Leaf as __Leaf;
 pub use trace::{Trace, Tracer, Visitor};
 pub use weak::Weak;
+pub use weakref::{Entry as WeakRefEntry, WeakRef};
