@@ -184,3 +184,19 @@ fn saveall_keeps_garbage_and_clearing_frees_it() {
     assert_eq!(dropped(), vec![1, 2]);
     assert_eq!(finalized().len(), 2);
 }
+
+#[test]
+fn try_unwrap_fires_weakref_callbacks_and_leaves_no_stale_registration() {
+    // Regression: `Gc::try_unwrap` left the referent's callbacks registered under its
+    // address, so a new object allocated at the same address inherited them.
+    let calls = Rc::new(Cell::new(0));
+    for _ in 0..3 {
+        let target = Gc::new(1u64);
+        let c = calls.clone();
+        let wr = WeakRef::new(&target, move |_: &Gc<WeakRef<u64>>| c.set(c.get() + 1));
+        assert_eq!(Gc::try_unwrap(target).ok(), Some(1));
+        assert!(wr.upgrade().is_none());
+        // The next iteration's target likely reuses this block.
+    }
+    assert_eq!(calls.get(), 3);
+}

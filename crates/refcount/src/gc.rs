@@ -350,6 +350,9 @@ impl<T: Trace + 'static> Gc<T> {
         unsafe {
             let value = obj.value::<T>().read();
             obj.set_strong(0);
+            // The referent is gone as far as weak references are concerned: their callbacks
+            // run now, and the registry must not outlive the address.
+            crate::heap::forget_referent(obj);
             crate::heap::untrack(obj);
             obj.set_flags(flags::DEAD);
             crate::weak::drop_weak_raw(obj);

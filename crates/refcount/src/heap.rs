@@ -590,6 +590,27 @@ pub(crate) unsafe fn release(obj: ObjPtr) {
     }
 }
 
+/// Runs and forgets the weak-reference callbacks registered on an object whose strong count
+/// just reached 0 outside the normal release path.
+///
+/// # Safety
+/// The object's memory is held and its strong count is 0.
+pub(crate) unsafe fn forget_referent(obj: ObjPtr) {
+    try_with_heap(|h| {
+        // SAFETY: per the caller.
+        unsafe {
+            let registered = if obj.has_ext() {
+                obj.flags() & flags::HAS_WEAKREF_CB != 0
+            } else {
+                h.atomic_cb_targets.get() != 0
+            };
+            if registered {
+                h.fire_weakref_callbacks(obj);
+            }
+        }
+    });
+}
+
 /// Untracks an object from the current heap.
 ///
 /// # Safety
