@@ -41,3 +41,8 @@ pub use {gencollect, objects, rawalloc, refcount};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The examples of `docs/finalization.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/finalization.md")]
+pub struct FinalizationDoctests;
