@@ -398,8 +398,9 @@ unsafe fn analyse(heap: &Heap, from: usize, to: usize) -> Option<usize> {
     let young = heap.list_snapshot(from);
     let n = young.len();
     let mut refs: Vec<u32> = Vec::with_capacity(n);
-    // SAFETY (whole function): objects of YOUNG are alive and stay in place (frees deferred,
-    // new objects go to generation 0), so `index()` is each object's position in `young`.
+    // SAFETY: the objects of `from` are alive and stay in place for the whole analysis (frees
+    // deferred, new objects go to generation 0), so `index()` is each object's position in
+    // `young`.
     unsafe {
         for &obj in &young {
             let s = obj.strong();

@@ -10,7 +10,9 @@
 //! * each class is served from [`POOL_SIZE`] pools, each pool cut into
 //!   blocks of one class, with an intrusive LIFO free list;
 //! * pools are carved from [`ARENA_SIZE`] arenas taken from
-//!   [`std::alloc::System`]; empty arenas go back to the system, one spare
+//!   [`std::alloc::System`]; an emptied pool goes back to its arena for any
+//!   class to reuse (the most recent one lazily, so alloc/free loops stay on
+//!   the fast path), and empty arenas go back to the system, one spare
 //!   excepted;
 //! * bigger or more aligned requests go to the system allocator directly;
 //! * [`Allocator::alloc_immortal`] serves memory that is never freed while

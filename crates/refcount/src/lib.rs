@@ -34,6 +34,8 @@ mod gc;
 mod header;
 mod heap;
 mod report;
+#[cfg(test)]
+mod tests;
 mod trace;
 mod weak;
 mod weakref;
@@ -46,7 +48,7 @@ pub use heap::{
     Heap, NUM_LISTS, PERMANENT, SCRATCH, UNREACHABLE, YOUNG, set_collect_hook, try_with_heap,
     with_heap,
 };
-pub use report::{Unraisable, report_unraisable, set_unraisable_hook};
+pub use report::{Unraisable, UnraisableHook, report_unraisable, set_unraisable_hook};
 #[doc(hidden)]
 pub use trace::Leaf as __Leaf;
 pub use trace::{Trace, Tracer, Visitor};

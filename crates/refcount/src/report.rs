@@ -17,6 +17,9 @@ pub struct Unraisable<'a> {
 
 type Hook = Rc<dyn Fn(&Unraisable<'_>)>;
 
+/// A user-supplied unraisable hook.
+pub type UnraisableHook = Box<dyn Fn(&Unraisable<'_>)>;
+
 thread_local! {
     static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
 }
@@ -40,7 +43,7 @@ thread_local! {
 /// refcount::set_unraisable_hook(None);
 /// assert_eq!(seen.get(), 1);
 /// ```
-pub fn set_unraisable_hook(hook: Option<Box<dyn Fn(&Unraisable<'_>)>>) {
+pub fn set_unraisable_hook(hook: Option<UnraisableHook>) {
     let hook: Option<Hook> = hook.map(Rc::from);
     let _ = HOOK.try_with(|h| *h.borrow_mut() = hook);
 }
