@@ -4,7 +4,7 @@
 //! one job is reclaiming what it cannot: reference cycles. It keeps CPython's design:
 //! generations 0, 1 and 2 plus a permanent generation, collections triggered when tracked
 //! allocations minus deallocations pass a threshold, and the collection algorithm of
-//! CPython's `gc_collect_main` (see [`collect`](crate::collect) and `docs/collector.md`).
+//! CPython's `gc_collect_main` (see [`collect`] and `docs/collector.md`).
 //!
 //! Every function acts on the current thread's heap. The collector installs itself as the
 //! heap's automatic-collection hook when the program starts.
