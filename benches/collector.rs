@@ -75,10 +75,10 @@ const BT_NODES: u64 = 14_985_902;
 macro_rules! shapes {
     ($(#[$attr:meta])*) => {
         $(#[$attr])*
-        pub struct Node {
+        pub(crate) struct Node {
             #[allow(dead_code)]
-            pub val: i64,
-            pub next: RefCell<Option<P<Node>>>,
+            pub(crate) val: i64,
+            pub(crate) next: RefCell<Option<P<Node>>>,
         }
         impl Drop for Node {
             fn drop(&mut self) {
@@ -87,9 +87,9 @@ macro_rules! shapes {
         }
 
         $(#[$attr])*
-        pub struct RingNode {
-            pub next: RefCell<Option<P<RingNode>>>,
-            pub prev: RefCell<Option<P<RingNode>>>,
+        pub(crate) struct RingNode {
+            pub(crate) next: RefCell<Option<P<RingNode>>>,
+            pub(crate) prev: RefCell<Option<P<RingNode>>>,
         }
         impl Drop for RingNode {
             fn drop(&mut self) {
@@ -98,8 +98,8 @@ macro_rules! shapes {
         }
 
         $(#[$attr])*
-        pub struct ListObj {
-            pub items: RefCell<Vec<P<ListObj>>>,
+        pub(crate) struct ListObj {
+            pub(crate) items: RefCell<Vec<P<ListObj>>>,
         }
         impl Drop for ListObj {
             fn drop(&mut self) {
@@ -108,17 +108,17 @@ macro_rules! shapes {
         }
 
         $(#[$attr])*
-        pub struct Root {
-            pub items: RefCell<Vec<P<Node>>>,
+        pub(crate) struct Root {
+            pub(crate) items: RefCell<Vec<P<Node>>>,
         }
 
         $(#[$attr])*
-        pub struct Tree {
-            pub l: Option<P<Tree>>,
-            pub r: Option<P<Tree>>,
+        pub(crate) struct Tree {
+            pub(crate) l: Option<P<Tree>>,
+            pub(crate) r: Option<P<Tree>>,
         }
 
-        pub fn node(val: i64, next: Option<P<Node>>) -> P<Node> {
+        pub(crate) fn node(val: i64, next: Option<P<Node>>) -> P<Node> {
             P::new(Node {
                 val,
                 next: RefCell::new(next),
@@ -147,7 +147,7 @@ macro_rules! binary_trees {
 
         /// Runs the whole program at the system's default collection policy; returns
         /// its time and checks the node count.
-        pub fn binary_trees() -> Duration {
+        pub(crate) fn binary_trees() -> Duration {
             auto_default();
             let start = Instant::now();
             let stretch = bottom_up(BT_MAX + 1);
@@ -205,7 +205,7 @@ macro_rules! workloads {
         }
 
         /// w3: one collection of `objects` garbage objects in two-node cycles.
-        pub fn cycles(objects: usize) -> Duration {
+        pub(crate) fn cycles(objects: usize) -> Duration {
             auto_off();
             let handles = build_pairs(objects, false);
             let before = crate::drops();
@@ -219,7 +219,8 @@ macro_rules! workloads {
         }
 
         /// w4: one collection of one garbage ring of `n` nodes, built by prepending.
-        pub fn ring(n: usize) -> Duration {
+        #[allow(dead_code)] // dumpster and bacon_rajan_cc overflow the stack on it
+        pub(crate) fn ring(n: usize) -> Duration {
             auto_off();
             let tail = node(0, None);
             let mut head = tail.clone();
@@ -239,7 +240,7 @@ macro_rules! workloads {
 
         /// w5: builds `objects` live objects (two-node cycles) held by one root.
         /// `candidates`: every object's count was decremented to non-zero once.
-        pub fn live_build(objects: usize, candidates: bool) -> P<Root> {
+        pub(crate) fn live_build(objects: usize, candidates: bool) -> P<Root> {
             auto_off();
             collect_now();
             P::new(Root {
@@ -249,7 +250,7 @@ macro_rules! workloads {
 
         /// w5: one full collection over the live heap (untimed first: re-buffer every
         /// object as a candidate when `candidates`).
-        pub fn live_collect(root: &P<Root>, candidates: bool) -> Duration {
+        pub(crate) fn live_collect(root: &P<Root>, candidates: bool) -> Duration {
             if candidates {
                 for item in root.items.borrow().iter() {
                     drop(black_box(item.clone()));
@@ -264,7 +265,7 @@ macro_rules! workloads {
         }
 
         /// w5: frees the live heap (untimed).
-        pub fn live_teardown(root: P<Root>) {
+        pub(crate) fn live_teardown(root: P<Root>) {
             let n = root.items.borrow().len();
             let before = crate::drops();
             drop(root);
@@ -286,7 +287,7 @@ macro_rules! workloads {
 
         /// w7: pyperformance's gc_collect loop body: an untimed full collection, the
         /// build (`create_gc_cycles(100, 20)`), dropping the list, one timed collection.
-        pub fn pyperf_gc_collect() -> Duration {
+        pub(crate) fn pyperf_gc_collect() -> Duration {
             auto_off();
             collect_now();
             let mut cycles = Vec::new();
@@ -311,7 +312,7 @@ macro_rules! workloads {
         }
 
         /// w8: pyperformance's `create_recursive_containers(levels)`.
-        pub fn traversal_build(levels: usize) -> P<ListObj> {
+        pub(crate) fn traversal_build(levels: usize) -> P<ListObj> {
             auto_off();
             collect_now();
             let mut current = P::new(ListObj {
@@ -332,7 +333,7 @@ macro_rules! workloads {
 
         /// w8: an untimed collection, then (when `candidates`) a walk that puts every
         /// list in the candidate buffer, then one timed collection that finds nothing.
-        pub fn traversal_collect(root: &P<ListObj>, candidates: bool) -> Duration {
+        pub(crate) fn traversal_collect(root: &P<ListObj>, candidates: bool) -> Duration {
             collect_now();
             if candidates {
                 let mut cur = root.clone();
@@ -354,7 +355,7 @@ macro_rules! workloads {
         }
 
         /// w8: frees the lists (untimed).
-        pub fn traversal_teardown(root: P<ListObj>, levels: usize) {
+        pub(crate) fn traversal_teardown(root: P<ListObj>, levels: usize) {
             let before = crate::drops();
             drop(root);
             collect_now();
@@ -368,7 +369,7 @@ mod sys_gcrt {
     use super::*;
     use gcrt::gc;
 
-    pub type P<T> = gcrt::Gc<T>;
+    pub(crate) type P<T> = gcrt::Gc<T>;
 
     shapes!(#[derive(gcrt::Trace)]);
 
@@ -392,7 +393,7 @@ mod sys_gcrt {
 mod sys_gcmodule {
     use super::*;
 
-    pub type P<T> = gcmodule::Cc<T>;
+    pub(crate) type P<T> = gcmodule::Cc<T>;
 
     shapes!();
 
@@ -425,7 +426,7 @@ mod sys_gcmodule {
 mod sys_rust_cc {
     use super::*;
 
-    pub type P<T> = rust_cc::Cc<T>;
+    pub(crate) type P<T> = rust_cc::Cc<T>;
 
     shapes!();
 
@@ -463,7 +464,7 @@ mod sys_dumpster {
     use super::*;
     use dumpster::unsync::{CollectInfo, default_collect_condition, set_collect_condition};
 
-    pub type P<T> = dumpster::unsync::Gc<T>;
+    pub(crate) type P<T> = dumpster::unsync::Gc<T>;
 
     shapes!();
 
@@ -502,7 +503,7 @@ mod sys_dumpster {
 mod sys_bacon {
     use super::*;
 
-    pub type P<T> = bacon_rajan_cc::Cc<T>;
+    pub(crate) type P<T> = bacon_rajan_cc::Cc<T>;
 
     shapes!();
 
@@ -532,7 +533,7 @@ mod sys_bacon {
 mod sys_rc {
     use super::*;
 
-    pub type P<T> = std::rc::Rc<T>;
+    pub(crate) type P<T> = std::rc::Rc<T>;
 
     shapes!();
 
@@ -541,7 +542,7 @@ mod sys_rc {
     binary_trees!();
 
     /// w3 floor: break every two-node cycle by hand, then drop the handles (timed).
-    pub fn cycles_manual_break(objects: usize) -> Duration {
+    pub(crate) fn cycles_manual_break(objects: usize) -> Duration {
         let mut v = Vec::with_capacity(objects);
         for i in 0..objects / 2 {
             let a = node(2 * i as i64, None);
@@ -562,7 +563,7 @@ mod sys_rc {
     }
 
     /// w4 floor: break the ring and free it iteratively (timed).
-    pub fn ring_manual_break(n: usize) -> Duration {
+    pub(crate) fn ring_manual_break(n: usize) -> Duration {
         let tail = node(0, None);
         let mut head = tail.clone();
         for i in 1..n {
@@ -587,7 +588,7 @@ mod sys_rc {
 mod sys_box {
     use super::*;
 
-    pub type P<T> = Box<T>;
+    pub(crate) type P<T> = Box<T>;
 
     shapes!();
 

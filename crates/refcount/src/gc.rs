@@ -113,7 +113,10 @@ impl<T: Trace + 'static> Gc<T> {
             let obj = unsafe { ObjPtr::init(mem, value, has_ext, ty) };
             let due = T::needs_trace() && {
                 // SAFETY: new, alive, has an extension, not yet tracked.
-                unsafe { h.track(obj, 0) };
+                unsafe {
+                    h.track(obj, 0);
+                    obj.set_flags(flags::COUNTED);
+                }
                 h.note_tracked_alloc()
             };
             (obj, due)
@@ -354,6 +357,7 @@ impl<T: Trace + 'static> Gc<T> {
             // run now, and the registry must not outlive the address.
             crate::heap::forget_referent(obj);
             crate::heap::untrack(obj);
+            crate::heap::note_death(obj);
             obj.set_flags(flags::DEAD);
             crate::weak::drop_weak_raw(obj);
             Ok(value)

@@ -37,6 +37,7 @@ pub const IMMORTAL: u32 = u32::MAX;
 ///         bit 6       FINALIZED      bit 7  DEAD (value dropped, memory still held)
 ///         bit 8       DOOMED (weak references cleared: upgrades fail for good)
 ///         bit 9       OPAQUE (scratch)  bit 10 NO_FINALIZE   bit 11 HAS_WEAKREF_CB
+///         bit 12      COUNTED (its allocation counts in generation 0's count)
 ///  index: position of the object in its list, so untracking is O(1)
 /// ```
 ///
@@ -97,6 +98,8 @@ pub mod flags {
     pub const NO_FINALIZE: u32 = 1 << 10;
     /// Weak references with callbacks point to this object.
     pub const HAS_WEAKREF_CB: u32 = 1 << 11;
+    /// The allocation was counted in generation 0's count; its death will be, once.
+    pub const COUNTED: u32 = 1 << 12;
 }
 
 /// Per-type descriptor: what the heap and collector need to handle an object whose static
@@ -419,6 +422,7 @@ impl ObjPtr {
                 return;
             }
             crate::heap::untrack(self);
+            crate::heap::note_death(self);
             self.set_flags(flags::DEAD);
             // A temporary strong reference keeps the memory while user `Drop` code runs, even
             // if that code drops the last other handle. The guard gives it back on unwind too.

@@ -341,11 +341,21 @@ impl Heap {
         c > t && t != 0 && self.enabled.get() && !self.collecting.get()
     }
 
+    /// Counts the death of an object whose allocation was counted (flag `COUNTED`), once.
+    ///
+    /// # Safety
+    /// The object's memory is held.
     #[inline(always)]
-    fn note_tracked_free(&self) {
-        self.tracked_frees.set(self.tracked_frees.get() + 1);
-        let c = self.counts[0].get();
-        self.counts[0].set(c.saturating_sub(1));
+    pub(crate) unsafe fn note_death(&self, obj: ObjPtr) {
+        // SAFETY: per the caller.
+        unsafe {
+            if obj.flags() & flags::COUNTED != 0 {
+                obj.clear_flags(flags::COUNTED);
+                self.tracked_frees.set(self.tracked_frees.get() + 1);
+                let c = self.counts[0].get();
+                self.counts[0].set(c.saturating_sub(1));
+            }
+        }
     }
 
     // ----- deferred frees -----------------------------------------------------------------
@@ -360,9 +370,7 @@ impl Heap {
         impl Drop for Restore<'_> {
             fn drop(&mut self) {
                 self.0.depth.set(self.1);
-                // While unwinding, a destructor that panics again would abort the process;
-                // the queue is drained by the next outermost release instead.
-                if self.1 == 0 && !std::thread::panicking() {
+                if self.1 == 0 {
                     self.0.drain_pending();
                 }
             }
@@ -371,13 +379,42 @@ impl Heap {
         f()
     }
 
+    /// Releases the queued objects. Called only at depth 0; the loop itself runs at depth 1,
+    /// so the releases it starts queue their own deep descendants instead of draining
+    /// recursively: the stack stays bounded by `DEPTH_LIMIT` frames whatever the chain length.
+    ///
+    /// A panicking destructor does not strand the rest of the queue: every queued object is
+    /// released, and the first panic resumes afterwards (while already unwinding, panics are
+    /// reported through the unraisable hook instead, since a second panic would abort).
     fn drain_pending(&self) {
+        struct Depth<'a>(&'a Heap);
+        impl Drop for Depth<'_> {
+            fn drop(&mut self) {
+                self.0.depth.set(0);
+            }
+        }
+        self.depth.set(1);
+        let depth = Depth(self);
+        let mut first_panic = None;
         loop {
             // SAFETY: short borrow of the queue, released before any user code runs.
             let next = unsafe { (*self.pending.get()).pop() };
             let Some(obj) = next else { break };
-            // SAFETY: queued objects have strong count 0 and intact memory and value.
-            unsafe { self.release_now(obj) };
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                // SAFETY: queued objects have strong count 0 and intact memory and value.
+                unsafe { self.release_now(obj) }
+            }));
+            if let Err(payload) = result {
+                if first_panic.is_none() && !std::thread::panicking() {
+                    first_panic = Some(payload);
+                } else {
+                    crate::report::report_unraisable("dropping a queued object", &payload);
+                }
+            }
+        }
+        drop(depth);
+        if let Some(payload) = first_panic {
+            std::panic::resume_unwind(payload);
         }
     }
 
@@ -401,9 +438,7 @@ impl Heap {
         impl Drop for Leave<'_> {
             fn drop(&mut self) {
                 self.0.depth.set(self.1);
-                // While unwinding, a destructor that panics again would abort the process;
-                // the queue is drained by the next outermost release instead.
-                if self.1 == 0 && !std::thread::panicking() {
+                if self.1 == 0 {
                     self.0.drain_pending();
                 }
             }
@@ -438,6 +473,7 @@ impl Heap {
                     self.fire_weakref_callbacks(obj);
                 }
                 self.untrack(obj);
+                self.note_death(obj);
                 obj.flags() & flags::DEAD != 0
             } else {
                 if self.atomic_cb_targets.get() != 0 {
@@ -446,14 +482,14 @@ impl Heap {
                 false
             };
             // The memory is freed on every path, unwinding included.
-            struct Free<'a>(&'a Heap, ObjPtr, bool);
+            struct Free<'a>(&'a Heap, ObjPtr);
             impl Drop for Free<'_> {
                 fn drop(&mut self) {
                     // SAFETY: the implicit weak reference is given up exactly once, here.
-                    unsafe { self.0.drop_implicit_weak(self.1, self.2) }
+                    unsafe { self.0.drop_implicit_weak(self.1) }
                 }
             }
-            let free = Free(self, obj, has_ext);
+            let free = Free(self, obj);
             if !dead {
                 obj.drop_value_raw();
             }
@@ -521,11 +557,8 @@ impl Heap {
 
     /// # Safety
     /// The caller gives up the implicit weak reference of an object whose strong count is 0.
-    unsafe fn drop_implicit_weak(&self, obj: ObjPtr, has_ext: bool) {
+    unsafe fn drop_implicit_weak(&self, obj: ObjPtr) {
         if obj.dec_weak() == 0 {
-            if has_ext {
-                self.note_tracked_free();
-            }
             // SAFETY: no strong or weak reference remains.
             unsafe { obj.dealloc_raw(self.alloc_mut()) }
         }
@@ -537,12 +570,7 @@ impl Heap {
     /// The object's strong count is 0, its value is dropped, its weak count just reached 0.
     pub(crate) unsafe fn free_after_weak(&self, obj: ObjPtr) {
         // SAFETY: per the caller.
-        unsafe {
-            if obj.has_ext() {
-                self.note_tracked_free();
-            }
-            obj.dealloc_raw(self.alloc_mut());
-        }
+        unsafe { obj.dealloc_raw(self.alloc_mut()) }
     }
 }
 
@@ -579,9 +607,66 @@ pub(crate) unsafe fn release(obj: ObjPtr) {
         unsafe { h.release(obj) }
     });
     if done.is_none() {
-        // The thread's heap is gone (thread-local teardown): run the destructor, leak the
-        // memory, which the heap left allocated for exactly this case.
-        // SAFETY: per the caller; DEAD means the collector dropped it already.
+        // SAFETY: per the caller.
+        unsafe { orphan::release(obj) }
+    }
+}
+
+/// Releases objects that die after their thread's heap was destroyed (handles held in
+/// thread-locals torn down later). Their destructors run; their memory is leaked, which the
+/// heap arranged by leaking its arenas. The same depth limit and queue as the heap's keep a
+/// long chain from overflowing the stack; this state lives in a thread-local without a
+/// destructor, so it stays usable during the whole teardown.
+mod orphan {
+    use core::cell::{Cell, RefCell};
+    use core::mem::ManuallyDrop;
+
+    use super::DEPTH_LIMIT;
+    use crate::header::{ObjPtr, flags};
+
+    struct Orphans {
+        depth: Cell<u32>,
+        queue: ManuallyDrop<RefCell<Vec<ObjPtr>>>,
+    }
+
+    thread_local! {
+        static ORPHANS: Orphans = const {
+            Orphans { depth: Cell::new(0), queue: ManuallyDrop::new(RefCell::new(Vec::new())) }
+        };
+    }
+
+    /// # Safety
+    /// `obj`'s strong count is 0 and nobody will use its value again.
+    pub(super) unsafe fn release(obj: ObjPtr) {
+        let run = |o: &Orphans| {
+            let depth = o.depth.get();
+            if depth >= DEPTH_LIMIT {
+                o.queue.borrow_mut().push(obj);
+                return;
+            }
+            o.depth.set(depth + 1);
+            // SAFETY: per the caller; DEAD means the collector dropped it already.
+            unsafe { drop_value(obj) };
+            if depth == 0 {
+                // Drain at depth 1, so nested releases queue instead of recursing.
+                while let Some(next) = o.queue.borrow_mut().pop() {
+                    // SAFETY: queued objects have strong count 0 and an intact value.
+                    unsafe { drop_value(next) };
+                }
+            }
+            o.depth.set(depth);
+        };
+        if ORPHANS.try_with(run).is_err() {
+            // Not even this thread-local is reachable any more: drop in place, unbounded.
+            // SAFETY: per the caller.
+            unsafe { drop_value(obj) };
+        }
+    }
+
+    /// # Safety
+    /// As for [`release`].
+    unsafe fn drop_value(obj: ObjPtr) {
+        // SAFETY: per the caller.
         unsafe {
             if obj.flags() & flags::DEAD == 0 {
                 obj.drop_value_raw();
@@ -608,6 +693,17 @@ pub(crate) unsafe fn forget_referent(obj: ObjPtr) {
                 h.fire_weakref_callbacks(obj);
             }
         }
+    });
+}
+
+/// Counts an object's death in the current heap's counters (see [`Heap::note_death`]).
+///
+/// # Safety
+/// The object's memory is held.
+pub(crate) unsafe fn note_death(obj: ObjPtr) {
+    try_with_heap(|h| {
+        // SAFETY: per the caller.
+        unsafe { h.note_death(obj) }
     });
 }
 

@@ -264,6 +264,11 @@ unsafe impl<T: Trace + ?Sized> Trace for Box<T> {
 unsafe impl<T: ?Sized + 'static> Trace for Rc<T> {
     #[inline(always)]
     fn trace(&self, _: &mut Tracer<'_>) {}
+    // Reports nothing, so it can never form a cycle the collector could see.
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        false
+    }
 }
 
 // SAFETY: every element is owned by the slice's owner.

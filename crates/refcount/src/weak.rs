@@ -96,16 +96,11 @@ impl<T: Trace + 'static> Weak<T> {
     /// ```
     pub fn weak_count(&self) -> usize {
         match self.obj() {
-            Some(obj) => {
-                let raw = obj.weak_count_raw() as usize;
-                // SAFETY: this weak handle holds the memory.
-                if unsafe { obj.strong() } > 0 {
-                    raw - 1
-                } else {
-                    raw
-                }
-            }
-            None => 0,
+            // Like `Rc`: 0 once the value is gone; otherwise the `Weak`s, without the implicit
+            // one the strong handles hold.
+            // SAFETY: this weak handle holds the memory.
+            Some(obj) if unsafe { obj.strong() } > 0 => obj.weak_count_raw() as usize - 1,
+            _ => 0,
         }
     }
 

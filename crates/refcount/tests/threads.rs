@@ -181,3 +181,49 @@ fn each_thread_has_its_own_heap() {
     );
     drop(outer);
 }
+
+/// A link of a long chain kept in a thread-local.
+struct Link {
+    next: Option<Gc<Link>>,
+    drops: Arc<AtomicUsize>,
+}
+
+// SAFETY: reports the one handle the link may own.
+unsafe impl Trace for Link {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self.next.trace(t);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    /// Initialised before the heap is first used on the thread, so destroyed after it.
+    static EARLY_CHAIN: RefCell<Option<Gc<Link>>> = const { RefCell::new(None) };
+}
+
+/// Dropping a long chain held in a thread-local that outlives the heap: the heap-less path
+/// of `release` must not recurse once per link either.
+#[test]
+#[cfg_attr(miri, ignore = "the allocator kept for the chain is a leak by design")]
+fn a_long_chain_in_a_thread_local_is_dropped_at_thread_exit() {
+    let n = 1_000_000;
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    join(std::thread::spawn(move || {
+        EARLY_CHAIN.with(|c| assert!(c.borrow().is_none()));
+        let mut head = None;
+        for _ in 0..n {
+            head = Some(Gc::new(Link {
+                next: head,
+                drops: d.clone(),
+            }));
+        }
+        EARLY_CHAIN.with(|c| *c.borrow_mut() = head);
+    }));
+    assert_eq!(drops.load(Ordering::SeqCst), n);
+}
