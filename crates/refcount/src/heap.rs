@@ -366,16 +366,7 @@ impl Heap {
     /// can be freed under it, whatever a `Trace` implementation does.
     pub fn defer_frees<R>(&self, f: impl FnOnce() -> R) -> R {
         let saved = self.depth.replace(DEPTH_LIMIT);
-        struct Restore<'a>(&'a Heap, u32);
-        impl Drop for Restore<'_> {
-            fn drop(&mut self) {
-                self.0.depth.set(self.1);
-                if self.1 == 0 {
-                    self.0.drain_pending();
-                }
-            }
-        }
-        let _restore = Restore(self, saved);
+        let _restore = DepthGuard(self, saved);
         f()
     }
 
@@ -434,16 +425,7 @@ impl Heap {
             return;
         }
         self.depth.set(depth + 1);
-        struct Leave<'a>(&'a Heap, u32);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                self.0.depth.set(self.1);
-                if self.1 == 0 {
-                    self.0.drain_pending();
-                }
-            }
-        }
-        let _leave = Leave(self, depth);
+        let _leave = DepthGuard(self, depth);
         // SAFETY: per the caller.
         unsafe { self.release_now(obj) };
     }
@@ -571,6 +553,19 @@ impl Heap {
     pub(crate) unsafe fn free_after_weak(&self, obj: ObjPtr) {
         // SAFETY: per the caller.
         unsafe { obj.dealloc_raw(self.alloc_mut()) }
+    }
+}
+
+/// Restores the deallocation depth on every exit path, and releases the queued objects when
+/// it returns to 0 (the outermost deallocation).
+struct DepthGuard<'a>(&'a Heap, u32);
+
+impl Drop for DepthGuard<'_> {
+    fn drop(&mut self) {
+        self.0.depth.set(self.1);
+        if self.1 == 0 {
+            self.0.drain_pending();
+        }
     }
 }
 
