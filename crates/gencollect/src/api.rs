@@ -441,9 +441,9 @@ pub fn clear_garbage() {
         drop(taken);
         let debug = get_debug();
         let panic = match collector::analyse_guarded(h, refcount::YOUNG, refcount::UNREACHABLE) {
-            Ok(Some(_)) => {
+            Ok(Some(found)) => {
                 h.append_list(refcount::YOUNG, 2);
-                collector::process_unreachable(h, 2, debug).1
+                collector::process_unreachable(h, 2, debug, found).1
             }
             Ok(None) => {
                 h.append_list(refcount::YOUNG, 2);

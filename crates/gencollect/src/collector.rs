@@ -149,8 +149,8 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
         ..Outcome::default()
     };
 
-    match analyse_guarded(heap, YOUNG, UNREACHABLE) {
-        Ok(Some(_)) => {}
+    let found = match analyse_guarded(heap, YOUNG, UNREACHABLE) {
+        Ok(Some(found)) => found,
         Ok(None) => {
             // Aborted: an inconsistent trace was detected. Nothing is freed.
             heap.append_list(YOUNG, old);
@@ -160,7 +160,7 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
             heap.append_list(YOUNG, old);
             return (outcome, Some(payload));
         }
-    }
+    };
 
     let survivors = heap.list_len(YOUNG);
     with_state(|s| {
@@ -173,7 +173,7 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
         }
     });
     heap.append_list(YOUNG, old);
-    let (collected, panic) = process_unreachable(heap, old, debug);
+    let (collected, panic) = process_unreachable(heap, old, debug, found);
     outcome.collected = collected;
     (outcome, panic)
 }
@@ -184,7 +184,7 @@ pub(crate) fn analyse_guarded(
     heap: &Heap,
     from: usize,
     to: usize,
-) -> Result<Option<usize>, Payload> {
+) -> Result<Option<Found>, Payload> {
     let result = catch_unwind(AssertUnwindSafe(|| {
         heap.defer_frees(|| {
             let candidates = heap.list_len(from);
@@ -205,14 +205,15 @@ pub(crate) fn analyse_guarded(
     result
 }
 
-/// Steps 6 on: everything in `UNREACHABLE` was found unreachable (and is `DOOMED`, so weak
-/// upgrades already fail). Runs weak-reference callbacks and finalizers, moves resurrected
-/// objects to `old`, then frees the rest (or saves it, with `SAVEALL`). Returns the number of
-/// objects collected and the first panic to resume.
+/// Steps 6 on: everything in `UNREACHABLE` was found unreachable (and is `WEAK_CLEARED`, so
+/// weak upgrades already fail). Runs weak-reference callbacks and finalizers, moves
+/// resurrected objects to `old`, then frees the rest (or saves it, with `SAVEALL`). Returns
+/// the number of objects collected and the first panic to resume.
 pub(crate) fn process_unreachable(
     heap: &Heap,
     old: usize,
     debug: DebugFlags,
+    found: Found,
 ) -> (usize, Option<Payload>) {
     if debug.contains(DebugFlags::COLLECTABLE) {
         for obj in heap.list_snapshot(UNREACHABLE) {
@@ -222,6 +223,34 @@ pub(crate) fn process_unreachable(
         }
     }
 
+    if found.finalization {
+        if let Err(payload) = finalize(heap, old) {
+            return (0, payload);
+        }
+    }
+    let collected = heap.list_len(UNREACHABLE);
+
+    if debug.contains(DebugFlags::SAVEALL) {
+        // Keep the garbage alive in `garbage()` instead of freeing it.
+        let saved: Vec<refcount::AnyGc> = heap
+            .list_snapshot(UNREACHABLE)
+            .into_iter()
+            // SAFETY: objects in a list are alive; the handle adds a reference.
+            .filter_map(|obj| unsafe { refcount::AnyGc::from_obj(obj) })
+            .collect();
+        revive(heap, UNREACHABLE, old);
+        with_state(|s| s.garbage.borrow_mut().extend(saved));
+        return (collected, None);
+    }
+
+    let _span = tracing::debug_span!(target: "gcrt::gc", "delete", collected).entered();
+    (collected, delete_garbage(heap))
+}
+
+/// Weak-reference callbacks, finalizers and resurrection (steps 6 to 8). Returns `Err` when
+/// the collection must stop here (everything left was moved to `old`), with the panic to
+/// resume if there is one.
+fn finalize(heap: &Heap, old: usize) -> Result<(), Option<Payload>> {
     // Weak-reference callbacks (CPython's handle_weakrefs): the references were cleared when
     // the objects were found unreachable; a callback runs only if its weak-reference object
     // is not itself garbage. All are gathered before any runs.
@@ -244,53 +273,49 @@ pub(crate) fn process_unreachable(
     for entry in callbacks {
         entry.fire();
     }
-
-    if finalizers_due {
-        let _span = tracing::debug_span!(target: "gcrt::gc", "finalize").entered();
-        // PEP 442: every due finalizer runs once, before anything is dropped. Objects move
-        // to SCRATCH as they are visited; a finalizer may free others (they leave the lists).
-        while let Some(obj) = last(heap, UNREACHABLE) {
-            // SAFETY: tracked, so alive with memory held and a non-zero count.
-            unsafe {
-                heap.move_to(obj, SCRATCH);
-                obj.run_finalizer();
-            }
-        }
-        heap.append_list(SCRATCH, UNREACHABLE);
-        // Resurrection: what a finalizer made reachable again (and everything it reaches)
-        // survives; only what is still unreachable is freed.
-        match analyse_guarded(heap, UNREACHABLE, SCRATCH) {
-            Ok(Some(_)) => {
-                heap.append_list(UNREACHABLE, old);
-                heap.append_list(SCRATCH, UNREACHABLE);
-            }
-            Ok(None) => {
-                heap.append_list(UNREACHABLE, old);
-                return (0, None);
-            }
-            Err(payload) => {
-                heap.append_list(UNREACHABLE, old);
-                return (0, Some(payload));
-            }
-        }
-    }
-    let collected = heap.list_len(UNREACHABLE);
-
-    if debug.contains(DebugFlags::SAVEALL) {
-        // Keep the garbage alive in `garbage()` instead of freeing it.
-        let saved: Vec<refcount::AnyGc> = heap
-            .list_snapshot(UNREACHABLE)
-            .into_iter()
-            // SAFETY: objects in a list are alive; the handle adds a reference.
-            .filter_map(|obj| unsafe { refcount::AnyGc::from_obj(obj) })
-            .collect();
-        heap.append_list(UNREACHABLE, old);
-        with_state(|s| s.garbage.borrow_mut().extend(saved));
-        return (collected, None);
+    if !finalizers_due {
+        return Ok(());
     }
 
-    let _span = tracing::debug_span!(target: "gcrt::gc", "delete", collected).entered();
-    (collected, delete_garbage(heap))
+    let _span = tracing::debug_span!(target: "gcrt::gc", "finalize").entered();
+    // PEP 442: every due finalizer runs once, before anything is dropped. Objects move to
+    // SCRATCH as they are visited; a finalizer may free others (they leave the lists).
+    while let Some(obj) = last(heap, UNREACHABLE) {
+        // SAFETY: tracked, so alive with memory held and a non-zero count.
+        unsafe {
+            heap.move_to(obj, SCRATCH);
+            obj.run_finalizer();
+        }
+    }
+    heap.append_list(SCRATCH, UNREACHABLE);
+    // Resurrection: what a finalizer made reachable again (and everything it reaches)
+    // survives; only what is still unreachable is freed.
+    match analyse_guarded(heap, UNREACHABLE, SCRATCH) {
+        Ok(Some(_)) => {
+            revive(heap, UNREACHABLE, old);
+            heap.append_list(SCRATCH, UNREACHABLE);
+            Ok(())
+        }
+        Ok(None) => {
+            revive(heap, UNREACHABLE, old);
+            Err(None)
+        }
+        Err(payload) => {
+            revive(heap, UNREACHABLE, old);
+            Err(Some(payload))
+        }
+    }
+}
+
+/// Moves objects that were garbage but live on (resurrected, or saved by `SAVEALL`) to `old`.
+/// They are no longer `DOOMED`, so weak references they hold work again; the weak
+/// references *to* them stay cleared (`WEAK_CLEARED`), as in CPython.
+fn revive(heap: &Heap, list: usize, old: usize) {
+    for obj in heap.list_snapshot(list) {
+        // SAFETY: objects in a list are alive.
+        unsafe { obj.clear_flags(flags::DOOMED) };
+    }
+    heap.append_list(list, old);
 }
 
 fn last(heap: &Heap, list: usize) -> Option<ObjPtr> {
@@ -388,13 +413,23 @@ impl Visitor for Mark<'_> {
     }
 }
 
+/// What an analysis found unreachable.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found {
+    /// How many objects.
+    pub(crate) count: usize,
+    /// Whether any of them has a due finalizer or weak-reference callbacks, so that the
+    /// finalization pass is needed at all (with none, finalization costs nothing).
+    pub(crate) finalization: bool,
+}
+
 /// Steps 2 to 5 on list `from`: the objects not referenced from outside it are flagged
-/// `DOOMED` and moved to list `to`. Returns their number, or `None` if the traces were
-/// inconsistent (then nothing is moved and the flags are clear).
+/// `DOOMED` and `WEAK_CLEARED` and moved to list `to`. Returns what it found, or `None` if
+/// the traces were inconsistent (then nothing is moved and the flags are clear).
 ///
 /// # Safety
 /// Frees are deferred; every object of `from` is alive.
-unsafe fn analyse(heap: &Heap, from: usize, to: usize) -> Option<usize> {
+unsafe fn analyse(heap: &Heap, from: usize, to: usize) -> Option<Found> {
     let young = heap.list_snapshot(from);
     let n = young.len();
     let mut refs: Vec<u32> = Vec::with_capacity(n);
@@ -462,14 +497,18 @@ unsafe fn analyse(heap: &Heap, from: usize, to: usize) -> Option<usize> {
             }
         }
 
-        let mut found = 0;
+        let mut found = Found {
+            count: 0,
+            finalization: false,
+        };
         for &obj in &young {
             let f = obj.flags();
             obj.clear_flags(flags::COLLECTING | flags::REACHABLE | flags::OPAQUE);
             if f & flags::REACHABLE == 0 {
-                obj.set_flags(flags::DOOMED);
+                obj.set_flags(flags::DOOMED | flags::WEAK_CLEARED);
                 heap.move_to(obj, to);
-                found += 1;
+                found.count += 1;
+                found.finalization |= f & flags::HAS_WEAKREF_CB != 0 || obj.finalizer_due();
             }
         }
         Some(found)

@@ -151,15 +151,14 @@ struct Model {
 }
 
 impl Model {
-    /// The weak reference object is alive and not doomed. A `WeakRef` held by a node that a
-    /// collection found unreachable stays doomed even if the node was resurrected, so its
-    /// callback never runs (CPython 3.12 clears such weak references too; the documented
-    /// semantics differ, see `resurrected_weakref_calls_back_when_its_referent_dies_later`
-    /// in `test_weakref_gc.rs`, ignored as a bug).
+    /// The weak reference object is alive. One held by a node that a collection found
+    /// unreachable and a finalizer resurrected works again (only weak references *to* the
+    /// resurrected node stay cleared); one in the garbage of the running collection is
+    /// excluded by `referent_gone`'s `garbage` argument.
     fn wr_live(&self, j: usize) -> bool {
         match self.wr_holder[j] {
             HolderKind::Test => true,
-            HolderKind::Node(h) => self.alive[h] && !self.doomed[h],
+            HolderKind::Node(h) => self.alive[h],
         }
     }
 

@@ -772,7 +772,6 @@ impl Finalize for Holder {
 // that was resurrected with its holder, while its referent stayed alive, is alive and was
 // not part of the referent's garbage.
 #[test]
-#[ignore = "BUG: a resurrected WeakRef keeps DOOMED, so its callback never runs when its (live) referent dies later (weakref.rs fire)"]
 fn resurrected_weakref_calls_back_when_its_referent_dies_later() {
     collect();
     let calls = Rc::new(Cell::new(0));

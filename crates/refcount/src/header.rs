@@ -35,9 +35,10 @@ pub const IMMORTAL: u32 = u32::MAX;
 ///                     one of the collector's working lists)
 ///         bit 3       TRACKED        bit 4  COLLECTING     bit 5  REACHABLE (scratch)
 ///         bit 6       FINALIZED      bit 7  DEAD (value dropped, memory still held)
-///         bit 8       DOOMED (weak references cleared: upgrades fail for good)
+///         bit 8       DOOMED (garbage of the running collection)
 ///         bit 9       OPAQUE (scratch)  bit 10 NO_FINALIZE   bit 11 HAS_WEAKREF_CB
 ///         bit 12      COUNTED (its allocation counts in generation 0's count)
+///         bit 13      WEAK_CLEARED (weak references cleared: upgrades fail for good)
 ///  index: position of the object in its list, so untracking is O(1)
 /// ```
 ///
@@ -90,7 +91,7 @@ pub mod flags {
     pub const FINALIZED: u32 = 1 << 6;
     /// The value has been dropped in place by the collector.
     pub const DEAD: u32 = 1 << 7;
-    /// Found unreachable: weak upgrades fail from now on.
+    /// Part of the garbage of the running collection (cleared if it is resurrected).
     pub const DOOMED: u32 = 1 << 8;
     /// Scratch: could not be traced in this collection.
     pub const OPAQUE: u32 = 1 << 9;
@@ -100,6 +101,9 @@ pub mod flags {
     pub const HAS_WEAKREF_CB: u32 = 1 << 11;
     /// The allocation was counted in generation 0's count; its death will be, once.
     pub const COUNTED: u32 = 1 << 12;
+    /// Weak references to the object were cleared (it was found unreachable): upgrades fail
+    /// for good, even if a finalizer resurrects it.
+    pub const WEAK_CLEARED: u32 = 1 << 13;
 }
 
 /// Per-type descriptor: what the heap and collector need to handle an object whose static

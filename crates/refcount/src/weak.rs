@@ -55,7 +55,7 @@ impl<T: Trace + 'static> Weak<T> {
         let obj = self.obj()?;
         // SAFETY: this weak handle holds the memory.
         unsafe {
-            if obj.strong() == 0 || obj.flags() & (flags::DEAD | flags::DOOMED) != 0 {
+            if obj.strong() == 0 || obj.flags() & (flags::DEAD | flags::WEAK_CLEARED) != 0 {
                 return None;
             }
             obj.inc_strong();
