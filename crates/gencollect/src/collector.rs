@@ -223,10 +223,10 @@ pub(crate) fn process_unreachable(
         }
     }
 
-    if found.finalization {
-        if let Err(payload) = finalize(heap, old) {
-            return (0, payload);
-        }
+    if found.finalization
+        && let Err(payload) = finalize(heap, old)
+    {
+        return (0, payload);
     }
     let collected = heap.list_len(UNREACHABLE);
 
