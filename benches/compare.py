@@ -57,7 +57,9 @@ def criterion_group(group):
     for bench in base.iterdir():
         meta, est = bench / "new" / "benchmark.json", bench / "new" / "estimates.json"
         if meta.is_file() and est.is_file():
-            fid = json.loads(meta.read_text())["function_id"]
+            info = json.loads(meta.read_text())
+            # `BenchmarkId::from_parameter` ids have no function id, only a value.
+            fid = info.get("function_id") or info.get("value_str")
             out[fid] = json.loads(est.read_text())["median"]["point_estimate"]
     return out
 

@@ -113,10 +113,7 @@ impl<T: Trace + 'static> Gc<T> {
             let obj = unsafe { ObjPtr::init(mem, value, has_ext, ty) };
             let due = T::needs_trace() && {
                 // SAFETY: new, alive, has an extension, not yet tracked.
-                unsafe {
-                    h.track(obj, 0);
-                    obj.set_flags(flags::COUNTED);
-                }
+                unsafe { h.track_new(obj) };
                 h.note_tracked_alloc()
             };
             (obj, due)
@@ -410,8 +407,18 @@ impl<T: Trace + 'static> Clone for Gc<T> {
 impl<T: Trace + 'static> Drop for Gc<T> {
     #[inline(always)]
     fn drop(&mut self) {
+        let obj = Gc::as_obj(self);
         // SAFETY: this handle owns one strong reference and gives it up.
-        unsafe { Gc::as_obj(self).dec_strong() }
+        unsafe {
+            let s = obj.strong();
+            if s == IMMORTAL {
+                return;
+            }
+            obj.set_strong(s - 1);
+            if s == 1 {
+                crate::heap::release_typed::<T>(obj);
+            }
+        }
     }
 }
 

@@ -437,6 +437,15 @@ impl ObjPtr {
         }
     }
 
+    /// Whether the object's type descriptor has a finalizer (whether or not it is due).
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub unsafe fn has_finalizer(self) -> bool {
+        self.header().ty.finalize.is_some()
+    }
+
     /// Whether the object has a finalizer that is due: one exists, it has not run, it is not
     /// suppressed, and the value is not dead.
     ///
@@ -519,6 +528,21 @@ impl ObjPtr {
             }
             obj.value::<T>().write(value);
             obj
+        }
+    }
+
+    /// Overwrites the whole extension.
+    ///
+    /// # Safety
+    /// The object has an extension and its memory is held.
+    #[inline(always)]
+    pub(crate) unsafe fn write_ext(self, index: u32, flags: u32) {
+        // SAFETY: per the caller; `Ext` directly precedes the header.
+        unsafe {
+            self.0.as_ptr().cast::<Ext>().sub(1).write(Ext {
+                index: Cell::new(index),
+                flags: Cell::new(flags),
+            })
         }
     }
 

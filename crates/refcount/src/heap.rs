@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 
 use rawalloc::Allocator;
 
-use crate::header::{ObjPtr, flags};
+use core::marker::PhantomData;
+
+use crate::header::{Header, ObjPtr, box_layout, flags, head_room};
 use crate::weakref::Entry;
 
 /// Number of heap lists: generations 0, 1, 2, the permanent generation, and three working
@@ -203,6 +205,23 @@ impl Heap {
         }
     }
 
+    /// Tracks a new object in generation 0, with its allocation counted (flag `COUNTED`).
+    ///
+    /// The extension is written whole, once: a read-modify-write of a field just written
+    /// would make the release of a short-lived object wait on it.
+    ///
+    /// # Safety
+    /// `obj` was just initialised with an extension and is not tracked.
+    #[inline(always)]
+    pub(crate) unsafe fn track_new(&self, obj: ObjPtr) {
+        // SAFETY: per the caller; the list borrow ends before any user code.
+        unsafe {
+            let l = self.list_mut(0);
+            obj.write_ext(l.len() as u32, flags::TRACKED | flags::COUNTED);
+            l.push(obj);
+        }
+    }
+
     /// Removes an object from whichever list holds it; does nothing if it is untracked.
     ///
     /// # Safety
@@ -219,14 +238,32 @@ impl Heap {
             if f & flags::TRACKED == 0 {
                 return;
             }
+            self.unlink(obj, f);
+            e.flags.set(f & !(flags::TRACKED | flags::LIST_MASK));
+        }
+    }
+
+    /// Removes a tracked object from its list (the flags are the caller's to update).
+    ///
+    /// # Safety
+    /// The object is tracked and `f` is its current flags.
+    #[inline(always)]
+    unsafe fn unlink(&self, obj: ObjPtr, f: u32) {
+        // SAFETY: per the caller; list invariant of `Heap`.
+        unsafe {
             let l = self.list_mut((f & flags::LIST_MASK) as usize);
-            let i = e.index.get() as usize;
+            let i = obj.ext().index.get() as usize;
             debug_assert!(l[i] == obj);
-            l.swap_remove(i);
-            if let Some(&moved) = l.get(i) {
+            let last = l.len() - 1;
+            if i != last {
+                let moved = l[last];
+                l[i] = moved;
                 moved.ext().index.set(i as u32);
             }
-            e.flags.set(f & !(flags::TRACKED | flags::LIST_MASK));
+            // The common case, the newest object dying first, touches only the length: no
+            // load of the element just pushed.
+            // SAFETY: `last < len`, and `ObjPtr` is `Copy` (nothing to drop).
+            l.set_len(last);
         }
     }
 
@@ -430,6 +467,69 @@ impl Heap {
         unsafe { self.release_now(obj) };
     }
 
+    /// The common case of [`release`](Self::release), specialised for a known `T`: no
+    /// finalizer due, no weak-reference callbacks, not nested too deep. The value is dropped
+    /// and the memory freed without going through the type descriptor; anything unusual
+    /// takes the general path.
+    ///
+    /// # Safety
+    /// As for [`release`](Self::release), and the object's type is `T`.
+    #[inline]
+    unsafe fn release_typed<T: crate::Trace + 'static>(&self, obj: ObjPtr) {
+        let depth = self.depth.get();
+        // SAFETY: per the caller: memory held, value alive or DEAD, type `T`.
+        unsafe {
+            // A type that needs tracing always has the extension: no need to read the header.
+            let has_ext = T::needs_trace() || obj.has_ext();
+            if has_ext {
+                // One read of the flags and one write: the object is dying, so only the list
+                // membership and the counters must be right (nothing reads the flags of an
+                // object whose count is 0, except to find it dead).
+                let e = obj.ext();
+                let f = e.flags.get();
+                if f & (flags::HAS_WEAKREF_CB | flags::DEAD) != 0
+                    || depth >= DEPTH_LIMIT
+                    || (obj.has_finalizer() && f & (flags::FINALIZED | flags::NO_FINALIZE) == 0)
+                {
+                    return self.release(obj);
+                }
+                if f & flags::TRACKED != 0 {
+                    self.unlink(obj, f);
+                }
+                if f & flags::COUNTED != 0 {
+                    self.tracked_frees.set(self.tracked_frees.get() + 1);
+                    self.counts[0].set(self.counts[0].get().saturating_sub(1));
+                }
+                e.flags
+                    .set(f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED));
+            } else if depth >= DEPTH_LIMIT || self.atomic_cb_targets.get() != 0 {
+                return self.release(obj);
+            }
+            self.depth.set(depth + 1);
+            let _leave = DepthGuard(self, depth);
+            // Frees the memory on every path, unwinding included.
+            struct Free<'a, T: crate::Trace + 'static>(&'a Heap, ObjPtr, bool, PhantomData<T>);
+            impl<T: crate::Trace + 'static> Drop for Free<'_, T> {
+                #[inline]
+                fn drop(&mut self) {
+                    if self.1.dec_weak() == 0 {
+                        let back = head_room(self.2, align_of::<T>()) - size_of::<Header>();
+                        // SAFETY: no strong or weak reference remains; the allocation starts
+                        // `back` bytes before the header and has `box_layout::<T>` (as in
+                        // `ObjPtr::init`).
+                        unsafe {
+                            let start = self.1.0.cast::<u8>().sub(back);
+                            self.0.alloc_mut().dealloc(start, box_layout::<T>(self.2));
+                        }
+                    }
+                }
+            }
+            let free = Free::<T>(self, obj, has_ext, PhantomData);
+            core::ptr::drop_in_place(obj.value::<T>());
+            drop(free);
+        }
+    }
+
     /// # Safety
     /// As for [`release`](Self::release).
     unsafe fn release_now(&self, obj: ObjPtr) {
@@ -561,9 +661,11 @@ impl Heap {
 struct DepthGuard<'a>(&'a Heap, u32);
 
 impl Drop for DepthGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.0.depth.set(self.1);
-        if self.1 == 0 {
+        // SAFETY: a short read of the queue's length.
+        if self.1 == 0 && unsafe { !(*self.0.pending.get()).is_empty() } {
             self.0.drain_pending();
         }
     }
@@ -644,7 +746,10 @@ mod orphan {
             unsafe { drop_value(obj) };
             if depth == 0 {
                 // Drain at depth 1, so nested releases queue instead of recursing.
-                while let Some(next) = o.queue.borrow_mut().pop() {
+                loop {
+                    // The borrow must end before the destructor runs: it queues more.
+                    let next = o.queue.borrow_mut().pop();
+                    let Some(next) = next else { break };
                     // SAFETY: queued objects have strong count 0 and an intact value.
                     unsafe { drop_value(next) };
                 }
@@ -667,6 +772,22 @@ mod orphan {
                 obj.drop_value_raw();
             }
         }
+    }
+}
+
+/// Releases an object of type `T` whose strong count reached 0 (see [`Heap::release_typed`]).
+///
+/// # Safety
+/// `obj`'s strong count is 0, nobody will use its value again, and its type is `T`.
+#[inline(never)]
+pub(crate) unsafe fn release_typed<T: crate::Trace + 'static>(obj: ObjPtr) {
+    let done = try_with_heap(|h| {
+        // SAFETY: per the caller.
+        unsafe { h.release_typed::<T>(obj) }
+    });
+    if done.is_none() {
+        // SAFETY: per the caller.
+        unsafe { orphan::release(obj) }
     }
 }
 
