@@ -508,7 +508,7 @@ unsafe fn analyse(heap: &Heap, from: usize, to: usize) -> Option<Found> {
                 obj.set_flags(flags::DOOMED | flags::WEAK_CLEARED);
                 heap.move_to(obj, to);
                 found.count += 1;
-                found.finalization |= f & flags::HAS_WEAKREF_CB != 0 || obj.finalizer_due();
+                found.finalization |= f & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0;
             }
         }
         Some(found)

@@ -73,7 +73,9 @@ impl<T: Trace + 'static> Gc<T> {
     /// let five = Gc::new(5);
     /// assert_eq!(*five, 5);
     /// ```
-    #[inline]
+    // Always inlined, like `Box::new`: the value is then built in place instead of being
+    // passed through the stack.
+    #[inline(always)]
     pub fn new(value: T) -> Gc<T> {
         Gc::new_in(value, T::needs_trace(), &VTable::<T>::INFO)
     }
@@ -107,17 +109,35 @@ impl<T: Trace + 'static> Gc<T> {
     #[inline(always)]
     fn new_in(value: T, has_ext: bool, ty: &'static TypeInfo) -> Gc<T> {
         let layout = box_layout::<T>(has_ext);
-        let (obj, due) = with_heap(|h| {
+        let fin = if ty.has_finalizer() {
+            flags::HAS_FINALIZER
+        } else {
+            0
+        };
+        let (obj, due) = {
+            // SAFETY: no user code runs until `h` is last used, so the thread-local heap stays.
+            let h = unsafe { &*crate::heap::heap_ptr() };
             let mem = h.alloc(layout);
-            // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`.
-            let obj = unsafe { ObjPtr::init(mem, value, has_ext, ty) };
-            let due = T::needs_trace() && {
-                // SAFETY: new, alive, has an extension, not yet tracked.
-                unsafe { h.track_new(obj) };
-                h.note_tracked_alloc()
-            };
-            (obj, due)
-        });
+            // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`; the extension is written
+            // here and the value right after, before any code can see the lists.
+            unsafe {
+                let obj = ObjPtr::init_header::<T>(mem, has_ext, ty);
+                let due = if T::needs_trace() {
+                    h.track_new(obj, fin);
+                    h.note_tracked_alloc()
+                } else {
+                    if has_ext {
+                        obj.write_ext(0, fin);
+                    }
+                    false
+                };
+                (obj, due)
+            }
+        };
+        // The value is written outside the heap closure, so it is built in place rather than
+        // passed through the stack into it.
+        // SAFETY: the allocation has room for the value at `obj.value()`, still unwritten.
+        unsafe { obj.value::<T>().write(value) };
         let gc = Gc::from_obj(obj);
         if due {
             // The handle exists before the collection starts: were the collection to panic,

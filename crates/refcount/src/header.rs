@@ -39,6 +39,7 @@ pub const IMMORTAL: u32 = u32::MAX;
 ///         bit 9       OPAQUE (scratch)  bit 10 NO_FINALIZE   bit 11 HAS_WEAKREF_CB
 ///         bit 12      COUNTED (its allocation counts in generation 0's count)
 ///         bit 13      WEAK_CLEARED (weak references cleared: upgrades fail for good)
+///         bit 14      HAS_FINALIZER (allocated with a finalizer)
 ///  index: position of the object in its list, so untracking is O(1)
 /// ```
 ///
@@ -104,6 +105,8 @@ pub mod flags {
     /// Weak references to the object were cleared (it was found unreachable): upgrades fail
     /// for good, even if a finalizer resurrects it.
     pub const WEAK_CLEARED: u32 = 1 << 13;
+    /// The object was allocated with a finalizer (whether or not it is still due).
+    pub const HAS_FINALIZER: u32 = 1 << 14;
 }
 
 /// Per-type descriptor: what the heap and collector need to handle an object whose static
@@ -115,6 +118,14 @@ pub struct TypeInfo {
     drop_value: unsafe fn(ObjPtr),
     dealloc: unsafe fn(ObjPtr, &mut Allocator),
     finalize: Option<unsafe fn(ObjPtr)>,
+}
+
+impl TypeInfo {
+    /// Whether objects of this descriptor have a finalizer.
+    #[inline(always)]
+    pub(crate) const fn has_finalizer(&self) -> bool {
+        self.finalize.is_some()
+    }
 }
 
 impl core::fmt::Debug for TypeInfo {
@@ -497,15 +508,14 @@ impl ObjPtr {
 
     // ----- crate-internal raw operations -----------------------------------------------
 
-    /// Writes a fresh header (strong 1, implicit weak 1), the extension if `has_ext`, and
-    /// the value, into `mem`; returns the pointer to the header.
+    /// Writes a fresh header (strong 1, implicit weak 1) into `mem` and returns the pointer
+    /// to it. The extension (if `has_ext`) and the value are the caller's to write.
     ///
     /// # Safety
     /// `mem` is a fresh allocation of `box_layout::<T>(has_ext)`.
     #[inline(always)]
-    pub(crate) unsafe fn init<T: 'static>(
+    pub(crate) unsafe fn init_header<T: 'static>(
         mem: NonNull<u8>,
-        value: T,
         has_ext: bool,
         ty: &'static TypeInfo,
     ) -> ObjPtr {
@@ -520,11 +530,26 @@ impl ObjPtr {
         unsafe {
             let obj = ObjPtr(mem.add(front).cast::<Header>());
             obj.0.as_ptr().write(header);
+            obj
+        }
+    }
+
+    /// Writes a fresh header, a zeroed extension if `has_ext`, and the value.
+    ///
+    /// # Safety
+    /// `mem` is a fresh allocation of `box_layout::<T>(has_ext)`.
+    #[inline(always)]
+    pub(crate) unsafe fn init<T: 'static>(
+        mem: NonNull<u8>,
+        value: T,
+        has_ext: bool,
+        ty: &'static TypeInfo,
+    ) -> ObjPtr {
+        // SAFETY: per the caller.
+        unsafe {
+            let obj = ObjPtr::init_header::<T>(mem, has_ext, ty);
             if has_ext {
-                obj.0.as_ptr().cast::<Ext>().sub(1).write(Ext {
-                    index: Cell::new(0),
-                    flags: Cell::new(0),
-                });
+                obj.write_ext(0, 0);
             }
             obj.value::<T>().write(value);
             obj

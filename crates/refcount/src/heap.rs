@@ -85,6 +85,17 @@ pub fn with_heap<R>(f: impl FnOnce(&Heap) -> R) -> R {
     HEAP.with(f)
 }
 
+/// The current thread's heap, for code that runs no user code while it uses it (so the
+/// thread-local cannot be destroyed meanwhile). A tiny closure, which the compiler always
+/// inlines, where a large one passed to `with` would make it an out-of-line call.
+///
+/// # Panics
+/// As [`with_heap`].
+#[inline(always)]
+pub(crate) fn heap_ptr() -> *const Heap {
+    HEAP.with(|h| h as *const Heap)
+}
+
 /// Like [`with_heap`], but returns `None` instead of panicking after the heap was destroyed.
 #[inline]
 pub fn try_with_heap<R>(f: impl FnOnce(&Heap) -> R) -> Option<R> {
@@ -213,11 +224,11 @@ impl Heap {
     /// # Safety
     /// `obj` was just initialised with an extension and is not tracked.
     #[inline(always)]
-    pub(crate) unsafe fn track_new(&self, obj: ObjPtr) {
+    pub(crate) unsafe fn track_new(&self, obj: ObjPtr, extra: u32) {
         // SAFETY: per the caller; the list borrow ends before any user code.
         unsafe {
             let l = self.list_mut(0);
-            obj.write_ext(l.len() as u32, flags::TRACKED | flags::COUNTED);
+            obj.write_ext(l.len() as u32, flags::TRACKED | flags::COUNTED | extra);
             l.push(obj);
         }
     }
@@ -271,7 +282,7 @@ impl Heap {
     ///
     /// # Safety
     /// `obj` is alive and tracked.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn move_to(&self, obj: ObjPtr, list: usize) {
         // SAFETY: per the caller.
         unsafe {
@@ -414,6 +425,8 @@ impl Heap {
     /// A panicking destructor does not strand the rest of the queue: every queued object is
     /// released, and the first panic resumes afterwards (while already unwinding, panics are
     /// reported through the unraisable hook instead, since a second panic would abort).
+    #[cold]
+    #[inline(never)]
     fn drain_pending(&self) {
         struct Depth<'a>(&'a Heap);
         impl Drop for Depth<'_> {
@@ -489,7 +502,8 @@ impl Heap {
                 let f = e.flags.get();
                 if f & (flags::HAS_WEAKREF_CB | flags::DEAD) != 0
                     || depth >= DEPTH_LIMIT
-                    || (obj.has_finalizer() && f & (flags::FINALIZED | flags::NO_FINALIZE) == 0)
+                    || f & (flags::HAS_FINALIZER | flags::FINALIZED | flags::NO_FINALIZE)
+                        == flags::HAS_FINALIZER
                 {
                     return self.release(obj);
                 }
@@ -781,13 +795,12 @@ mod orphan {
 /// `obj`'s strong count is 0, nobody will use its value again, and its type is `T`.
 #[inline(never)]
 pub(crate) unsafe fn release_typed<T: crate::Trace + 'static>(obj: ObjPtr) {
-    let done = try_with_heap(|h| {
+    match HEAP.try_with(|h| h as *const Heap) {
+        // SAFETY: per the caller. The heap outlives this call: a thread-local is destroyed
+        // only by the thread's exit sequence, never from inside code running on it.
+        Ok(h) => unsafe { (*h).release_typed::<T>(obj) },
         // SAFETY: per the caller.
-        unsafe { h.release_typed::<T>(obj) }
-    });
-    if done.is_none() {
-        // SAFETY: per the caller.
-        unsafe { orphan::release(obj) }
+        Err(_) => unsafe { orphan::release(obj) },
     }
 }
 
