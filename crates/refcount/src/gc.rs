@@ -431,13 +431,13 @@ impl<T: Trace + 'static> Drop for Gc<T> {
         // SAFETY: this handle owns one strong reference and gives it up.
         unsafe {
             let s = obj.strong();
-            if s == IMMORTAL {
-                return;
-            }
-            obj.set_strong(s - 1);
-            if s == 1 {
+            if (s as i32) > 1 {
+                obj.set_strong(s - 1);
+            } else if s == 1 {
+                obj.set_strong(0);
                 crate::heap::release_typed::<T>(obj);
             }
+            // Otherwise immortal (counts from 2^31 up): never changes.
         }
     }
 }

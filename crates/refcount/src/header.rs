@@ -15,7 +15,8 @@ use crate::finalize::Finalize;
 use crate::trace::{Trace, Tracer};
 
 /// Reference count value that marks an object immortal: refcounting never frees it and a
-/// count that would overflow saturates here instead of wrapping.
+/// count that reaches 2^31 saturates here instead of wrapping (every count from 2^31 up
+/// means immortal, so the hot paths need one signed test).
 pub const IMMORTAL: u32 = u32::MAX;
 
 /// The header at the start of every object on the heap.
@@ -296,8 +297,14 @@ impl ObjPtr {
     #[inline(always)]
     pub unsafe fn inc_strong(self) {
         let h = self.header();
-        let s = h.strong.get();
-        h.strong.set(s + (s != IMMORTAL) as u32);
+        let n = h.strong.get().wrapping_add(1);
+        // Counts from 2^31 up are immortal: one signed test on the hot path, like `Rc`'s
+        // overflow check. Reaching 2^31 saturates to `IMMORTAL` instead of wrapping.
+        if (n as i32) > 0 {
+            h.strong.set(n);
+        } else {
+            saturate(h);
+        }
     }
 
     /// Drops one strong reference, freeing the object when it was the last.
@@ -308,14 +315,14 @@ impl ObjPtr {
     pub unsafe fn dec_strong(self) {
         let h = self.header();
         let s = h.strong.get();
-        if s == IMMORTAL {
-            return;
-        }
-        h.strong.set(s - 1);
-        if s == 1 {
+        if (s as i32) > 1 {
+            h.strong.set(s - 1);
+        } else if s == 1 {
+            h.strong.set(0);
             // SAFETY: that was the last strong reference.
             unsafe { crate::heap::release(self) }
         }
+        // Otherwise immortal (2^31 and up): never changes.
     }
 
     /// Whether the object carries the tracking extension (its type needs tracing).
@@ -617,6 +624,13 @@ impl ObjPtr {
         // SAFETY: per the caller.
         unsafe { (self.header().ty.dealloc)(self, alloc) }
     }
+}
+
+/// Makes an object whose count reached 2^31 immortal.
+#[cold]
+#[inline(never)]
+fn saturate(h: &Header) {
+    h.strong.set(IMMORTAL);
 }
 
 /// Gives back a temporary strong reference, on return and on unwind.
