@@ -296,9 +296,9 @@ unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
 }
 
 macro_rules! seq_trace {
-    ($($ty:ident),*) => {$(
+    ($([$($generics:tt)*] $ty:ty),* $(,)?) => {$(
         // SAFETY: every element is owned by the collection.
-        unsafe impl<T: Trace> Trace for $ty<T> {
+        unsafe impl<$($generics)*> Trace for $ty {
             #[inline]
             fn trace(&self, tracer: &mut Tracer<'_>) {
                 for item in self {
@@ -312,65 +312,34 @@ macro_rules! seq_trace {
         }
     )*};
 }
-seq_trace!(Vec, VecDeque, LinkedList, BTreeSet);
+seq_trace!(
+    [T: Trace] Vec<T>,
+    [T: Trace] VecDeque<T>,
+    [T: Trace] LinkedList<T>,
+    [T: Trace] BTreeSet<T>,
+    [T: Trace + Ord] BinaryHeap<T>,
+    [T: Trace, S] HashSet<T, S>,
+);
 
-// SAFETY: every element is owned by the heap.
-unsafe impl<T: Trace + Ord> Trace for BinaryHeap<T> {
-    #[inline]
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        for item in self {
-            item.trace(tracer);
+macro_rules! map_trace {
+    ($([$($generics:tt)*] $ty:ty),* $(,)?) => {$(
+        // SAFETY: every key and value is owned by the map.
+        unsafe impl<$($generics)*> Trace for $ty {
+            #[inline]
+            fn trace(&self, tracer: &mut Tracer<'_>) {
+                for (k, v) in self {
+                    k.trace(tracer);
+                    v.trace(tracer);
+                }
+            }
+            #[inline(always)]
+            fn needs_trace() -> bool {
+                K::needs_trace() || V::needs_trace()
+            }
         }
-    }
-    #[inline(always)]
-    fn needs_trace() -> bool {
-        T::needs_trace()
-    }
+    )*};
 }
-
-// SAFETY: every element is owned by the set.
-unsafe impl<T: Trace, S> Trace for HashSet<T, S> {
-    #[inline]
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        for item in self {
-            item.trace(tracer);
-        }
-    }
-    #[inline(always)]
-    fn needs_trace() -> bool {
-        T::needs_trace()
-    }
-}
-
-// SAFETY: every key and value is owned by the map.
-unsafe impl<K: Trace, V: Trace, S> Trace for HashMap<K, V, S> {
-    #[inline]
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        for (k, v) in self {
-            k.trace(tracer);
-            v.trace(tracer);
-        }
-    }
-    #[inline(always)]
-    fn needs_trace() -> bool {
-        K::needs_trace() || V::needs_trace()
-    }
-}
-
-// SAFETY: every key and value is owned by the map.
-unsafe impl<K: Trace, V: Trace> Trace for BTreeMap<K, V> {
-    #[inline]
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        for (k, v) in self {
-            k.trace(tracer);
-            v.trace(tracer);
-        }
-    }
-    #[inline(always)]
-    fn needs_trace() -> bool {
-        K::needs_trace() || V::needs_trace()
-    }
-}
+map_trace!([K: Trace, V: Trace, S] HashMap<K, V, S>, [K: Trace, V: Trace] BTreeMap<K, V>);
 
 // SAFETY: forwards to the contained value, which the option owns.
 unsafe impl<T: Trace> Trace for Option<T> {
