@@ -198,7 +198,8 @@ pub fn get_stats() -> [GenerationStats; 3] {
 }
 
 /// Moves every tracked object into the permanent generation, which collections ignore, and
-/// zeroes the counts (for pre-fork servers, as Python's `gc.freeze()`).
+/// zeroes the counts (for pre-fork servers, as Python's `gc.freeze()`). Does nothing when
+/// called while a collection runs (from a `Drop`, finalizer, callback or `Trace` impl).
 ///
 /// ```
 /// use std::cell::RefCell;
@@ -211,6 +212,10 @@ pub fn get_stats() -> [GenerationStats; 3] {
 /// ```
 pub fn freeze() {
     with_heap(|h| {
+        // The collector may be walking generation 2 in place: nothing moves meanwhile.
+        if h.collecting() {
+            return;
+        }
         for g in 0..3 {
             h.append_list(g, PERMANENT);
             h.set_count(g, 0);
@@ -218,9 +223,14 @@ pub fn freeze() {
     });
 }
 
-/// Moves the permanent generation back into generation 2.
+/// Moves the permanent generation back into generation 2. Does nothing when called while a
+/// collection runs.
 pub fn unfreeze() {
-    with_heap(|h| h.append_list(PERMANENT, 2));
+    with_heap(|h| {
+        if !h.collecting() {
+            h.append_list(PERMANENT, 2);
+        }
+    });
 }
 
 /// Number of objects in the permanent generation.

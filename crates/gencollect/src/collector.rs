@@ -17,7 +17,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
-use refcount::{Heap, IMMORTAL, ObjPtr, SCRATCH, Tracer, UNREACHABLE, Visitor, YOUNG, flags};
+use refcount::{Heap, ObjPtr, SCRATCH, Tracer, UNREACHABLE, Visitor, YOUNG, flags};
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
 use crate::stats::{DebugFlags, with_state};
@@ -139,30 +139,41 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
     for g in 0..=generation {
         heap.set_count(g, 0);
     }
-    for g in 0..=generation {
-        heap.append_list(g, YOUNG);
-    }
+    // A full collection analyses generation 2 where it is (the younger generations joined
+    // to it): moving a large old generation to the working list and back would cost two extra
+    // passes over memory. Younger collections use the working list, so that objects allocated
+    // while the collector runs (in generation 0) stay out of the analysed set.
+    let work = if generation == 2 {
+        heap.append_list(0, 2);
+        heap.append_list(1, 2);
+        2
+    } else {
+        for g in 0..=generation {
+            heap.append_list(g, YOUNG);
+        }
+        YOUNG
+    };
     let old = if generation == 2 { 2 } else { generation + 1 };
-    let candidates = heap.list_len(YOUNG);
+    let candidates = heap.list_len(work);
     let mut outcome = Outcome {
         candidates,
         ..Outcome::default()
     };
 
-    let found = match analyse_guarded(heap, YOUNG, UNREACHABLE) {
+    let found = match analyse_guarded(heap, work, UNREACHABLE) {
         Ok(Some(found)) => found,
         Ok(None) => {
             // Aborted: an inconsistent trace was detected. Nothing is freed.
-            heap.append_list(YOUNG, old);
+            heap.append_list(work, old);
             return (outcome, None);
         }
         Err(payload) => {
-            heap.append_list(YOUNG, old);
+            heap.append_list(work, old);
             return (outcome, Some(payload));
         }
     };
 
-    let survivors = heap.list_len(YOUNG);
+    let survivors = heap.list_len(work);
     with_state(|s| {
         if generation == 1 {
             s.long_lived_pending
@@ -172,7 +183,7 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
             s.long_lived_pending.set(0);
         }
     });
-    heap.append_list(YOUNG, old);
+    heap.append_list(work, old);
     let (collected, panic) = process_unreachable(heap, old, debug, found);
     outcome.collected = collected;
     (outcome, panic)
@@ -201,6 +212,7 @@ pub(crate) fn analyse_guarded(
             clear_scratch(heap, to);
         }
         heap.append_list(to, from);
+        heap.renumber(from);
     }
     result
 }
@@ -362,24 +374,24 @@ unsafe fn clear_scratch(heap: &Heap, list: usize) {
     }
 }
 
-/// Subtracts the references found inside the collected set.
-struct Subtract<'a> {
-    refs: &'a mut [u32],
+/// Subtracts the references found inside the collected set from the targets' scratch counts.
+struct Subtract {
     opaque: bool,
     underflow: bool,
 }
 
-impl Visitor for Subtract<'_> {
+impl Visitor for Subtract {
     #[inline]
     fn visit(&mut self, obj: ObjPtr) {
-        // SAFETY: a reported handle is owned by a live object, so its target is held.
+        // SAFETY: a reported handle is owned by a live object, so its target is held; a
+        // target flagged COLLECTING is in the analysed list, whose index field is scratch.
         unsafe {
             if obj.flags() & flags::COLLECTING != 0 {
-                let r = &mut self.refs[obj.index()];
-                if *r == 0 {
+                let r = obj.index() as u32;
+                if r == 0 {
                     self.underflow = true;
                 } else {
-                    *r -= 1;
+                    obj.set_index(r - 1);
                 }
             }
         }
@@ -431,36 +443,35 @@ pub(crate) struct Found {
 /// Frees are deferred; every object of `from` is alive.
 unsafe fn analyse(heap: &Heap, from: usize, to: usize) -> Option<Found> {
     let young = heap.list_snapshot(from);
-    let n = young.len();
-    let mut refs: Vec<u32> = Vec::with_capacity(n);
     // SAFETY: the objects of `from` are alive and stay in place for the whole analysis (frees
-    // deferred, new objects go to generation 0), so `index()` is each object's position in
-    // `young`.
+    // deferred, new objects go to generation 0). Their index field holds the scratch count
+    // (CPython's `gc_refs`) until `partition` or `abandon` renumbers the list.
     unsafe {
         for &obj in &young {
             let s = obj.strong();
             // A count of 0 means "queued for release": keep it (and what it holds) alive
             // until its destructor runs. Immortal objects are always reachable.
-            refs.push(match s {
-                0 => 1,
-                IMMORTAL => u32::MAX,
-                s => s,
+            obj.set_index(if s == 0 {
+                1
+            } else if s > i32::MAX as u32 {
+                u32::MAX
+            } else {
+                s
             });
             obj.set_flags(flags::COLLECTING);
         }
 
         let mut sub = Subtract {
-            refs: &mut refs,
             opaque: false,
             underflow: false,
         };
-        for (i, &obj) in young.iter().enumerate() {
+        for &obj in &young {
             obj.trace(&mut Tracer::new(&mut sub));
             if sub.opaque {
                 // Could not read this object: count it as referenced from outside.
                 sub.opaque = false;
                 obj.set_flags(flags::OPAQUE);
-                sub.refs[i] = sub.refs[i].saturating_add(1);
+                obj.set_index(obj.index().saturating_add(1) as u32);
             }
         }
         if sub.underflow {
@@ -469,30 +480,33 @@ unsafe fn analyse(heap: &Heap, from: usize, to: usize) -> Option<Found> {
                 "a Trace implementation reported more handles than an object's reference \
                  count allows; collection abandoned"
             );
-            clear_scratch(heap, from);
+            abandon(heap, from);
             return None;
         }
 
+        // Mark, in list order: each object referenced from outside and not yet reached starts
+        // a walk with an explicit stack (no recursion, so any depth is fine).
         let mut stack = Vec::new();
-        for (i, &obj) in young.iter().enumerate() {
-            if refs[i] > 0 {
-                obj.set_flags(flags::REACHABLE);
-                stack.push(obj);
-            }
-        }
         let mut mark = Mark {
             stack: &mut stack,
             opaque: false,
         };
-        while let Some(obj) = mark.stack.pop() {
-            obj.trace(&mut Tracer::new(&mut mark));
-            if mark.opaque {
-                mark.opaque = false;
-                if obj.flags() & flags::OPAQUE == 0 {
-                    // Readable when subtracting, unreadable now: the two traces disagree, so
-                    // the subtraction cannot be trusted. Keep everything.
-                    clear_scratch(heap, from);
-                    return None;
+        for &root in &young {
+            if root.flags() & flags::REACHABLE != 0 || root.index() == 0 {
+                continue;
+            }
+            root.set_flags(flags::REACHABLE);
+            mark.stack.push(root);
+            while let Some(obj) = mark.stack.pop() {
+                obj.trace(&mut Tracer::new(&mut mark));
+                if mark.opaque {
+                    mark.opaque = false;
+                    if obj.flags() & flags::OPAQUE == 0 {
+                        // Readable when subtracting, unreadable now: the two traces disagree,
+                        // so the subtraction cannot be trusted. Keep everything.
+                        abandon(heap, from);
+                        return None;
+                    }
                 }
             }
         }
@@ -501,16 +515,27 @@ unsafe fn analyse(heap: &Heap, from: usize, to: usize) -> Option<Found> {
             count: 0,
             finalization: false,
         };
-        for &obj in &young {
+        heap.partition(from, to, |obj| {
             let f = obj.flags();
             obj.clear_flags(flags::COLLECTING | flags::REACHABLE | flags::OPAQUE);
-            if f & flags::REACHABLE == 0 {
+            let garbage = f & flags::REACHABLE == 0;
+            if garbage {
                 obj.set_flags(flags::DOOMED | flags::WEAK_CLEARED);
-                heap.move_to(obj, to);
                 found.count += 1;
                 found.finalization |= f & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0;
             }
-        }
+            garbage
+        });
         Some(found)
     }
+}
+
+/// Gives up an analysis: clears the scratch flags and restores the indices of list `from`.
+///
+/// # Safety
+/// Every object of the list is tracked (alive, memory held).
+unsafe fn abandon(heap: &Heap, from: usize) {
+    // SAFETY: per the caller.
+    unsafe { clear_scratch(heap, from) };
+    heap.renumber(from);
 }

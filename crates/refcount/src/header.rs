@@ -381,6 +381,20 @@ impl ObjPtr {
         }
     }
 
+    /// Overwrites the index field. The collector keeps its scratch count there during the
+    /// analysis of a collection (one cache line per visited edge) and has the heap renumber
+    /// the lists afterwards ([`Heap::partition`](crate::Heap::partition),
+    /// [`Heap::renumber`](crate::Heap::renumber)).
+    ///
+    /// # Safety
+    /// The object has an extension and its memory is held; the index must be restored before
+    /// any list operation touches the object's list.
+    #[inline(always)]
+    pub unsafe fn set_index(self, value: u32) {
+        // SAFETY: per the caller.
+        unsafe { self.ext().index.set(value) }
+    }
+
     /// Position of the object in its list.
     ///
     /// # Safety

@@ -315,6 +315,54 @@ impl Heap {
         }
     }
 
+    /// Splits list `from` in one pass: the objects for which `to_other` returns true move to
+    /// the end of list `to`, the others stay in `from` in their order. Every moved or kept
+    /// object gets its list id and index rewritten, so this also restores the indices after
+    /// the collector used the index field as scratch space.
+    ///
+    /// # Safety
+    /// Every object of `from` is alive and tracked; `to_other` runs no user code and does not
+    /// touch the lists.
+    pub unsafe fn partition(
+        &self,
+        from: usize,
+        to: usize,
+        mut to_other: impl FnMut(ObjPtr) -> bool,
+    ) {
+        debug_assert_ne!(from, to);
+        // SAFETY: per the caller; the two lists are distinct and no user code runs.
+        unsafe {
+            let src = core::mem::take(self.list_mut(from));
+            let mut keep = Vec::with_capacity(src.len());
+            let dst = self.list_mut(to);
+            for &obj in &src {
+                let e = obj.ext();
+                if to_other(obj) {
+                    e.index.set(dst.len() as u32);
+                    e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
+                    dst.push(obj);
+                } else {
+                    e.index.set(keep.len() as u32);
+                    e.flags
+                        .set((e.flags.get() & !flags::LIST_MASK) | from as u32);
+                    keep.push(obj);
+                }
+            }
+            *self.list_mut(from) = keep;
+        }
+    }
+
+    /// Rewrites the index of every object of a list from its position (after the collector
+    /// used the field as scratch space).
+    pub fn renumber(&self, list: usize) {
+        // SAFETY: no user code runs; every element is a live tracked object.
+        unsafe {
+            for (i, &obj) in self.list_mut(list).iter().enumerate() {
+                obj.ext().index.set(i as u32);
+            }
+        }
+    }
+
     /// Runs `f` on the objects of a list, with mutable access to the vector's *order* only.
     ///
     /// # Safety
