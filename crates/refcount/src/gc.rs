@@ -360,13 +360,11 @@ impl<T: Trace + 'static> Gc<T> {
     /// ```
     pub fn try_unwrap(this: Gc<T>) -> Result<T, Gc<T>> {
         let obj = Gc::as_obj(&this);
-        // SAFETY: this handle holds the memory.
         // An object the collector is analysing (reachable only from a `Trace` impl) keeps its
         // place in the lists: its index field is the collector's scratch space meanwhile.
-        if unsafe { obj.strong() } != 1
-            || Gc::is_dead(&this)
-            || unsafe { obj.flags() } & flags::COLLECTING != 0
-        {
+        // SAFETY: this handle holds the memory.
+        let (strong, f) = unsafe { (obj.strong(), obj.flags()) };
+        if strong != 1 || Gc::is_dead(&this) || f & flags::COLLECTING != 0 {
             return Err(this);
         }
         core::mem::forget(this);
