@@ -619,3 +619,36 @@ fn derived_types_compose() {
     assert_eq!(count(&o), 4);
     assert!(needs::<Outer>());
 }
+
+/// `frozen`: no interior mutability on the way to a handle.
+#[test]
+fn frozen_is_the_and_of_the_fields() {
+    #[derive(Trace)]
+    struct Tree {
+        l: Option<Gc<Tree>>,
+        r: Option<Gc<Tree>>,
+    }
+    #[derive(Trace)]
+    struct Cell2 {
+        next: core::cell::RefCell<Option<Gc<Cell2>>>,
+    }
+    #[derive(Trace)]
+    #[trace(tracked)]
+    struct Forced {
+        x: u8,
+    }
+    #[derive(Trace)]
+    struct Empty;
+    assert!(<Tree as Trace>::frozen());
+    assert!(!<Cell2 as Trace>::frozen());
+    assert!(!<Forced as Trace>::frozen());
+    assert!(<Empty as Trace>::frozen());
+    // A tree of frozen nodes with untracked children is never tracked.
+    let leaf = Gc::new(Tree { l: None, r: None });
+    let root = Gc::new(Tree {
+        l: Some(leaf.clone()),
+        r: Some(leaf),
+    });
+    assert!(!gcrt::gc::is_tracked(&root));
+    assert_eq!(Forced { x: 1 }.x, 1);
+}

@@ -24,7 +24,10 @@
 //! * `needs_trace` is the `||` of the fields' `needs_trace`, which the compiler folds to a
 //!   constant. A type whose fields cannot hold a `Gc` (numbers, strings, ...) is *atomic*:
 //!   its objects are never tracked by the cycle collector. Types with no fields (unit
-//!   structs, fieldless enums) are atomic too.
+//!   structs, fieldless enums) are atomic too;
+//! * `frozen` is the `&&` of the fields' `frozen`: `true` when no field has interior
+//!   mutability (`Cell`, `RefCell`) on the way to a handle. An object of a frozen type whose
+//!   referents are all untracked is not tracked at creation, like CPython's tuples.
 //!
 //! Every generic type parameter gets a `T: Trace` bound; existing bounds, `where` clauses,
 //! lifetimes and const generics are kept as they are:
@@ -419,26 +422,35 @@ impl VisitMut for ReplaceSelf<'_> {
     }
 }
 
-/// Builds the `needs_trace` term for one field type.
+/// Builds the term of a type-level question (`needs_trace` or `frozen`) for one field type.
 struct NeedsTrace<'a> {
     krate: &'a Path,
     unsized_params: Vec<Ident>,
     replace: ReplaceSelf<'a>,
+    /// The `Trace` method asked.
+    method: Ident,
+    /// The safe answer for a field whose type cannot be asked (unsized): `true` for
+    /// `needs_trace`, `false` for `frozen`.
+    unknown: bool,
 }
 
 impl NeedsTrace<'_> {
     fn term(&mut self, ty: &Type) -> TokenStream2 {
         let krate = self.krate;
+        let method = &self.method;
+        let unknown = self.unknown;
         match ty {
             Type::Paren(p) => self.term(&p.elem),
             Type::Group(g) => self.term(&g.elem),
-            // Unsized field types cannot call `needs_trace` (it requires `Self: Sized`).
+            // Unsized field types cannot call the methods (they require `Self: Sized`).
             Type::Slice(s) => self.term(&s.elem),
-            Type::TraitObject(_) => quote!(true),
+            Type::TraitObject(_) => quote!(#unknown),
             Type::Path(tp)
                 if tp.qself.is_none() && tp.path.get_ident().is_some_and(|id| id == "str") =>
             {
-                quote!(false)
+                // Holds no handle: nothing to trace, nothing that can change.
+                let answer = !unknown;
+                quote!(#answer)
             }
             Type::Path(tp)
                 if tp.qself.is_none()
@@ -447,12 +459,12 @@ impl NeedsTrace<'_> {
                         .get_ident()
                         .is_some_and(|id| self.unsized_params.contains(id)) =>
             {
-                quote!(true)
+                quote!(#unknown)
             }
             _ => {
                 let mut ty = ty.clone();
                 self.replace.visit_type_mut(&mut ty);
-                quote!(<#ty as #krate::Trace>::needs_trace())
+                quote!(<#ty as #krate::Trace>::#method())
             }
         }
     }
@@ -567,10 +579,35 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 name,
                 leaf: parse_quote!(#krate::__Leaf),
             },
+            method: Ident::new("needs_trace", Span::call_site()),
+            unknown: true,
         };
         let mut terms = field_types.iter().map(|ty| builder.term(ty));
         let first = terms.next().unwrap_or_else(|| quote!(false));
         terms.fold(first, |acc, term| quote!(#acc || #term))
+    };
+
+    // `frozen`: the `&&` of the fields' answers (a type with no traced field is frozen);
+    // `#[trace(tracked)]` answers `false` without asking the fields, for the same reason as
+    // `needs_trace` answers `true`.
+    let frozen = if options.tracked {
+        quote!(false)
+    } else if field_types.is_empty() {
+        quote!(true)
+    } else {
+        let mut builder = NeedsTrace {
+            krate,
+            unsized_params: maybe_unsized_params(&input.generics),
+            replace: ReplaceSelf {
+                name,
+                leaf: parse_quote!(#krate::__Leaf),
+            },
+            method: Ident::new("frozen", Span::call_site()),
+            unknown: false,
+        };
+        let mut terms = field_types.iter().map(|ty| builder.term(ty));
+        let first = terms.next().unwrap_or_else(|| quote!(true));
+        terms.fold(first, |acc, term| quote!(#acc && #term))
     };
 
     // `T: Trace` for every type parameter, then the original `where` predicates.
@@ -618,6 +655,14 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 Self: ::core::marker::Sized,
             {
                 #needs_trace
+            }
+
+            #[inline(always)]
+            fn frozen() -> bool
+            where
+                Self: ::core::marker::Sized,
+            {
+                #frozen
             }
         }
     })

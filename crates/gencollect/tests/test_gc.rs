@@ -1034,9 +1034,18 @@ fn test_is_tracked() {
     assert!(is_tracked(&new_instance(&new_class("UserClass", &[]))));
     assert!(is_tracked(&new_list(Vec::new())));
     assert!(is_tracked(&new_dict()));
-    assert!(is_tracked(&Gc::new(
-        std::collections::HashSet::<Gc<i64>>::new()
-    )));
+    // A value whose handles cannot change without `&mut` (no `RefCell` on the way), and
+    // whose referents are all untracked, is not tracked, like CPython's tuples of atoms...
+    let mut set = Gc::new(std::collections::HashSet::<Gc<i64>>::new());
+    assert!(!is_tracked(&set));
+    let pair = Gc::new((Gc::new(1i64), Some(Gc::new(2i64))));
+    assert!(!is_tracked(&pair));
+    // ...until `&mut` access could change them,
+    Gc::get_mut(&mut set).unwrap().insert(Gc::new(3));
+    assert!(is_tracked(&set));
+    // ...and one that holds a tracked object is tracked from the start.
+    assert!(is_tracked(&Gc::new((new_list(Vec::new()), 1u8))));
+    drop((set, pair));
     assert!(is_tracked(&Gc::new(RefCell::new(None::<Gc<u8>>))));
     assert!(is_tracked(&Gc::new(PlainTracked { x: 1 })));
     assert_eq!(PlainTracked { x: 2 }.x, 2);

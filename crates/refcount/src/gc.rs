@@ -109,6 +109,9 @@ impl<T: Trace + 'static> Gc<T> {
     #[inline(always)]
     fn new_in(value: T, has_ext: bool, ty: &'static TypeInfo) -> Gc<T> {
         let layout = box_layout::<T>(has_ext);
+        // Like CPython's tuples: an object whose handles cannot change without `&mut` and
+        // whose referents are all untracked can never be part of a cycle.
+        let track = T::needs_trace() && !(T::frozen() && referents_untracked(&value));
         let fin = if ty.has_finalizer() {
             flags::HAS_FINALIZER
         } else {
@@ -122,7 +125,7 @@ impl<T: Trace + 'static> Gc<T> {
             // here and the value right after, before any code can see the lists.
             unsafe {
                 let obj = ObjPtr::init_header::<T>(mem, has_ext, ty);
-                let due = if T::needs_trace() {
+                let due = if track {
                     h.track_new(obj, fin);
                     h.note_tracked_alloc()
                 } else {
@@ -338,6 +341,15 @@ impl<T: Trace + 'static> Gc<T> {
         // SAFETY: this handle holds the memory.
         let unique = unsafe { obj.strong() } == 1 && obj.weak_count_raw() == 1;
         if unique && !Gc::is_dead(this) {
+            // `&mut` access may change the handles of an object left untracked because they
+            // could not change: it is tracked from now on.
+            // SAFETY: this handle holds the memory; an untracked object of a type that needs
+            // tracing has the extension.
+            unsafe {
+                if T::needs_trace() && T::frozen() && obj.flags() & flags::TRACKED == 0 {
+                    with_heap(|h| h.track(obj, 0));
+                }
+            }
             // SAFETY: no other handle exists, so no other reference to the value can exist.
             Some(unsafe { &mut *obj.value::<T>() })
         } else {
@@ -393,6 +405,25 @@ impl<T: Trace + 'static> Gc<T> {
     pub fn into_inner(this: Gc<T>) -> Option<T> {
         Gc::try_unwrap(this).ok()
     }
+}
+
+/// Whether every object `value` holds a handle to is untracked.
+#[inline]
+fn referents_untracked<T: Trace>(value: &T) -> bool {
+    struct Check(bool);
+    impl crate::trace::Visitor for Check {
+        #[inline]
+        fn visit(&mut self, obj: ObjPtr) {
+            // SAFETY: the value owns the handle, so the target's memory is held.
+            self.0 &= unsafe { obj.flags() } & flags::TRACKED == 0;
+        }
+        fn opaque(&mut self) {
+            self.0 = false;
+        }
+    }
+    let mut check = Check(true);
+    value.trace(&mut crate::trace::Tracer::new(&mut check));
+    check.0
 }
 
 #[cold]

@@ -82,6 +82,30 @@ pub unsafe trait Trace {
     {
         true
     }
+
+    /// Whether the handles a value reports can change only through `&mut` access: no
+    /// interior mutability (`Cell`, `RefCell`) on the way to them.
+    ///
+    /// Objects of such a type are like CPython's tuples: when every object one of them
+    /// references is untracked at creation, it can never become part of a cycle, so
+    /// [`Gc::new`] does not track it (it costs the collector nothing and does not count
+    /// toward the thresholds). [`Gc::get_mut`] tracks it again, since `&mut` access can
+    /// change its handles. The default, `false`, is always safe; answering `true` wrongly
+    /// only means cycles through the type may leak.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::{Gc, Trace};
+    /// assert!(<Option<Gc<u8>> as Trace>::frozen());
+    /// assert!(!<RefCell<Option<Gc<u8>>> as Trace>::frozen());
+    /// ```
+    #[inline(always)]
+    fn frozen() -> bool
+    where
+        Self: Sized,
+    {
+        false
+    }
 }
 
 /// What a [`Tracer`] does with each reported handle; implemented by the collector.
@@ -178,6 +202,10 @@ unsafe impl Trace for Leaf {
     fn needs_trace() -> bool {
         false
     }
+    #[inline(always)]
+    fn frozen() -> bool {
+        true
+    }
 }
 
 macro_rules! leaf_trace {
@@ -189,6 +217,10 @@ macro_rules! leaf_trace {
             #[inline(always)]
             fn needs_trace() -> bool {
                 false
+            }
+            #[inline(always)]
+            fn frozen() -> bool {
+                true
             }
         }
     )*};
@@ -236,6 +268,11 @@ unsafe impl<T: Trace + 'static> Trace for Gc<T> {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         tracer.visit(self);
     }
+    // The handle itself cannot be changed through `&`; what it points to is its own object.
+    #[inline(always)]
+    fn frozen() -> bool {
+        true
+    }
 }
 
 // SAFETY: a weak handle is not a strong reference and is never reported.
@@ -245,6 +282,10 @@ unsafe impl<T: Trace + 'static> Trace for Weak<T> {
     #[inline(always)]
     fn needs_trace() -> bool {
         false
+    }
+    #[inline(always)]
+    fn frozen() -> bool {
+        true
     }
 }
 
@@ -268,6 +309,10 @@ unsafe impl<T: ?Sized + 'static> Trace for Rc<T> {
     #[inline(always)]
     fn needs_trace() -> bool {
         false
+    }
+    #[inline(always)]
+    fn frozen() -> bool {
+        true
     }
 }
 
@@ -293,6 +338,10 @@ unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     fn needs_trace() -> bool {
         N != 0 && T::needs_trace()
     }
+    #[inline(always)]
+    fn frozen() -> bool {
+        T::frozen()
+    }
 }
 
 macro_rules! seq_trace {
@@ -308,6 +357,10 @@ macro_rules! seq_trace {
             #[inline(always)]
             fn needs_trace() -> bool {
                 T::needs_trace()
+            }
+            #[inline(always)]
+            fn frozen() -> bool {
+                T::frozen()
             }
         }
     )*};
@@ -336,6 +389,10 @@ macro_rules! map_trace {
             fn needs_trace() -> bool {
                 K::needs_trace() || V::needs_trace()
             }
+            #[inline(always)]
+            fn frozen() -> bool {
+                K::frozen() && V::frozen()
+            }
         }
     )*};
 }
@@ -353,6 +410,10 @@ unsafe impl<T: Trace> Trace for Option<T> {
     fn needs_trace() -> bool {
         T::needs_trace()
     }
+    #[inline(always)]
+    fn frozen() -> bool {
+        T::frozen()
+    }
 }
 
 // SAFETY: forwards to whichever value the result owns.
@@ -368,6 +429,10 @@ unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
     fn needs_trace() -> bool {
         T::needs_trace() || E::needs_trace()
     }
+    #[inline(always)]
+    fn frozen() -> bool {
+        T::frozen() && E::frozen()
+    }
 }
 
 // SAFETY: a `Cell<T: Copy>` is read by copy; the copy's handles are the cell's handles. A
@@ -380,6 +445,11 @@ unsafe impl<T: Trace + Copy> Trace for Cell<T> {
     #[inline(always)]
     fn needs_trace() -> bool {
         T::needs_trace()
+    }
+    #[inline(always)]
+    fn frozen() -> bool {
+        // A `Copy` value holds no handle: there is nothing to change.
+        T::frozen()
     }
 }
 
@@ -412,6 +482,10 @@ macro_rules! tuple_trace {
             #[inline(always)]
             fn needs_trace() -> bool {
                 false $(|| $name::needs_trace())+
+            }
+            #[inline(always)]
+            fn frozen() -> bool {
+                true $(&& $name::frozen())+
             }
         }
     };

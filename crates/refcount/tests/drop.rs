@@ -89,8 +89,8 @@ const LONG: usize = if cfg!(miri) { 300 } else { 1_000_000 };
 fn allocation_counters_are_exact() {
     with_heap(|h| h.set_count(0, 0));
     let t0 = totals();
-    let a = Gc::new(Some(Gc::new(1u8)));
-    let b = Gc::new(vec![a.clone()]);
+    let a = Gc::new(RefCell::new(Some(Gc::new(1u8))));
+    let b = Gc::new(RefCell::new(vec![a.clone()]));
     let c = Gc::new(RefCell::new(None::<Gc<u8>>));
     let atomic = Gc::new(5u64);
     assert_eq!(totals(), (t0.0 + 3, t0.1), "atomic objects are not counted");
@@ -107,7 +107,7 @@ fn allocation_counters_are_exact() {
     drop(c);
     assert_eq!(count0(), 0);
     assert_eq!(totals(), (t0.0 + 3, t0.1 + 3));
-    let d = Gc::new(Some(Gc::new(2u8)));
+    let d = Gc::new(RefCell::new(Some(Gc::new(2u8))));
     assert_eq!(count0(), 1);
     drop(d);
     assert_eq!(count0(), 0);
@@ -121,7 +121,7 @@ fn a_weak_handle_does_not_defer_the_death_count() {
     with_heap(|h| h.set_count(0, 0));
     let t0 = totals();
     let list0 = with_heap(|h| h.list_len(0));
-    let a = Gc::new(Some(Gc::new(1u8)));
+    let a = Gc::new(RefCell::new(Some(Gc::new(1u8))));
     let w = Gc::downgrade(&a);
     assert_eq!(with_heap(|h| h.list_len(0)), list0 + 1);
     assert_eq!(count0(), 1);
@@ -299,7 +299,7 @@ fn after_a_panic_in_a_chain_the_rest_is_freed_by_the_next_release() {
     let head = chain(n, true);
     assert!(catch_unwind(AssertUnwindSafe(|| drop(head))).is_err());
     // Whatever was queued during the unwind goes with the next release on this thread.
-    drop(Gc::new(Some(Gc::new(0u8))));
+    drop(Gc::new(RefCell::new(Some(Gc::new(0u8)))));
     assert_eq!(link_drops(), d0 + n);
     assert_eq!(totals(), (t0.0 + n as u64 + 1, t0.1 + n as u64 + 1));
     assert_eq!(bytes(), before);
@@ -364,10 +364,10 @@ thread_local! {
 impl Drop for Busy {
     fn drop(&mut self) {
         // Allocate and drop new objects, nested.
-        let fresh = Gc::new(Some(Gc::new(3u32)));
+        let fresh = Gc::new(RefCell::new(Some(Gc::new(3u32))));
         let copy = fresh.clone();
         drop(fresh);
-        assert_eq!(copy.as_deref().copied(), Some(3));
+        assert_eq!(copy.borrow().as_deref().copied(), Some(3));
         // A weak handle to something alive, upgraded and dropped.
         let w = Gc::downgrade(&self.target);
         let alive = w.upgrade().is_some();
