@@ -567,11 +567,14 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
     };
     let body = finish(body, errors)?;
 
-    let needs_trace = if options.tracked {
-        quote!(true)
-    } else if field_types.is_empty() {
-        quote!(false)
-    } else {
+    // The two type-level questions. `needs_trace` is the `||` of the fields' answers, `frozen`
+    // the `&&`: `any` picks the operator, and is also the safe answer for a field that cannot
+    // be asked and for `#[trace(tracked)]`, which answers without asking the fields (the way
+    // out of mutual recursion); a type with no traced field gives the other answer.
+    let question = |method: &str, any: bool| {
+        if options.tracked {
+            return quote!(#any);
+        }
         let mut builder = NeedsTrace {
             krate,
             unsized_params: maybe_unsized_params(&input.generics),
@@ -579,36 +582,22 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 name,
                 leaf: parse_quote!(#krate::__Leaf),
             },
-            method: Ident::new("needs_trace", Span::call_site()),
-            unknown: true,
+            method: Ident::new(method, Span::call_site()),
+            unknown: any,
         };
+        let none = !any;
         let mut terms = field_types.iter().map(|ty| builder.term(ty));
-        let first = terms.next().unwrap_or_else(|| quote!(false));
-        terms.fold(first, |acc, term| quote!(#acc || #term))
+        let first = terms.next().unwrap_or_else(|| quote!(#none));
+        terms.fold(first, |acc, term| {
+            if any {
+                quote!(#acc || #term)
+            } else {
+                quote!(#acc && #term)
+            }
+        })
     };
-
-    // `frozen`: the `&&` of the fields' answers (a type with no traced field is frozen);
-    // `#[trace(tracked)]` answers `false` without asking the fields, for the same reason as
-    // `needs_trace` answers `true`.
-    let frozen = if options.tracked {
-        quote!(false)
-    } else if field_types.is_empty() {
-        quote!(true)
-    } else {
-        let mut builder = NeedsTrace {
-            krate,
-            unsized_params: maybe_unsized_params(&input.generics),
-            replace: ReplaceSelf {
-                name,
-                leaf: parse_quote!(#krate::__Leaf),
-            },
-            method: Ident::new("frozen", Span::call_site()),
-            unknown: false,
-        };
-        let mut terms = field_types.iter().map(|ty| builder.term(ty));
-        let first = terms.next().unwrap_or_else(|| quote!(true));
-        terms.fold(first, |acc, term| quote!(#acc && #term))
-    };
+    let needs_trace = question("needs_trace", true);
+    let frozen = question("frozen", false);
 
     // `T: Trace` for every type parameter, then the original `where` predicates.
     let mut generics = input.generics.clone();
