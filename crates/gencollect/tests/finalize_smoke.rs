@@ -200,3 +200,43 @@ fn try_unwrap_fires_weakref_callbacks_and_leaves_no_stale_registration() {
     }
     assert_eq!(calls.get(), 3);
 }
+
+#[test]
+fn freeze_from_a_trace_impl_during_a_full_collection_does_nothing() {
+    // A full collection analyses generation 2 in place, with its scratch counts in the
+    // objects' index fields; `freeze`/`unfreeze` called by user code while it runs (here from
+    // a `Trace` impl, the only user code that runs during the analysis) must not move or
+    // renumber the objects under it.
+    struct Freezer(RefCell<Option<Gc<Freezer>>>);
+    // SAFETY: reports its one handle (calling the gc API is not forbidden).
+    unsafe impl Trace for Freezer {
+        fn trace(&self, t: &mut Tracer<'_>) {
+            gencollect::freeze();
+            gencollect::unfreeze();
+            self.0.trace(t)
+        }
+    }
+    gencollect::collect();
+    let live: Vec<Gc<Node>> = (0..20).map(|i| node(100 + i, false)).collect();
+    for pair in live.windows(2) {
+        *pair[0].next.borrow_mut() = Some(pair[1].clone());
+    }
+    gencollect::collect_generation(1).unwrap(); // the live nodes are in generation 2 now
+    assert_eq!(gencollect::get_generation(&live[0]), Some(2));
+    let garbage = Gc::new(Freezer(RefCell::new(None)));
+    *garbage.0.borrow_mut() = Some(garbage.clone());
+    drop(garbage);
+    assert_eq!(gencollect::collect(), 1, "only the self-loop is garbage");
+    assert_eq!(dropped(), Vec::<u32>::new(), "no live node was dropped");
+    assert_eq!(gencollect::get_freeze_count(), 0);
+    for (i, n) in live.iter().enumerate() {
+        assert_eq!(n.id, 100 + i as u32);
+        assert_eq!(gencollect::get_generation(n), Some(2));
+    }
+    // The lists are consistent: freezing works again outside a collection.
+    gencollect::freeze();
+    assert_eq!(gencollect::get_freeze_count(), 20);
+    gencollect::unfreeze();
+    drop(live);
+    assert_eq!(dropped().len(), 20);
+}
