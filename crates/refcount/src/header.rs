@@ -469,15 +469,6 @@ impl ObjPtr {
         }
     }
 
-    /// Whether the object's type descriptor has a finalizer (whether or not it is due).
-    ///
-    /// # Safety
-    /// The object's memory is held.
-    #[inline(always)]
-    pub unsafe fn has_finalizer(self) -> bool {
-        self.header().ty.finalize.is_some()
-    }
-
     /// Whether the object has a finalizer that is due: one exists, it has not run, it is not
     /// suppressed, and the value is not dead.
     ///

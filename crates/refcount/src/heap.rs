@@ -363,23 +363,6 @@ impl Heap {
         }
     }
 
-    /// Runs `f` on the objects of a list, with mutable access to the vector's *order* only.
-    ///
-    /// # Safety
-    /// `f` runs no user code, and leaves the same set of objects in the list; the indices
-    /// are rewritten afterwards.
-    pub unsafe fn with_list<R>(&self, list: usize, f: impl FnOnce(&mut Vec<ObjPtr>) -> R) -> R {
-        // SAFETY: per the caller.
-        unsafe {
-            let l = self.list_mut(list);
-            let r = f(l);
-            for (i, &obj) in l.iter().enumerate() {
-                obj.ext().index.set(i as u32);
-            }
-            r
-        }
-    }
-
     // ----- counters -----------------------------------------------------------------------
 
     /// The three generation counts (see the collector for their meaning).
