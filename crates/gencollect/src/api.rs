@@ -431,14 +431,7 @@ pub fn clear_garbage() {
             drop(taken);
             return;
         }
-        h.set_collecting(true);
-        struct Running<'a>(&'a refcount::Heap);
-        impl Drop for Running<'_> {
-            fn drop(&mut self) {
-                self.0.set_collecting(false);
-            }
-        }
-        let _running = Running(h);
+        let _running = collector::Running::start(h);
         for any in &taken {
             let obj = any.as_obj();
             // SAFETY: `any` holds the object; tracked objects move to the working list.

@@ -31,7 +31,15 @@ pub(crate) struct Outcome {
 }
 
 /// Clears the collector's "running" mark on every exit path.
-struct Running<'a>(&'a Heap);
+pub(crate) struct Running<'a>(&'a Heap);
+
+impl<'a> Running<'a> {
+    /// Marks a collection as running until the guard drops.
+    pub(crate) fn start(heap: &'a Heap) -> Running<'a> {
+        heap.set_collecting(true);
+        Running(heap)
+    }
+}
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
@@ -45,8 +53,7 @@ pub(crate) fn collect(heap: &Heap, generation: usize, reason: Reason) -> usize {
     if heap.collecting() {
         return 0;
     }
-    heap.set_collecting(true);
-    let running = Running(heap);
+    let running = Running::start(heap);
     let start = Instant::now();
     let span = tracing::info_span!(
         target: "gcrt::gc",

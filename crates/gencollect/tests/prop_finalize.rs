@@ -32,6 +32,9 @@ use std::collections::BTreeSet;
 use gencollect::collect;
 use refcount::{Finalize, Gc, Trace, Tracer, Weak, WeakRef};
 
+mod common;
+use common::Rng;
+
 thread_local! {
     static FIN: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
     static DROPS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
@@ -96,29 +99,6 @@ impl Finalize for PNode {
 impl Drop for PNode {
     fn drop(&mut self) {
         bump(&DROPS, self.id);
-    }
-}
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
     }
 }
 

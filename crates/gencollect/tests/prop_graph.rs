@@ -25,6 +25,9 @@ use gcrt_derive::Trace;
 use gencollect::{collect, collect_generation, get_generation};
 use refcount::{Gc, Weak};
 
+mod common;
+use common::Rng;
+
 /// Per-id drop counters, shared by all nodes of one run.
 #[derive(Clone, Default)]
 struct Drops(Rc<RefCell<Vec<u32>>>);
@@ -48,29 +51,6 @@ struct PNode {
 impl Drop for PNode {
     fn drop(&mut self) {
         self.drops.0.borrow_mut()[self.id] += 1;
-    }
-}
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
     }
 }
 

@@ -430,11 +430,17 @@ impl Heap {
         unsafe {
             if obj.flags() & flags::COUNTED != 0 {
                 obj.clear_flags(flags::COUNTED);
-                self.tracked_frees.set(self.tracked_frees.get() + 1);
-                let c = self.counts[0].get();
-                self.counts[0].set(c.saturating_sub(1));
+                self.count_death();
             }
         }
+    }
+
+    /// The counters' side of a counted death: one more tracked free, and generation 0's
+    /// count one lower (never below zero).
+    #[inline(always)]
+    fn count_death(&self) {
+        self.tracked_frees.set(self.tracked_frees.get() + 1);
+        self.counts[0].set(self.counts[0].get().saturating_sub(1));
     }
 
     // ----- deferred frees -----------------------------------------------------------------
@@ -542,8 +548,7 @@ impl Heap {
                     self.unlink(obj, f);
                 }
                 if f & flags::COUNTED != 0 {
-                    self.tracked_frees.set(self.tracked_frees.get() + 1);
-                    self.counts[0].set(self.counts[0].get().saturating_sub(1));
+                    self.count_death();
                 }
                 e.flags
                     .set(f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED));
@@ -596,16 +601,12 @@ impl Heap {
                         return;
                     }
                 }
-                if obj.flags() & flags::HAS_WEAKREF_CB != 0 {
-                    self.fire_weakref_callbacks(obj);
-                }
+                self.fire_weakref_callbacks(obj);
                 self.untrack(obj);
                 self.note_death(obj);
                 obj.flags() & flags::DEAD != 0
             } else {
-                if self.atomic_cb_targets.get() != 0 {
-                    self.fire_weakref_callbacks(obj);
-                }
+                self.fire_weakref_callbacks(obj);
                 false
             };
             // The memory is freed on every path, unwinding included.
@@ -672,13 +673,25 @@ impl Heap {
         list
     }
 
+    /// Runs and forgets the weak-reference callbacks registered on `obj`, if it may have any
+    /// (its `HAS_WEAKREF_CB` flag, or for an object without an extension, any such object).
+    ///
     /// # Safety
     /// The object's memory is held and its strong count is 0.
+    #[inline]
     unsafe fn fire_weakref_callbacks(&self, obj: ObjPtr) {
         // SAFETY: per the caller.
-        let entries = unsafe { self.take_weakref_callbacks(obj) };
-        for entry in entries {
-            entry.fire();
+        unsafe {
+            let registered = if obj.has_ext() {
+                obj.flags() & flags::HAS_WEAKREF_CB != 0
+            } else {
+                self.atomic_cb_targets.get() != 0
+            };
+            if registered {
+                for entry in self.take_weakref_callbacks(obj) {
+                    entry.fire();
+                }
+            }
         }
     }
 
@@ -843,16 +856,7 @@ pub(crate) unsafe fn release_typed<T: crate::Trace + 'static>(obj: ObjPtr) {
 pub(crate) unsafe fn forget_referent(obj: ObjPtr) {
     try_with_heap(|h| {
         // SAFETY: per the caller.
-        unsafe {
-            let registered = if obj.has_ext() {
-                obj.flags() & flags::HAS_WEAKREF_CB != 0
-            } else {
-                h.atomic_cb_targets.get() != 0
-            };
-            if registered {
-                h.fire_weakref_callbacks(obj);
-            }
-        }
+        unsafe { h.fire_weakref_callbacks(obj) }
     });
 }
 

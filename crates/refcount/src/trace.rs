@@ -194,20 +194,6 @@ impl core::fmt::Debug for Tracer<'_> {
 #[doc(hidden)]
 pub struct Leaf;
 
-// SAFETY: reports nothing, owns nothing.
-unsafe impl Trace for Leaf {
-    #[inline(always)]
-    fn trace(&self, _: &mut Tracer<'_>) {}
-    #[inline(always)]
-    fn needs_trace() -> bool {
-        false
-    }
-    #[inline(always)]
-    fn frozen() -> bool {
-        true
-    }
-}
-
 macro_rules! leaf_trace {
     ($($t:ty),* $(,)?) => {$(
         // SAFETY: this type cannot hold a `Gc`; reporting nothing is exact.
@@ -227,6 +213,7 @@ macro_rules! leaf_trace {
 }
 
 leaf_trace!(
+    Leaf,
     (),
     bool,
     char,
