@@ -1,23 +1,25 @@
 //! The collection algorithm: CPython's `gc_collect_main`, on gcrt's heap lists.
 //!
-//! 1. Merge generations `0..=N` into the working list `YOUNG`.
-//! 2. *update_refs*: copy every object's strong count into a scratch array.
-//! 3. *subtract_refs*: trace every object; each reference found to an object of the set
-//!    is subtracted from the target's copy. What is left counts references from outside.
-//! 4. *mark*: every object with references from outside is reachable, and so is everything
-//!    reachable from it (an explicit work list, no recursion).
-//! 5. The rest is garbage: it is marked doomed (weak upgrades fail from then on) and moved
-//!    to the `UNREACHABLE` list; survivors move one generation up.
-//! 6. *delete*: the garbage values are dropped in place one by one; dropping a value
-//!    releases its handles, so refcounting frees the rest of the cycle.
+//! 1. Generations `0..=N` are analysed where they are, as one set: each object of the set
+//!    is identified by its position (its list's offset in the set plus its index).
+//! 2. *count* (CPython's update_refs and subtract_refs in one pass): each object's strong count is added to a side table
+//!    and every reference found by tracing it to an object of the set is subtracted from the
+//!    target's entry, and recorded as an edge. What is left counts references from outside.
+//! 3. *mark*: every object with references from outside is reachable, and so is everything
+//!    reachable from it along the recorded edges (an explicit work list, no recursion). This
+//!    pass reads only the side tables, never the objects.
+//! 4. The rest is garbage. Without finalizers or weak-reference callbacks among it, it leaves
+//!    the lists at once (`Heap::doom`) and its values are dropped in place one by one
+//!    (`Heap::drop_doomed`); dropping a value releases its handles, so refcounting frees the
+//!    rest. Otherwise it moves to the `UNREACHABLE` list for the finalization steps.
 //!
-//! Steps 2 to 5 run with frees deferred, so nothing in the lists can be freed while the
-//! collector walks them, whatever `Trace` code does.
+//! Steps 2 and 3 run with frees deferred, so nothing in the lists can be freed or move while
+//! the collector walks them, whatever `Trace` code does; each object is traced once.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
-use refcount::{Heap, ObjPtr, SCRATCH, Tracer, UNREACHABLE, Visitor, YOUNG, flags};
+use refcount::{Heap, NUM_LISTS, ObjPtr, SCRATCH, Tracer, UNREACHABLE, Visitor, flags};
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
 use crate::stats::{DebugFlags, with_state};
@@ -146,41 +148,36 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
     for g in 0..=generation {
         heap.set_count(g, 0);
     }
-    // A full collection analyses generation 2 where it is (the younger generations joined
-    // to it): moving a large old generation to the working list and back would cost two extra
-    // passes over memory. Younger collections use the working list, so that objects allocated
-    // while the collector runs (in generation 0) stay out of the analysed set.
-    let work = if generation == 2 {
-        heap.append_list(0, 2);
-        heap.append_list(1, 2);
-        2
-    } else {
-        for g in 0..=generation {
-            heap.append_list(g, YOUNG);
-        }
-        YOUNG
-    };
+    // The generations are analysed where they are, oldest first: moving a large generation
+    // to a working list and back would cost two extra passes over memory.
+    let lists: Vec<usize> = (0..=generation).rev().collect();
     let old = if generation == 2 { 2 } else { generation + 1 };
-    let candidates = heap.list_len(work);
+    let candidates = lists.iter().map(|&l| heap.list_len(l)).sum();
     let mut outcome = Outcome {
         candidates,
         ..Outcome::default()
     };
+    let promote = || {
+        for g in 0..=generation {
+            heap.append_list(g, old);
+        }
+    };
 
-    let found = match analyse_guarded(heap, work, UNREACHABLE) {
-        Ok(Some(found)) => found,
+    let fast = !debug.contains(DebugFlags::SAVEALL) && !debug.contains(DebugFlags::COLLECTABLE);
+    let verdict = match analyse_guarded(heap, &lists, UNREACHABLE, fast) {
+        Ok(Some(verdict)) => verdict,
         Ok(None) => {
             // Aborted: an inconsistent trace was detected. Nothing is freed.
-            heap.append_list(work, old);
+            promote();
             return (outcome, None);
         }
         Err(payload) => {
-            heap.append_list(work, old);
+            promote();
             return (outcome, Some(payload));
         }
     };
 
-    let survivors = heap.list_len(work);
+    let survivors: usize = lists.iter().map(|&l| heap.list_len(l)).sum();
     with_state(|s| {
         if generation == 1 {
             s.long_lived_pending
@@ -190,37 +187,55 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
             s.long_lived_pending.set(0);
         }
     });
-    heap.append_list(work, old);
-    let (collected, panic) = process_unreachable(heap, old, debug, found);
+    promote();
+    let (collected, panic) = match verdict {
+        Verdict::Doomed(mut graph) => {
+            let garbage = core::mem::take(&mut graph.garbage);
+            graph.put_back();
+            let collected = garbage.len();
+            let _span = tracing::debug_span!(target: "gcrt::gc", "delete", collected).entered();
+            // SAFETY: `doom` set these objects apart, each once.
+            let panic = unsafe { heap.drop_doomed(&garbage) };
+            Graph::recycle_garbage(garbage);
+            (collected, panic)
+        }
+        Verdict::Moved(found) => process_unreachable(heap, old, debug, found),
+    };
     outcome.collected = collected;
     (outcome, panic)
 }
 
+/// What an analysis did with the garbage it found.
+pub(crate) enum Verdict {
+    /// Moved to the `to` list (flagged `DOOMED` and `WEAK_CLEARED`), for the finalization
+    /// steps; possibly none.
+    Moved(Found),
+    /// Set apart by [`Heap::doom`] into the graph's `garbage` buffer: no finalizer or
+    /// weak-reference callback is due among it, so it only needs dropping.
+    Doomed(Graph),
+}
+
 /// Runs [`analyse`] with frees deferred, catching a panic from a `Trace` implementation (the
-/// objects are then left in `from` with clean flags).
+/// objects are then left in their lists, untouched). With `fast`, garbage that needs no
+/// finalization is set apart for dropping instead of moved to `to`.
 pub(crate) fn analyse_guarded(
     heap: &Heap,
-    from: usize,
+    from: &[usize],
     to: usize,
-) -> Result<Option<Found>, Payload> {
+    fast: bool,
+) -> Result<Option<Verdict>, Payload> {
+    let graph = Graph::take();
+    heap.set_analysing(from);
     let result = catch_unwind(AssertUnwindSafe(|| {
         heap.defer_frees(|| {
-            let candidates = heap.list_len(from);
+            let candidates: usize = from.iter().map(|&l| heap.list_len(l)).sum();
             let _span = tracing::debug_span!(target: "gcrt::gc", "analyse", candidates).entered();
             // SAFETY: every object in `from` is tracked, so alive with memory held; frees
             // are deferred for the whole analysis, so none of them can be freed meanwhile.
-            unsafe { analyse(heap, from, to) }
+            unsafe { analyse(heap, from, to, fast, graph) }
         })
     }));
-    if result.is_err() {
-        // SAFETY: the objects are tracked (alive, memory held).
-        unsafe {
-            clear_scratch(heap, from);
-            clear_scratch(heap, to);
-        }
-        heap.append_list(to, from);
-        heap.renumber(from);
-    }
+    heap.set_analysing(&[]);
     result
 }
 
@@ -309,7 +324,7 @@ fn finalize(heap: &Heap, old: usize) -> Result<(), Option<Payload>> {
     heap.append_list(SCRATCH, UNREACHABLE);
     // Resurrection: what a finalizer made reachable again (and everything it reaches)
     // survives; only what is still unreachable is freed.
-    match analyse_guarded(heap, UNREACHABLE, SCRATCH) {
+    match analyse_guarded(heap, &[UNREACHABLE], SCRATCH, false) {
         Ok(Some(_)) => {
             revive(heap, UNREACHABLE, old);
             heap.append_list(SCRATCH, UNREACHABLE);
@@ -370,59 +385,148 @@ fn delete_garbage(heap: &Heap) -> Option<Payload> {
     first_panic
 }
 
-/// Clears the collector's scratch flags on every object of a list.
-///
-/// # Safety
-/// Every object of the list is tracked (alive, memory held).
-unsafe fn clear_scratch(heap: &Heap, list: usize) {
-    for obj in heap.list_snapshot(list) {
-        // SAFETY: per the caller.
-        unsafe { obj.clear_flags(flags::COLLECTING | flags::REACHABLE | flags::OPAQUE) };
+/// The collector's side tables for one analysis, indexed by position in the analysed list.
+/// Kept per thread between collections so that a collection allocates nothing once they
+/// have grown to the heap's size.
+#[derive(Default)]
+pub(crate) struct Graph {
+    /// Strong count minus references found inside the set; [`REACHED`] once marked.
+    refs: Vec<i32>,
+    /// Edges of object `i`: `edges[start[i]..start[i + 1]]`, as positions.
+    start: Vec<u32>,
+    edges: Vec<u32>,
+    /// Objects that count as referenced from outside whatever their count says: queued for
+    /// release (count 0), immortal, or unreadable (a mutably borrowed `RefCell`).
+    pinned: Vec<u32>,
+    /// Objects with a finalizer or weak-reference callbacks.
+    special: Vec<u32>,
+    /// The marking work list.
+    stack: Vec<u32>,
+    /// The garbage set apart by [`Heap::doom`].
+    garbage: Vec<ObjPtr>,
+}
+
+/// Marks an entry of [`Graph::refs`] as reached (counts are never negative after a
+/// consistent count pass).
+const REACHED: i32 = i32::MIN;
+
+/// Above this many entries, a buffer more than eight times larger than the last analysis
+/// needed is given back to the allocator.
+const KEEP_ENTRIES: usize = 1 << 20;
+
+thread_local! {
+    static GRAPH: core::cell::Cell<Graph> = core::cell::Cell::new(Graph::default());
+    static GARBAGE: core::cell::Cell<Vec<ObjPtr>> = const { core::cell::Cell::new(Vec::new()) };
+}
+
+impl Graph {
+    /// The thread's buffers (fresh ones if they are in use or gone).
+    fn take() -> Graph {
+        let mut g = GRAPH.try_with(|g| g.take()).unwrap_or_default();
+        g.garbage = GARBAGE.try_with(|g| g.take()).unwrap_or_default();
+        g
+    }
+
+    /// Returns the buffers for the next analysis.
+    fn put_back(mut self) {
+        let n = self.refs.len();
+        trim(&mut self.refs, n);
+        trim(&mut self.start, n);
+        trim(&mut self.edges, n);
+        trim(&mut self.stack, n);
+        let garbage = core::mem::take(&mut self.garbage);
+        Graph::recycle_garbage(garbage);
+        let _ = GRAPH.try_with(|g| g.set(self));
+    }
+
+    /// Returns the (emptied) garbage buffer for the next analysis.
+    fn recycle_garbage(mut garbage: Vec<ObjPtr>) {
+        let n = garbage.len();
+        garbage.clear();
+        trim(&mut garbage, n);
+        let _ = GARBAGE.try_with(|g| g.set(garbage));
     }
 }
 
-/// Subtracts the references found inside the collected set from the targets' scratch counts.
-struct Subtract {
-    opaque: bool,
-    underflow: bool,
+/// Gives back most of a buffer that is far larger than the last use needed.
+fn trim<T>(v: &mut Vec<T>, used: usize) {
+    if v.capacity() > KEEP_ENTRIES && v.capacity() / 8 > used {
+        v.clear();
+        v.shrink_to(used);
+    }
 }
 
-impl Visitor for Subtract {
-    #[inline]
-    fn visit(&mut self, obj: ObjPtr) {
-        // SAFETY: a reported handle is owned by a live object, so its target is held; a
-        // target flagged COLLECTING is in the analysed list, whose index field is scratch.
-        unsafe {
-            if obj.flags() & flags::COLLECTING != 0 {
-                let r = obj.index() as u32;
-                if r == 0 {
-                    self.underflow = true;
-                } else {
-                    obj.set_index(r - 1);
-                }
-            }
+/// Where each list starts in the analysed set and how many of its objects belong to it
+/// (objects a `Trace` impl allocates during the count pass come after them and are not part
+/// of the set). `NOT_IN_SET` for the lists not analysed.
+#[derive(Clone, Copy)]
+struct Layout {
+    base: [u32; NUM_LISTS],
+    len: [u32; NUM_LISTS],
+}
+
+const NOT_IN_SET: u32 = u32::MAX;
+
+impl Layout {
+    fn new(heap: &Heap, lists: &[usize]) -> Option<Layout> {
+        let mut layout = Layout {
+            base: [NOT_IN_SET; NUM_LISTS],
+            len: [0; NUM_LISTS],
+        };
+        let mut n = 0u32;
+        for &l in lists {
+            let len = u32::try_from(heap.list_len(l)).ok()?;
+            layout.base[l] = n;
+            layout.len[l] = len;
+            n = n.checked_add(len).filter(|&n| n != u32::MAX)?;
         }
+        Some(layout)
     }
 
-    fn opaque(&mut self) {
-        self.opaque = true;
+    /// Position in the set of the object at `index` of list `list`, if it belongs to it.
+    #[inline(always)]
+    fn position(&self, list: usize, index: usize) -> Option<usize> {
+        let base = self.base[list];
+        (base != NOT_IN_SET && index < self.len[list] as usize).then(|| base as usize + index)
     }
 }
 
-/// Propagates reachability from the objects referenced from outside.
-struct Mark<'a> {
-    stack: &'a mut Vec<ObjPtr>,
+/// The count pass's visitor: subtracts each reference to an object of the set from the
+/// target's entry and records the edge.
+struct Count<'a> {
+    layout: Layout,
+    refs: &'a mut [i32],
+    edges: &'a mut Vec<u32>,
     opaque: bool,
+    /// A target's index was outside the list: the lists are not what the analysis assumes.
+    bad: bool,
 }
 
-impl Visitor for Mark<'_> {
+impl Visitor for Count<'_> {
     #[inline]
     fn visit(&mut self, obj: ObjPtr) {
-        // SAFETY: as in `Subtract::visit`.
+        // SAFETY: a reported handle is owned by a live object, so its target's memory is
+        // held; the extension is read only after checking it exists.
         unsafe {
-            if obj.flags() & (flags::COLLECTING | flags::REACHABLE) == flags::COLLECTING {
-                obj.set_flags(flags::REACHABLE);
-                self.stack.push(obj);
+            if !obj.has_ext() {
+                return;
+            }
+            let f = obj.ext_flags();
+            if f & flags::TRACKED == 0 {
+                return;
+            }
+            let Some(j) = self
+                .layout
+                .position((f & flags::LIST_MASK) as usize, obj.index())
+            else {
+                return;
+            };
+            match self.refs.get_mut(j) {
+                Some(r) => {
+                    *r = r.wrapping_sub(1);
+                    self.edges.push(j as u32);
+                }
+                None => self.bad = true,
             }
         }
     }
@@ -435,114 +539,197 @@ impl Visitor for Mark<'_> {
 /// What an analysis found unreachable.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Found {
-    /// How many objects.
-    pub(crate) count: usize,
     /// Whether any of them has a due finalizer or weak-reference callbacks, so that the
     /// finalization pass is needed at all (with none, finalization costs nothing).
     pub(crate) finalization: bool,
 }
 
-/// Steps 2 to 5 on list `from`: the objects not referenced from outside it are flagged
-/// `DOOMED` and `WEAK_CLEARED` and moved to list `to`. Returns what it found, or `None` if
-/// the traces were inconsistent (then nothing is moved and the flags are clear).
+/// Steps 2 to 4 on the lists `from`, as one set. The garbage is set apart by [`Heap::doom`] when `fast` allows
+/// it and no object of it has a finalizer or weak-reference callbacks; otherwise it is
+/// flagged `DOOMED` and `WEAK_CLEARED` and moved to list `to`. Returns `None` if the traces
+/// were inconsistent (then nothing was written to any object).
 ///
 /// # Safety
 /// Frees are deferred; every object of `from` is alive.
-unsafe fn analyse(heap: &Heap, from: usize, to: usize) -> Option<Found> {
-    let young = heap.list_snapshot(from);
-    // SAFETY: the objects of `from` are alive and stay in place for the whole analysis (frees
-    // deferred, new objects go to generation 0). Their index field holds the scratch count
-    // (CPython's `gc_refs`) until `partition` or `abandon` renumbers the list.
-    unsafe {
-        for &obj in &young {
-            let s = obj.strong();
-            // A count of 0 means "queued for release": keep it (and what it holds) alive
-            // until its destructor runs. Immortal objects are always reachable.
-            obj.set_index(if s == 0 {
-                1
-            } else if s > i32::MAX as u32 {
-                u32::MAX
-            } else {
-                s
-            });
-            obj.set_flags(flags::COLLECTING);
-        }
-
-        let mut sub = Subtract {
-            opaque: false,
-            underflow: false,
-        };
-        for &obj in &young {
-            obj.trace(&mut Tracer::new(&mut sub));
-            if sub.opaque {
-                // Could not read this object: count it as referenced from outside.
-                sub.opaque = false;
-                obj.set_flags(flags::OPAQUE);
-                obj.set_index(obj.index().saturating_add(1) as u32);
-            }
-        }
-        if sub.underflow {
-            tracing::error!(
-                target: "gcrt::gc",
-                "a Trace implementation reported more handles than an object's reference \
-                 count allows; collection abandoned"
-            );
-            abandon(heap, from);
-            return None;
-        }
-
-        // Mark, in list order: each object referenced from outside and not yet reached starts
-        // a walk with an explicit stack (no recursion, so any depth is fine).
-        let mut stack = Vec::new();
-        let mut mark = Mark {
-            stack: &mut stack,
-            opaque: false,
-        };
-        for &root in &young {
-            if root.flags() & flags::REACHABLE != 0 || root.index() == 0 {
-                continue;
-            }
-            root.set_flags(flags::REACHABLE);
-            mark.stack.push(root);
-            while let Some(obj) = mark.stack.pop() {
-                obj.trace(&mut Tracer::new(&mut mark));
-                if mark.opaque {
-                    mark.opaque = false;
-                    if obj.flags() & flags::OPAQUE == 0 {
-                        // Readable when subtracting, unreadable now: the two traces disagree,
-                        // so the subtraction cannot be trusted. Keep everything.
-                        abandon(heap, from);
-                        return None;
-                    }
-                }
-            }
-        }
-
-        let mut found = Found {
-            count: 0,
-            finalization: false,
-        };
-        heap.partition(from, to, |obj| {
-            let f = obj.flags();
-            obj.clear_flags(flags::COLLECTING | flags::REACHABLE | flags::OPAQUE);
-            let garbage = f & flags::REACHABLE == 0;
-            if garbage {
-                obj.set_flags(flags::DOOMED | flags::WEAK_CLEARED);
-                found.count += 1;
-                found.finalization |= f & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0;
-            }
-            garbage
-        });
-        Some(found)
+unsafe fn analyse(
+    heap: &Heap,
+    from: &[usize],
+    to: usize,
+    fast: bool,
+    mut g: Graph,
+) -> Option<Verdict> {
+    let layout = Layout::new(heap, from);
+    // SAFETY: per the caller.
+    let counted = layout.is_some_and(|layout| unsafe { count(heap, from, layout, &mut g) });
+    if !counted || !mark(&mut g) {
+        tracing::error!(
+            target: "gcrt::gc",
+            "a Trace implementation reported more handles than an object's reference \
+             count allows; collection abandoned"
+        );
+        g.put_back();
+        return None;
     }
+    let n = g.refs.len();
+    let garbage = g.refs.iter().filter(|&&r| r != REACHED).count();
+    let finalization = g.special.iter().any(|&i| g.refs[i as usize] != REACHED);
+    let layout = layout.expect("counted");
+    // Whether the object at `index` of list `l` is garbage.
+    let is_garbage = |l: usize, index: usize| {
+        layout
+            .position(l, index)
+            .is_some_and(|i| g.refs[i] != REACHED)
+    };
+    if fast && !finalization {
+        if garbage != 0 {
+            let mut out = core::mem::take(&mut g.garbage);
+            for &l in from {
+                // SAFETY: the objects of the lists are alive and tracked; the predicate runs
+                // no user code. `run` drops every object set apart, once.
+                unsafe { heap.doom(l, |i| is_garbage(l, i), &mut out) };
+            }
+            g.garbage = out;
+        }
+        debug_assert!(g.garbage.len() <= n);
+        return Some(Verdict::Doomed(g));
+    }
+    if garbage != 0 {
+        for &l in from {
+            // SAFETY: as above; `to` is a working list distinct from the analysed ones.
+            unsafe {
+                heap.split_off(
+                    l,
+                    to,
+                    |i| is_garbage(l, i),
+                    flags::DOOMED | flags::WEAK_CLEARED,
+                )
+            };
+        }
+    }
+    g.put_back();
+    Some(Verdict::Moved(Found { finalization }))
 }
 
-/// Gives up an analysis: clears the scratch flags and restores the indices of list `from`.
+/// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says.
+/// Returns false if the lists changed under the pass (only a misbehaving `Trace` impl can
+/// cause that).
 ///
 /// # Safety
-/// Every object of the list is tracked (alive, memory held).
-unsafe fn abandon(heap: &Heap, from: usize) {
-    // SAFETY: per the caller.
-    unsafe { clear_scratch(heap, from) };
-    heap.renumber(from);
+/// Frees are deferred; every object of the lists is alive.
+unsafe fn count(heap: &Heap, from: &[usize], layout: Layout, g: &mut Graph) -> bool {
+    let n: usize = from.iter().map(|&l| layout.len[l] as usize).sum();
+    g.refs.clear();
+    g.refs.resize(n, 0);
+    g.start.clear();
+    g.start.reserve(n + 1);
+    g.start.push(0);
+    g.edges.clear();
+    g.pinned.clear();
+    g.special.clear();
+    let mut v = Count {
+        layout,
+        refs: &mut g.refs,
+        edges: &mut g.edges,
+        opaque: false,
+        bad: false,
+    };
+    let mut i = 0;
+    for &l in from {
+        for k in 0..layout.len[l] as usize {
+            let Some(obj) = heap.list_get(l, k) else {
+                return false;
+            };
+            // SAFETY: an object of the list is alive and tracked (so it has an extension).
+            unsafe {
+                if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
+                    g.special.push(i as u32);
+                }
+                let s = obj.strong();
+                if s == 0 || s > i32::MAX as u32 {
+                    // 0: queued for release, so keep it (and what it holds) alive until its
+                    // destructor runs. Immortal objects are always reachable.
+                    g.pinned.push(i as u32);
+                } else {
+                    v.refs[i] = v.refs[i].wrapping_add(s as i32);
+                }
+                obj.trace(&mut Tracer::new(&mut v));
+            }
+            if v.opaque {
+                // Could not read this object: count it as referenced from outside.
+                v.opaque = false;
+                g.pinned.push(i as u32);
+            }
+            let Ok(end) = u32::try_from(v.edges.len()) else {
+                return false;
+            };
+            g.start.push(end);
+            i += 1;
+        }
+    }
+    !v.bad
+        && from
+            .iter()
+            .all(|&l| heap.list_len(l) >= layout.len[l] as usize)
+}
+
+/// Step 3: marks every entry reachable from outside as [`REACHED`], along the recorded edges.
+/// Returns false if a count went negative (a `Trace` impl reported handles it does not own).
+///
+/// Like CPython's `move_unreachable`, the walk goes through the set in order: an object
+/// reached ahead of the cursor is only marked, and its edges are followed when the cursor
+/// gets there; only objects reached behind the cursor go on the work list. Each object's
+/// edges are read once, and a set that is mostly reachable needs almost no work list.
+fn mark(g: &mut Graph) -> bool {
+    if g.refs.iter().any(|&r| r < 0) {
+        return false;
+    }
+    let Graph {
+        refs,
+        start,
+        edges,
+        pinned,
+        stack,
+        ..
+    } = g;
+    stack.clear();
+    // Pinned objects count as referenced from outside.
+    for &p in pinned.iter() {
+        if refs[p as usize] == 0 {
+            refs[p as usize] = 1;
+        }
+    }
+    for i in 0..refs.len() {
+        if refs[i] == 0 {
+            // Not reached (yet): if it is later, `follow` puts it on the work list.
+            continue;
+        }
+        refs[i] = REACHED;
+        follow(refs, start, edges, stack, i, i);
+        while let Some(k) = stack.pop() {
+            follow(refs, start, edges, stack, k as usize, i);
+        }
+    }
+    true
+}
+
+/// Marks the targets of `k`'s edges: those behind `cursor` go on the work list (their own
+/// edges are due now), those ahead of it are followed when the cursor reaches them.
+#[inline(always)]
+fn follow(
+    refs: &mut [i32],
+    start: &[u32],
+    edges: &[u32],
+    stack: &mut Vec<u32>,
+    k: usize,
+    cursor: usize,
+) {
+    for &j in &edges[start[k] as usize..start[k + 1] as usize] {
+        let r = &mut refs[j as usize];
+        if *r != REACHED {
+            *r = REACHED;
+            if (j as usize) <= cursor {
+                stack.push(j);
+            }
+        }
+    }
 }

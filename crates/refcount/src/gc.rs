@@ -373,10 +373,10 @@ impl<T: Trace + 'static> Gc<T> {
     pub fn try_unwrap(this: Gc<T>) -> Result<T, Gc<T>> {
         let obj = Gc::as_obj(&this);
         // An object the collector is analysing (reachable only from a `Trace` impl) keeps its
-        // place in the lists: its index field is the collector's scratch space meanwhile.
+        // place in the lists: the analysis identifies objects by position.
         // SAFETY: this handle holds the memory.
         let (strong, f) = unsafe { (obj.strong(), obj.flags()) };
-        if strong != 1 || Gc::is_dead(&this) || f & flags::COLLECTING != 0 {
+        if strong != 1 || Gc::is_dead(&this) || crate::heap::is_analysed(f) {
             return Err(this);
         }
         core::mem::forget(this);

@@ -34,10 +34,10 @@ pub const IMMORTAL: u32 = u32::MAX;
 ///         bits 0..31  weak count, plus one "implicit" weak held while strong > 0
 ///  flags: bits 0..3   which list the object is in (generation 0, 1, 2, permanent, or
 ///                     one of the collector's working lists)
-///         bit 3       TRACKED        bit 4  COLLECTING     bit 5  REACHABLE (scratch)
+///         bit 3       TRACKED        bits 4, 5, 9: unused
 ///         bit 6       FINALIZED      bit 7  DEAD (value dropped, memory still held)
 ///         bit 8       DOOMED (garbage of the running collection)
-///         bit 9       OPAQUE (scratch)  bit 10 NO_FINALIZE   bit 11 HAS_WEAKREF_CB
+///         bit 10      NO_FINALIZE    bit 11 HAS_WEAKREF_CB
 ///         bit 12      COUNTED (its allocation counts in generation 0's count)
 ///         bit 13      WEAK_CLEARED (weak references cleared: upgrades fail for good)
 ///         bit 14      HAS_FINALIZER (allocated with a finalizer)
@@ -85,18 +85,12 @@ pub mod flags {
     pub const LIST_MASK: u32 = 0b111;
     /// The object is in one of the heap's lists.
     pub const TRACKED: u32 = 1 << 3;
-    /// The object is in the set being collected.
-    pub const COLLECTING: u32 = 1 << 4;
-    /// Scratch: proven reachable in this collection.
-    pub const REACHABLE: u32 = 1 << 5;
     /// The finalizer has run (it never runs twice).
     pub const FINALIZED: u32 = 1 << 6;
     /// The value has been dropped in place by the collector.
     pub const DEAD: u32 = 1 << 7;
     /// Part of the garbage of the running collection (cleared if it is resurrected).
     pub const DOOMED: u32 = 1 << 8;
-    /// Scratch: could not be traced in this collection.
-    pub const OPAQUE: u32 = 1 << 9;
     /// The finalizer must not run.
     pub const NO_FINALIZE: u32 = 1 << 10;
     /// Weak references with callbacks point to this object.
@@ -381,18 +375,15 @@ impl ObjPtr {
         }
     }
 
-    /// Overwrites the index field. The collector keeps its scratch count there during the
-    /// analysis of a collection (one cache line per visited edge) and has the heap renumber
-    /// the lists afterwards ([`Heap::partition`](crate::Heap::partition),
-    /// [`Heap::renumber`](crate::Heap::renumber)).
+    /// The extension flags of an object known to carry an extension (a tracked one), without
+    /// the check [`flags`](Self::flags) makes: the collector reads them once per object.
     ///
     /// # Safety
-    /// The object has an extension and its memory is held; the index must be restored before
-    /// any list operation touches the object's list.
+    /// The object's memory is held and it has an extension.
     #[inline(always)]
-    pub unsafe fn set_index(self, value: u32) {
+    pub unsafe fn ext_flags(self) -> u32 {
         // SAFETY: per the caller.
-        unsafe { self.ext().index.set(value) }
+        unsafe { self.ext().flags.get() }
     }
 
     /// Position of the object in its list.

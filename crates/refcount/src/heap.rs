@@ -64,6 +64,8 @@ pub struct Heap {
     thresholds: [Cell<usize>; 3],
     enabled: Cell<bool>,
     collecting: Cell<bool>,
+    /// The lists being analysed, one bit per list id.
+    analysing: Cell<u32>,
     tracked_allocs: Cell<u64>,
     tracked_frees: Cell<u64>,
     /// Weak-reference callbacks by referent, oldest first.
@@ -113,6 +115,7 @@ impl Heap {
             thresholds: [Cell::new(2000), Cell::new(10), Cell::new(10)],
             enabled: Cell::new(true),
             collecting: Cell::new(false),
+            analysing: Cell::new(0),
             tracked_allocs: Cell::new(0),
             tracked_frees: Cell::new(0),
             weakref_cbs: UnsafeCell::new(hashbrown::HashMap::new()),
@@ -315,52 +318,167 @@ impl Heap {
         }
     }
 
-    /// Splits list `from` in one pass: the objects for which `to_other` returns true move to
-    /// the end of list `to`, the others stay in `from` in their order. Every moved or kept
-    /// object gets its list id and index rewritten, so this also restores the indices after
-    /// the collector used the index field as scratch space.
+    /// Splits list `from` after an analysis that identified its objects by position: the
+    /// objects whose position `garbage` accepts move to the end of list `to`, with the flag
+    /// bits `mark` added; the others stay in `from`, in their order. Only the objects that
+    /// change place are written (a collection that finds no garbage writes nothing).
     ///
     /// # Safety
-    /// Every object of `from` is alive and tracked; `to_other` runs no user code and does not
-    /// touch the lists.
-    pub unsafe fn partition(
+    /// Every object of `from` is alive and tracked, `from != to`, and `garbage` runs no user
+    /// code.
+    pub unsafe fn split_off(
         &self,
         from: usize,
         to: usize,
-        mut to_other: impl FnMut(ObjPtr) -> bool,
+        mut garbage: impl FnMut(usize) -> bool,
+        mark: u32,
     ) {
         debug_assert_ne!(from, to);
-        // SAFETY: per the caller; the two lists are distinct and no user code runs.
+        // SAFETY: per the caller; the two lists are distinct cells and no user code runs.
         unsafe {
-            let src = core::mem::take(self.list_mut(from));
-            let mut keep = Vec::with_capacity(src.len());
+            let src = self.list_mut(from);
             let dst = self.list_mut(to);
-            for &obj in &src {
+            let mut kept = 0;
+            for i in 0..src.len() {
+                let obj = src[i];
                 let e = obj.ext();
-                if to_other(obj) {
+                if garbage(i) {
                     e.index.set(dst.len() as u32);
-                    e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
+                    e.flags
+                        .set((e.flags.get() & !flags::LIST_MASK) | to as u32 | mark);
                     dst.push(obj);
                 } else {
-                    e.index.set(keep.len() as u32);
-                    e.flags
-                        .set((e.flags.get() & !flags::LIST_MASK) | from as u32);
-                    keep.push(obj);
+                    if kept != i {
+                        src[kept] = obj;
+                        e.index.set(kept as u32);
+                    }
+                    kept += 1;
                 }
             }
-            *self.list_mut(from) = keep;
+            src.truncate(kept);
         }
     }
 
-    /// Rewrites the index of every object of a list from its position (after the collector
-    /// used the field as scratch space).
-    pub fn renumber(&self, list: usize) {
-        // SAFETY: no user code runs; every element is a live tracked object.
+    /// The collector's fast path for garbage that needs no finalization: the objects of list
+    /// `from` whose position `garbage` accepts leave the lists, are flagged `DOOMED` and
+    /// `WEAK_CLEARED` (weak upgrades fail from now on), have their death counted, and get a
+    /// temporary strong reference, so that no release can free them before
+    /// [`drop_doomed`](Self::drop_doomed) drops their values. They are appended to `out`; the
+    /// others stay in `from`, in order, written only if they change place.
+    ///
+    /// An object whose count is already 0 is left where it is: its release is queued (it was
+    /// dropped by a `Trace` impl during the analysis), and that release frees it.
+    ///
+    /// # Safety
+    /// Every object of `from` is alive and tracked, and `garbage` runs no user code. Every
+    /// object appended to `out` must be passed to [`drop_doomed`](Self::drop_doomed) exactly
+    /// once.
+    pub unsafe fn doom(
+        &self,
+        from: usize,
+        mut garbage: impl FnMut(usize) -> bool,
+        out: &mut Vec<ObjPtr>,
+    ) {
+        // SAFETY: per the caller; no user code runs.
         unsafe {
-            for (i, &obj) in self.list_mut(list).iter().enumerate() {
-                obj.ext().index.set(i as u32);
+            let src = self.list_mut(from);
+            let mut kept = 0;
+            for i in 0..src.len() {
+                let obj = src[i];
+                let e = obj.ext();
+                let strong = obj.strong();
+                if garbage(i) && strong != 0 {
+                    let f = e.flags.get();
+                    if f & flags::COUNTED != 0 {
+                        self.count_death();
+                    }
+                    e.flags.set(
+                        (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
+                            | flags::DOOMED
+                            | flags::WEAK_CLEARED,
+                    );
+                    obj.inc_strong();
+                    out.push(obj);
+                } else {
+                    if kept != i {
+                        src[kept] = obj;
+                        e.index.set(kept as u32);
+                    }
+                    kept += 1;
+                }
+            }
+            src.truncate(kept);
+        }
+    }
+
+    /// Drops the values of objects set apart by [`doom`](Self::doom), last first, and gives back
+    /// their temporary references: an object nothing else holds is freed at once, the others
+    /// when their last handle goes (they are `DEAD`: dereferencing a handle panics).
+    ///
+    /// A panicking `Drop` does not stop the others: every value is dropped, and the first
+    /// panic is returned (later ones go to the unraisable hook).
+    ///
+    /// # Safety
+    /// `objs` holds objects returned by [`doom`](Self::doom), each exactly once.
+    pub unsafe fn drop_doomed(&self, objs: &[ObjPtr]) -> Option<Box<dyn core::any::Any + Send>> {
+        // The newest object first, as the collector's general path does.
+        let mut left = objs.len();
+        let mut first_panic = None;
+        while left != 0 {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                while left != 0 {
+                    left -= 1;
+                    let obj = objs[left];
+                    // SAFETY: per the caller, the temporary reference holds the memory and
+                    // the value is alive; `DEAD` is set first, so it is dropped only here.
+                    unsafe {
+                        obj.ext().flags.set(obj.ext().flags.get() | flags::DEAD);
+                        obj.drop_value_raw();
+                        self.release_doomed(obj);
+                    }
+                }
+            }));
+            if let Err(payload) = result {
+                // SAFETY: the object whose drop panicked still holds its temporary reference.
+                unsafe { self.release_doomed(objs[left]) };
+                if first_panic.is_none() {
+                    first_panic = Some(payload);
+                } else {
+                    crate::report::report_unraisable("dropping garbage", &payload);
+                }
             }
         }
+        first_panic
+    }
+
+    /// Gives back the temporary reference of a doomed object whose value was dropped.
+    ///
+    /// # Safety
+    /// The object is `DEAD` and the caller owns its temporary strong reference.
+    #[inline]
+    unsafe fn release_doomed(&self, obj: ObjPtr) {
+        // SAFETY: per the caller; the value is dropped, so nothing but memory remains.
+        unsafe {
+            let s = obj.strong() - 1;
+            obj.set_strong(s);
+            if s == 0 {
+                self.drop_implicit_weak(obj);
+            }
+        }
+    }
+
+    /// Whether the collector is analysing list `list`: its objects must keep their places
+    /// (the analysis identifies them by position), so [`Gc::try_unwrap`](crate::Gc) refuses
+    /// to take them out meanwhile.
+    pub fn is_analysing(&self, list: usize) -> bool {
+        self.analysing.get() & (1 << list) != 0
+    }
+
+    /// Declares which lists the collector is analysing ([`is_analysing`](Self::is_analysing));
+    /// an empty slice when it is done.
+    pub fn set_analysing(&self, lists: &[usize]) {
+        self.analysing
+            .set(lists.iter().fold(0, |mask, &l| mask | 1 << l));
     }
 
     // ----- counters -----------------------------------------------------------------------
@@ -880,4 +998,10 @@ pub(crate) unsafe fn untrack(obj: ObjPtr) {
         // SAFETY: per the caller.
         unsafe { h.untrack(obj) }
     });
+}
+
+/// Whether an object with these flags is in the list the collector is analysing.
+pub(crate) fn is_analysed(f: u32) -> bool {
+    f & flags::TRACKED != 0
+        && try_with_heap(|h| h.is_analysing((f & flags::LIST_MASK) as usize)).unwrap_or(false)
 }
