@@ -19,7 +19,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
-use refcount::{Heap, NUM_LISTS, ObjPtr, SCRATCH, Tracer, UNREACHABLE, Visitor, flags};
+use refcount::{EdgeCounter, Heap, ObjPtr, SCRATCH, SetLayout, UNREACHABLE, flags};
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
 use crate::stats::{DebugFlags, with_state};
@@ -456,86 +456,6 @@ fn trim<T>(v: &mut Vec<T>, used: usize) {
     }
 }
 
-/// Where each list starts in the analysed set and how many of its objects belong to it
-/// (objects a `Trace` impl allocates during the count pass come after them and are not part
-/// of the set). `NOT_IN_SET` for the lists not analysed.
-#[derive(Clone, Copy)]
-struct Layout {
-    base: [u32; NUM_LISTS],
-    len: [u32; NUM_LISTS],
-}
-
-const NOT_IN_SET: u32 = u32::MAX;
-
-impl Layout {
-    fn new(heap: &Heap, lists: &[usize]) -> Option<Layout> {
-        let mut layout = Layout {
-            base: [NOT_IN_SET; NUM_LISTS],
-            len: [0; NUM_LISTS],
-        };
-        let mut n = 0u32;
-        for &l in lists {
-            let len = u32::try_from(heap.list_len(l)).ok()?;
-            layout.base[l] = n;
-            layout.len[l] = len;
-            n = n.checked_add(len).filter(|&n| n != u32::MAX)?;
-        }
-        Some(layout)
-    }
-
-    /// Position in the set of the object at `index` of list `list`, if it belongs to it.
-    #[inline(always)]
-    fn position(&self, list: usize, index: usize) -> Option<usize> {
-        let base = self.base[list];
-        (base != NOT_IN_SET && index < self.len[list] as usize).then(|| base as usize + index)
-    }
-}
-
-/// The count pass's visitor: subtracts each reference to an object of the set from the
-/// target's entry and records the edge.
-struct Count<'a> {
-    layout: Layout,
-    refs: &'a mut [i32],
-    edges: &'a mut Vec<u32>,
-    opaque: bool,
-    /// A target's index was outside the list: the lists are not what the analysis assumes.
-    bad: bool,
-}
-
-impl Visitor for Count<'_> {
-    #[inline]
-    fn visit(&mut self, obj: ObjPtr) {
-        // SAFETY: a reported handle is owned by a live object, so its target's memory is
-        // held; the extension is read only after checking it exists.
-        unsafe {
-            if !obj.has_ext() {
-                return;
-            }
-            let f = obj.ext_flags();
-            if f & flags::TRACKED == 0 {
-                return;
-            }
-            let Some(j) = self
-                .layout
-                .position((f & flags::LIST_MASK) as usize, obj.index())
-            else {
-                return;
-            };
-            match self.refs.get_mut(j) {
-                Some(r) => {
-                    *r = r.wrapping_sub(1);
-                    self.edges.push(j as u32);
-                }
-                None => self.bad = true,
-            }
-        }
-    }
-
-    fn opaque(&mut self) {
-        self.opaque = true;
-    }
-}
-
 /// What an analysis found unreachable.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Found {
@@ -558,7 +478,7 @@ unsafe fn analyse(
     fast: bool,
     mut g: Graph,
 ) -> Option<Verdict> {
-    let layout = Layout::new(heap, from);
+    let layout = SetLayout::new(heap, from);
     // SAFETY: per the caller.
     let counted = layout.is_some_and(|layout| unsafe { count(heap, from, layout, &mut g) });
     if !counted || !mark(&mut g) {
@@ -616,60 +536,57 @@ unsafe fn analyse(
 ///
 /// # Safety
 /// Frees are deferred; every object of the lists is alive.
-unsafe fn count(heap: &Heap, from: &[usize], layout: Layout, g: &mut Graph) -> bool {
-    let n: usize = from.iter().map(|&l| layout.len[l] as usize).sum();
-    g.refs.clear();
-    g.refs.resize(n, 0);
+unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -> bool {
+    let n = layout.len();
+    let mut refs = core::mem::take(&mut g.refs);
+    refs.clear();
+    refs.resize(n, 0);
+    let mut edges = core::mem::take(&mut g.edges);
+    edges.clear();
     g.start.clear();
     g.start.reserve(n + 1);
     g.start.push(0);
-    g.edges.clear();
     g.pinned.clear();
     g.special.clear();
-    let mut v = Count {
-        layout,
-        refs: &mut g.refs,
-        edges: &mut g.edges,
-        opaque: false,
-        bad: false,
-    };
-    let mut i = 0;
-    for &l in from {
-        for k in 0..layout.len[l] as usize {
-            let Some(obj) = heap.list_get(l, k) else {
-                return false;
-            };
-            // SAFETY: an object of the list is alive and tracked (so it has an extension).
-            unsafe {
-                if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
-                    g.special.push(i as u32);
+    let mut counter = EdgeCounter::new(layout, refs, edges);
+    let ok = 'pass: {
+        let mut i = 0;
+        for &l in from {
+            for k in 0..layout.list_len(l) {
+                let Some(obj) = heap.list_get(l, k) else {
+                    break 'pass false;
+                };
+                // SAFETY: an object of the list is alive and tracked (so it has an extension).
+                unsafe {
+                    if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
+                        g.special.push(i as u32);
+                    }
+                    let s = obj.strong();
+                    if s == 0 || s > i32::MAX as u32 {
+                        // 0: queued for release, so keep it (and what it holds) alive until
+                        // its destructor runs. Immortal objects are always reachable.
+                        g.pinned.push(i as u32);
+                    } else {
+                        let r = &mut counter.refs()[i];
+                        *r = r.wrapping_add(s as i32);
+                    }
+                    obj.trace(&mut counter.tracer());
                 }
-                let s = obj.strong();
-                if s == 0 || s > i32::MAX as u32 {
-                    // 0: queued for release, so keep it (and what it holds) alive until its
-                    // destructor runs. Immortal objects are always reachable.
+                if counter.take_opaque() {
+                    // Could not read this object: count it as referenced from outside.
                     g.pinned.push(i as u32);
-                } else {
-                    v.refs[i] = v.refs[i].wrapping_add(s as i32);
                 }
-                obj.trace(&mut Tracer::new(&mut v));
+                let Ok(end) = u32::try_from(counter.edge_count()) else {
+                    break 'pass false;
+                };
+                g.start.push(end);
+                i += 1;
             }
-            if v.opaque {
-                // Could not read this object: count it as referenced from outside.
-                v.opaque = false;
-                g.pinned.push(i as u32);
-            }
-            let Ok(end) = u32::try_from(v.edges.len()) else {
-                return false;
-            };
-            g.start.push(end);
-            i += 1;
         }
-    }
-    !v.bad
-        && from
-            .iter()
-            .all(|&l| heap.list_len(l) >= layout.len[l] as usize)
+        !counter.inconsistent() && from.iter().all(|&l| heap.list_len(l) >= layout.list_len(l))
+    };
+    (g.refs, g.edges) = counter.into_parts();
+    ok
 }
 
 /// Step 3: marks every entry reachable from outside as [`REACHED`], along the recorded edges.

@@ -647,6 +647,23 @@ impl Heap {
         let depth = self.depth.get();
         // SAFETY: per the caller: memory held, value alive or DEAD, type `T`.
         unsafe {
+            // Frees the memory on every path, unwinding included.
+            struct Free<'a, T: crate::Trace + 'static>(&'a Heap, ObjPtr, bool, PhantomData<T>);
+            impl<T: crate::Trace + 'static> Drop for Free<'_, T> {
+                #[inline]
+                fn drop(&mut self) {
+                    if self.1.dec_weak() == 0 {
+                        let back = head_room(self.2, align_of::<T>()) - size_of::<Header>();
+                        // SAFETY: no strong or weak reference remains; the allocation starts
+                        // `back` bytes before the header and has `box_layout::<T>` (as in
+                        // `ObjPtr::init`).
+                        unsafe {
+                            let start = self.1.0.cast::<u8>().sub(back);
+                            self.0.alloc_mut().dealloc(start, box_layout::<T>(self.2));
+                        }
+                    }
+                }
+            }
             // A type that needs tracing always has the extension: no need to read the header.
             let has_ext = T::needs_trace() || obj.has_ext();
             if has_ext {
@@ -655,6 +672,12 @@ impl Heap {
                 // object whose count is 0, except to find it dead).
                 let e = obj.ext();
                 let f = e.flags.get();
+                if f & (flags::HAS_WEAKREF_CB | flags::DEAD | flags::TRACKED) == flags::DEAD {
+                    // The collector dropped the value (and untracked the object and counted its
+                    // death): only the memory is left. No user code runs, so no depth guard.
+                    drop(Free::<T>(self, obj, true, PhantomData));
+                    return;
+                }
                 if f & (flags::HAS_WEAKREF_CB | flags::DEAD) != 0
                     || depth >= DEPTH_LIMIT
                     || f & (flags::HAS_FINALIZER | flags::FINALIZED | flags::NO_FINALIZE)
@@ -675,23 +698,6 @@ impl Heap {
             }
             self.depth.set(depth + 1);
             let _leave = DepthGuard(self, depth);
-            // Frees the memory on every path, unwinding included.
-            struct Free<'a, T: crate::Trace + 'static>(&'a Heap, ObjPtr, bool, PhantomData<T>);
-            impl<T: crate::Trace + 'static> Drop for Free<'_, T> {
-                #[inline]
-                fn drop(&mut self) {
-                    if self.1.dec_weak() == 0 {
-                        let back = head_room(self.2, align_of::<T>()) - size_of::<Header>();
-                        // SAFETY: no strong or weak reference remains; the allocation starts
-                        // `back` bytes before the header and has `box_layout::<T>` (as in
-                        // `ObjPtr::init`).
-                        unsafe {
-                            let start = self.1.0.cast::<u8>().sub(back);
-                            self.0.alloc_mut().dealloc(start, box_layout::<T>(self.2));
-                        }
-                    }
-                }
-            }
             let free = Free::<T>(self, obj, has_ext, PhantomData);
             core::ptr::drop_in_place(obj.value::<T>());
             drop(free);

@@ -29,6 +29,7 @@
 //! ```
 
 mod any;
+mod edges;
 mod finalize;
 mod gc;
 mod header;
@@ -41,6 +42,7 @@ mod weak;
 mod weakref;
 
 pub use any::AnyGc;
+pub use edges::{EdgeCounter, SetLayout};
 pub use finalize::Finalize;
 pub use gc::Gc;
 pub use header::{Header, IMMORTAL, ObjPtr, TypeInfo, flags};

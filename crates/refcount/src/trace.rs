@@ -4,6 +4,7 @@ use core::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, LinkedList, VecDeque};
 use std::rc::Rc;
 
+use crate::edges::EdgeCounter;
 use crate::gc::Gc;
 use crate::header::ObjPtr;
 use crate::weak::Weak;
@@ -156,20 +157,41 @@ pub trait Visitor {
 /// assert_eq!(seen.0, vec![Gc::as_obj(&a)]);
 /// ```
 pub struct Tracer<'a> {
-    visitor: &'a mut dyn Visitor,
+    sink: Sink<'a>,
+}
+
+/// Where a tracer sends handles: any visitor, or the collector's edge counter, whose code is
+/// then inlined into every `Trace` impl (no indirect call per edge).
+enum Sink<'a> {
+    Visitor(&'a mut dyn Visitor),
+    Counter(&'a mut EdgeCounter),
 }
 
 impl<'a> Tracer<'a> {
     /// Creates a tracer that forwards every reported handle to `visitor`.
     #[inline]
     pub fn new(visitor: &'a mut dyn Visitor) -> Tracer<'a> {
-        Tracer { visitor }
+        Tracer {
+            sink: Sink::Visitor(visitor),
+        }
+    }
+
+    /// A tracer feeding an edge counter ([`EdgeCounter::tracer`]).
+    #[inline(always)]
+    pub(crate) fn counting(counter: &'a mut EdgeCounter) -> Tracer<'a> {
+        Tracer {
+            sink: Sink::Counter(counter),
+        }
     }
 
     /// Reports one strong handle owned by the value being traced.
     #[inline]
     pub fn visit<T: Trace + 'static>(&mut self, gc: &Gc<T>) {
-        self.visitor.visit(Gc::as_obj(gc));
+        let obj = Gc::as_obj(gc);
+        match &mut self.sink {
+            Sink::Counter(c) => c.visit(obj),
+            Sink::Visitor(v) => v.visit(obj),
+        }
     }
 
     /// Reports that part of the value could not be read (for example a `RefCell` that is
@@ -179,7 +201,10 @@ impl<'a> Tracer<'a> {
     /// it holds is freed, and a cycle through it waits for a later collection.
     #[inline]
     pub fn mark_opaque(&mut self) {
-        self.visitor.opaque();
+        match &mut self.sink {
+            Sink::Counter(c) => c.mark_opaque(),
+            Sink::Visitor(v) => v.opaque(),
+        }
     }
 }
 
