@@ -19,7 +19,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
-use refcount::{EdgeCounter, Heap, ObjPtr, SCRATCH, SetLayout, UNREACHABLE, flags};
+use refcount::{EdgeCounter, Heap, ObjPtr, PREFETCH_AHEAD, SCRATCH, SetLayout, UNREACHABLE, flags};
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
 use crate::stats::{DebugFlags, with_state};
@@ -556,6 +556,9 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -
                 let Some(obj) = heap.list_get(l, k) else {
                     break 'pass false;
                 };
+                if let Some(ahead) = heap.list_get(l, k + PREFETCH_AHEAD) {
+                    ahead.prefetch();
+                }
                 // SAFETY: an object of the list is alive and tracked (so it has an extension).
                 unsafe {
                     if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {

@@ -47,8 +47,8 @@ pub use finalize::Finalize;
 pub use gc::Gc;
 pub use header::{Header, IMMORTAL, ObjPtr, TypeInfo, flags};
 pub use heap::{
-    Heap, NUM_LISTS, PERMANENT, SCRATCH, UNREACHABLE, YOUNG, set_collect_hook, try_with_heap,
-    with_heap,
+    Heap, NUM_LISTS, PERMANENT, PREFETCH_AHEAD, SCRATCH, UNREACHABLE, YOUNG, set_collect_hook,
+    try_with_heap, with_heap,
 };
 pub use report::{Unraisable, UnraisableHook, report_unraisable, set_unraisable_hook};
 #[doc(hidden)]
