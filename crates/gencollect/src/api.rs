@@ -449,7 +449,7 @@ pub fn clear_garbage() {
                     h.append_list(refcount::YOUNG, 2);
                     collector::process_unreachable(h, 2, debug, found).1
                 }
-                Ok(Some(collector::Verdict::Doomed(_))) => unreachable!("not asked for"),
+                Ok(Some(collector::Verdict::Doomed(..))) => unreachable!("not asked for"),
                 Ok(None) => {
                     h.append_list(refcount::YOUNG, 2);
                     None

@@ -189,10 +189,9 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
     });
     promote();
     let (collected, panic) = match verdict {
-        Verdict::Doomed(mut graph) => {
+        Verdict::Doomed(mut graph, collected) => {
             let garbage = core::mem::take(&mut graph.garbage);
             graph.put_back();
-            let collected = garbage.len();
             let _span = tracing::debug_span!(target: "gcrt::gc", "delete", collected).entered();
             // SAFETY: `doom` set these objects apart, each once.
             let panic = unsafe { heap.drop_doomed(&garbage) };
@@ -211,8 +210,10 @@ pub(crate) enum Verdict {
     /// steps; possibly none.
     Moved(Found),
     /// Set apart by [`Heap::doom`] into the graph's `garbage` buffer: no finalizer or
-    /// weak-reference callback is due among it, so it only needs dropping.
-    Doomed(Graph),
+    /// weak-reference callback is due among it, so it only needs dropping. With the number
+    /// of objects found unreachable (those whose release a `Trace` impl queued during the
+    /// analysis are freed by that release, not set apart).
+    Doomed(Graph, usize),
 }
 
 /// Runs [`analyse`] with frees deferred, catching a panic from a `Trace` implementation (the
@@ -511,7 +512,7 @@ unsafe fn analyse(
             g.garbage = out;
         }
         debug_assert!(g.garbage.len() <= n);
-        return Some(Verdict::Doomed(g));
+        return Some(Verdict::Doomed(g, garbage));
     }
     if garbage != 0 {
         for &l in from {

@@ -203,10 +203,10 @@ fn try_unwrap_fires_weakref_callbacks_and_leaves_no_stale_registration() {
 
 #[test]
 fn freeze_from_a_trace_impl_during_a_full_collection_does_nothing() {
-    // A full collection analyses generation 2 in place, with its scratch counts in the
-    // objects' index fields; `freeze`/`unfreeze` called by user code while it runs (here from
-    // a `Trace` impl, the only user code that runs during the analysis) must not move or
-    // renumber the objects under it.
+    // A collection analyses the generations in place and identifies objects by their place
+    // in the lists; `freeze`/`unfreeze` called by user code while it runs (here from a
+    // `Trace` impl, the only user code that runs during the analysis) must not move the
+    // objects under it.
     struct Freezer(RefCell<Option<Gc<Freezer>>>);
     // SAFETY: reports its one handle (calling the gc API is not forbidden).
     unsafe impl Trace for Freezer {

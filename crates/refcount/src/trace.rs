@@ -26,8 +26,9 @@ use crate::weak::Weak;
 ///    Over-reporting makes the collector believe an object is referenced only from garbage
 ///    when it is in fact referenced from outside, and the collector would then drop a live
 ///    value.
-/// 2. **Report the same handles on every call while no user code runs in between.** A
-///    collection traces each object more than once and relies on the answers agreeing.
+/// 2. **Report the same handles on every call while no user code runs in between.** The
+///    collector may trace an object again (after finalizers run, or in a later collection)
+///    and relies on the answers describing the value as it is.
 /// 3. **Do not drop or replace handles inside `trace`.** (Cloning, allocating and panicking
 ///    are all allowed: the collector defers frees while it traces and survives panics.)
 ///

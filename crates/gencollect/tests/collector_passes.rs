@@ -1,0 +1,214 @@
+//! What users rely on while the collector's passes run: the count pass under a `Trace` impl
+//! that breaks its contract, and the drop pass as seen from `Drop` code.
+
+use std::cell::{Cell, RefCell};
+
+use refcount::{Gc, Trace, Tracer, Weak, with_heap};
+
+thread_local! {
+    static DROPS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+}
+
+fn drops() -> Vec<&'static str> {
+    let mut d = DROPS.with(|d| d.borrow().clone());
+    d.sort_unstable();
+    d
+}
+
+struct Victim {
+    back: RefCell<Option<Gc<Dropper>>>,
+}
+
+// SAFETY: reports its one handle.
+unsafe impl Trace for Victim {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self.back.trace(t);
+    }
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        DROPS.with(|d| d.borrow_mut().push("victim"));
+    }
+}
+
+/// Breaks rule 3 of `Trace`: drops the handle it holds while being traced.
+struct Dropper {
+    victim: RefCell<Option<Gc<Victim>>>,
+}
+
+// SAFETY: reports its handle before dropping it (the drop is the contract breach under test;
+// it must stay memory-safe).
+unsafe impl Trace for Dropper {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self.victim.trace(t);
+        drop(self.victim.borrow_mut().take());
+    }
+}
+
+impl Drop for Dropper {
+    fn drop(&mut self) {
+        DROPS.with(|d| d.borrow_mut().push("dropper"));
+    }
+}
+
+fn bytes() -> usize {
+    with_heap(|h| h.bytes_in_use())
+}
+
+#[test]
+fn trace_dropping_a_counted_garbage_handle_frees_each_object_once() {
+    // Regression: the victim is counted first (count 1), then the dropper's trace reports
+    // it and drops the last handle, so the victim is garbage with its release queued. The
+    // fast drop path must leave it to that queued release (count 0), not drop it again.
+    gencollect::collect();
+    let before = bytes();
+    let v = Gc::new(Victim {
+        back: RefCell::new(None),
+    });
+    let d = Gc::new(Dropper {
+        victim: RefCell::new(Some(v.clone())),
+    });
+    *v.back.borrow_mut() = Some(d.clone());
+    drop((v, d));
+    assert_eq!(gencollect::collect(), 2);
+    assert_eq!(drops(), vec!["dropper", "victim"]);
+    assert_eq!(bytes(), before, "both objects' memory is back");
+    assert_eq!(gencollect::collect(), 0);
+    assert_eq!(drops().len(), 2);
+}
+
+#[test]
+fn trace_dropping_an_uncounted_handle_keeps_the_cycle_until_refcounting_frees_it() {
+    // The victim comes after the dropper in the list: when it is counted, its release is
+    // already queued (count 0), so it counts as referenced from outside, and so does the
+    // dropper through it. Nothing is found; the queued release then frees both.
+    gencollect::collect();
+    let before = bytes();
+    let d = Gc::new(Dropper {
+        victim: RefCell::new(None),
+    });
+    let v = Gc::new(Victim {
+        back: RefCell::new(Some(d.clone())),
+    });
+    *d.victim.borrow_mut() = Some(v.clone());
+    drop((v, d));
+    assert_eq!(gencollect::collect(), 0);
+    assert_eq!(drops(), vec!["dropper", "victim"]);
+    assert_eq!(bytes(), before);
+}
+
+struct Peer {
+    next: RefCell<Option<Gc<Peer>>>,
+    others: RefCell<Vec<Weak<Peer>>>,
+    upgraded: std::rc::Rc<Cell<u32>>,
+}
+
+// SAFETY: reports its one strong handle; weak handles are not references.
+unsafe impl Trace for Peer {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self.next.trace(t);
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        for w in self.others.borrow().iter() {
+            if w.upgrade().is_some() {
+                self.upgraded.set(self.upgraded.get() + 1);
+            }
+        }
+        DROPS.with(|d| d.borrow_mut().push("peer"));
+    }
+}
+
+#[test]
+fn weak_handles_to_any_garbage_stop_upgrading_before_the_first_drop() {
+    // As CPython clears every weak reference to unreachable objects before it clears any of
+    // them: no destructor can bring back an object of the same garbage through a weak handle.
+    gencollect::collect();
+    let upgraded = std::rc::Rc::new(Cell::new(0));
+    let ring: Vec<Gc<Peer>> = (0..5)
+        .map(|_| {
+            Gc::new(Peer {
+                next: RefCell::new(None),
+                others: RefCell::new(Vec::new()),
+                upgraded: upgraded.clone(),
+            })
+        })
+        .collect();
+    for (i, p) in ring.iter().enumerate() {
+        *p.next.borrow_mut() = Some(ring[(i + 1) % ring.len()].clone());
+        *p.others.borrow_mut() = ring
+            .iter()
+            .filter(|q| !Gc::ptr_eq(q, p))
+            .map(Gc::downgrade)
+            .collect();
+    }
+    let outside = Gc::downgrade(&ring[0]);
+    drop(ring);
+    assert!(outside.upgrade().is_some(), "alive until collected");
+    assert_eq!(gencollect::collect(), 5);
+    assert_eq!(drops(), vec!["peer"; 5]);
+    assert_eq!(upgraded.get(), 0, "20 upgrade attempts, all refused");
+    assert!(outside.upgrade().is_none());
+}
+
+struct Leafy {
+    _next: RefCell<Option<Gc<Leafy>>>,
+}
+
+// SAFETY: reports its one handle.
+unsafe impl Trace for Leafy {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self._next.trace(t);
+    }
+}
+
+/// Takes its handle out while being traced and tries to unwrap it.
+struct Unwrapper {
+    slot: RefCell<Option<Gc<Leafy>>>,
+    refused: Cell<u32>,
+}
+
+// SAFETY: reports the handle it holds when the trace ends (it puts it back first).
+unsafe impl Trace for Unwrapper {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        let taken = self.slot.borrow_mut().take();
+        if let Some(h) = taken {
+            match Gc::try_unwrap(h) {
+                Ok(_) => panic!("a value was taken out of the set under analysis"),
+                Err(h) => {
+                    self.refused.set(self.refused.get() + 1);
+                    *self.slot.borrow_mut() = Some(h);
+                }
+            }
+        }
+        self.slot.trace(t);
+    }
+}
+
+#[test]
+fn try_unwrap_of_an_object_under_analysis_is_refused() {
+    // The analysis identifies objects by their place in the lists; taking one out from a
+    // `Trace` impl would move another into its place.
+    let holder = Gc::new(Unwrapper {
+        slot: RefCell::new(Some(Gc::new(Leafy {
+            _next: RefCell::new(None),
+        }))),
+        refused: Cell::new(0),
+    });
+    assert_eq!(gencollect::collect(), 0);
+    assert_eq!(
+        holder.refused.get(),
+        1,
+        "traced once per collection, refused once"
+    );
+    assert_eq!(gencollect::collect_generation(0), Ok(0));
+    assert_eq!(holder.refused.get(), 1, "generation 0 no longer holds them");
+    assert_eq!(gencollect::collect(), 0);
+    assert_eq!(holder.refused.get(), 2);
+    // Outside a collection the value comes out.
+    let inner = holder.slot.borrow_mut().take().unwrap();
+    assert!(Gc::try_unwrap(inner).is_ok());
+}
