@@ -482,7 +482,8 @@ unsafe fn analyse(
     let layout = SetLayout::new(heap, from);
     // SAFETY: per the caller.
     let counted = layout.is_some_and(|layout| unsafe { count(heap, from, layout, &mut g) });
-    if !counted || !mark(&mut g) {
+    let reached = if counted { mark(&mut g) } else { None };
+    let (Some(layout), Some(reached)) = (layout, reached) else {
         tracing::error!(
             target: "gcrt::gc",
             "a Trace implementation reported more handles than an object's reference \
@@ -490,38 +491,32 @@ unsafe fn analyse(
         );
         g.put_back();
         return None;
-    }
-    let n = g.refs.len();
-    let garbage = g.refs.iter().filter(|&&r| r != REACHED).count();
-    let finalization = g.special.iter().any(|&i| g.refs[i as usize] != REACHED);
-    let layout = layout.expect("counted");
-    // Whether the object at `index` of list `l` is garbage.
-    let is_garbage = |l: usize, index: usize| {
-        layout
-            .position(l, index)
-            .is_some_and(|i| g.refs[i] != REACHED)
     };
+    let garbage = layout.len() - reached;
+    let finalization = g.special.iter().any(|&i| g.refs[i as usize] != REACHED);
     if fast && !finalization {
         if garbage != 0 {
             let mut out = core::mem::take(&mut g.garbage);
+            out.reserve(garbage);
             for &l in from {
+                let refs = &g.refs[layout.range(l)];
                 // SAFETY: the objects of the lists are alive and tracked; the predicate runs
                 // no user code. `run` drops every object set apart, once.
-                unsafe { heap.doom(l, |i| is_garbage(l, i), &mut out) };
+                unsafe { heap.doom(l, |i| refs.get(i).is_some_and(|&r| r != REACHED), &mut out) };
             }
             g.garbage = out;
         }
-        debug_assert!(g.garbage.len() <= n);
         return Some(Verdict::Doomed(g, garbage));
     }
     if garbage != 0 {
         for &l in from {
+            let refs = &g.refs[layout.range(l)];
             // SAFETY: as above; `to` is a working list distinct from the analysed ones.
             unsafe {
                 heap.split_off(
                     l,
                     to,
-                    |i| is_garbage(l, i),
+                    |i| refs.get(i).is_some_and(|&r| r != REACHED),
                     flags::DOOMED | flags::WEAK_CLEARED,
                 )
             };
@@ -587,7 +582,7 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -
                 i += 1;
             }
         }
-        !counter.inconsistent() && from.iter().all(|&l| heap.list_len(l) >= layout.list_len(l))
+        from.iter().all(|&l| heap.list_len(l) >= layout.list_len(l))
     };
     (g.refs, g.edges) = counter.into_parts();
     ok
@@ -600,9 +595,9 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -
 /// reached ahead of the cursor is only marked, and its edges are followed when the cursor
 /// gets there; only objects reached behind the cursor go on the work list. Each object's
 /// edges are read once, and a set that is mostly reachable needs almost no work list.
-fn mark(g: &mut Graph) -> bool {
+fn mark(g: &mut Graph) -> Option<usize> {
     if g.refs.iter().any(|&r| r < 0) {
-        return false;
+        return None;
     }
     let Graph {
         refs,
@@ -619,22 +614,29 @@ fn mark(g: &mut Graph) -> bool {
             refs[p as usize] = 1;
         }
     }
+    let mut reached = 0;
     for i in 0..refs.len() {
-        if refs[i] == 0 {
+        let r = refs[i];
+        if r == 0 {
             // Not reached (yet): if it is later, `follow` puts it on the work list.
             continue;
         }
-        refs[i] = REACHED;
-        follow(refs, start, edges, stack, i, i);
+        if r != REACHED {
+            // Referenced from outside; an entry marked ahead of the cursor was counted then.
+            refs[i] = REACHED;
+            reached += 1;
+        }
+        reached += follow(refs, start, edges, stack, i, i);
         while let Some(k) = stack.pop() {
-            follow(refs, start, edges, stack, k as usize, i);
+            reached += follow(refs, start, edges, stack, k as usize, i);
         }
     }
-    true
+    Some(reached)
 }
 
 /// Marks the targets of `k`'s edges: those behind `cursor` go on the work list (their own
-/// edges are due now), those ahead of it are followed when the cursor reaches them.
+/// edges are due now), those ahead of it are followed when the cursor reaches them. Returns
+/// how many targets it marked.
 #[inline(always)]
 fn follow(
     refs: &mut [i32],
@@ -643,14 +645,17 @@ fn follow(
     stack: &mut Vec<u32>,
     k: usize,
     cursor: usize,
-) {
+) -> usize {
+    let mut marked = 0;
     for &j in &edges[start[k] as usize..start[k + 1] as usize] {
         let r = &mut refs[j as usize];
         if *r != REACHED {
             *r = REACHED;
+            marked += 1;
             if (j as usize) <= cursor {
                 stack.push(j);
             }
         }
     }
+    marked
 }

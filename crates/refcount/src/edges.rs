@@ -6,18 +6,16 @@ use crate::header::{ObjPtr, flags};
 use crate::heap::{Heap, NUM_LISTS};
 use crate::trace::Tracer;
 
-/// Marks a list that is not part of the counted set.
-const NOT_IN_SET: u32 = u32::MAX;
-
 /// Where each heap list starts in a set of lists numbered as one sequence, and how many of
 /// its objects belong to the set (objects appended later, for example by a `Trace` impl that
-/// allocates, come after them and are not part of it).
+/// allocates, come after them and are not part of it). Lists outside the set have none.
 ///
 /// ```
 /// use refcount::{Gc, SetLayout, with_heap};
 /// let a = Gc::new(core::cell::RefCell::new(None::<Gc<u8>>));
 /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
 /// assert_eq!(layout.len(), with_heap(|h| h.list_len(0)));
+/// assert_eq!(layout.position(1, 0), None);
 /// # drop(a);
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -28,14 +26,20 @@ pub struct SetLayout {
 }
 
 impl SetLayout {
-    /// Numbers the objects of `lists` in that order; `None` if there are 2^32 - 1 or more.
+    /// Numbers the objects of `lists` in that order; `None` if there are 2^32 - 1 or more,
+    /// or a list is named twice.
     pub fn new(heap: &Heap, lists: &[usize]) -> Option<SetLayout> {
         let mut layout = SetLayout {
-            base: [NOT_IN_SET; NUM_LISTS],
+            base: [0; NUM_LISTS],
             len: [0; NUM_LISTS],
             total: 0,
         };
+        let mut seen = 0u32;
         for &l in lists {
+            if seen & 1 << l != 0 {
+                return None;
+            }
+            seen |= 1 << l;
             let len = u32::try_from(heap.list_len(l)).ok()?;
             layout.base[l] = layout.total;
             layout.len[l] = len;
@@ -59,11 +63,16 @@ impl SetLayout {
         self.len[list] as usize
     }
 
+    /// The positions of list `list`'s objects in the set.
+    pub fn range(&self, list: usize) -> core::ops::Range<usize> {
+        let base = self.base[list] as usize;
+        base..base + self.len[list] as usize
+    }
+
     /// Position in the set of the object at `index` of list `list`, if it belongs to it.
     #[inline(always)]
     pub fn position(&self, list: usize, index: usize) -> Option<usize> {
-        let base = self.base[list];
-        (base != NOT_IN_SET && index < self.len[list] as usize).then(|| base as usize + index)
+        (index < self.len[list] as usize).then(|| self.base[list] as usize + index)
     }
 }
 
@@ -91,19 +100,21 @@ pub struct EdgeCounter {
     refs: Vec<i32>,
     edges: Vec<u32>,
     opaque: bool,
-    bad: bool,
 }
 
 impl EdgeCounter {
     /// A counter for the set `layout` describes, with one entry of `refs` per object of it,
     /// appending to `edges` (buffers are moved in so they can be reused).
+    ///
+    /// # Panics
+    /// If `refs` does not have exactly one entry per object of the set.
     pub fn new(layout: SetLayout, refs: Vec<i32>, edges: Vec<u32>) -> Self {
+        assert_eq!(refs.len(), layout.len(), "one count per object of the set");
         EdgeCounter {
             layout,
             refs,
             edges,
             opaque: false,
-            bad: false,
         }
     }
 
@@ -137,22 +148,14 @@ impl EdgeCounter {
         core::mem::take(&mut self.opaque)
     }
 
-    /// Whether a reported handle pointed to an object whose list index lies outside the
-    /// set's table: the lists are not what the layout says (only a misbehaving `Trace` impl
-    /// can cause that).
-    pub fn inconsistent(&self) -> bool {
-        self.bad
-    }
-
-    /// One reported handle.
+    /// One reported handle, to an object that has an extension (its type needs tracing).
+    ///
+    /// # Safety
+    /// `obj`'s memory is held and it has an extension.
     #[inline(always)]
-    pub(crate) fn visit(&mut self, obj: ObjPtr) {
-        // SAFETY: a reported handle is owned by a live value, so its target's memory is held;
-        // the extension is read only after checking that it exists.
+    pub(crate) unsafe fn visit_ext(&mut self, obj: ObjPtr) {
+        // SAFETY: per the caller.
         unsafe {
-            if !obj.has_ext() {
-                return;
-            }
             let f = obj.ext_flags();
             if f & flags::TRACKED == 0 {
                 return;
@@ -163,13 +166,11 @@ impl EdgeCounter {
             else {
                 return;
             };
-            match self.refs.get_mut(j) {
-                Some(r) => {
-                    *r = r.wrapping_sub(1);
-                    self.edges.push(j as u32);
-                }
-                None => self.bad = true,
-            }
+            // SAFETY: `position` is below the set's size, which is `refs.len()` (checked in
+            // `new`; the field is never replaced).
+            let r = self.refs.get_unchecked_mut(j);
+            *r = r.wrapping_sub(1);
+            self.edges.push(j as u32);
         }
     }
 

@@ -387,6 +387,7 @@ impl Heap {
         unsafe {
             let src = self.list_mut(from);
             let mut kept = 0;
+            let mut deaths = 0;
             for i in 0..src.len() {
                 let obj = src[i];
                 if let Some(ahead) = src.get(i + PREFETCH_AHEAD) {
@@ -396,9 +397,7 @@ impl Heap {
                 let strong = obj.strong();
                 if garbage(i) && strong != 0 {
                     let f = e.flags.get();
-                    if f & flags::COUNTED != 0 {
-                        self.count_death();
-                    }
+                    deaths += (f & flags::COUNTED != 0) as usize;
                     e.flags.set(
                         (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
                             | flags::DOOMED
@@ -415,6 +414,7 @@ impl Heap {
                 }
             }
             src.truncate(kept);
+            self.count_deaths(deaths);
         }
     }
 
@@ -569,6 +569,12 @@ impl Heap {
     fn count_death(&self) {
         self.tracked_frees.set(self.tracked_frees.get() + 1);
         self.counts[0].set(self.counts[0].get().saturating_sub(1));
+    }
+
+    /// [`count_death`](Self::count_death) for `n` deaths at once.
+    fn count_deaths(&self, n: usize) {
+        self.tracked_frees.set(self.tracked_frees.get() + n as u64);
+        self.counts[0].set(self.counts[0].get().saturating_sub(n));
     }
 
     // ----- deferred frees -----------------------------------------------------------------

@@ -190,7 +190,13 @@ impl<'a> Tracer<'a> {
     pub fn visit<T: Trace + 'static>(&mut self, gc: &Gc<T>) {
         let obj = Gc::as_obj(gc);
         match &mut self.sink {
-            Sink::Counter(c) => c.visit(obj),
+            // An object of a type that does not need tracing is never tracked, so never in
+            // the counted set; one that does always has the extension.
+            Sink::Counter(c) if T::needs_trace() => {
+                // SAFETY: the handle holds the object; `needs_trace` means it has an extension.
+                unsafe { c.visit_ext(obj) }
+            }
+            Sink::Counter(_) => {}
             Sink::Visitor(v) => v.visit(obj),
         }
     }
