@@ -394,8 +394,8 @@ impl Heap {
                     ahead.prefetch();
                 }
                 let e = obj.ext();
-                let strong = obj.strong();
-                if garbage(i) && strong != 0 {
+                // A survivor's header is not read (the side table decides).
+                if garbage(i) && obj.strong() != 0 {
                     let f = e.flags.get();
                     deaths += (f & flags::COUNTED != 0) as usize;
                     e.flags.set(
