@@ -549,25 +549,30 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -
         let mut i = 0;
         for &l in from {
             for k in 0..layout.list_len(l) {
-                let Some(obj) = heap.list_get(l, k) else {
-                    break 'pass false;
+                // SAFETY: the borrow of the list ends before the trace runs user code (which
+                // may append to the list, never remove from it: frees are deferred).
+                let obj = unsafe {
+                    let list = heap.list_slice(l);
+                    let Some(&obj) = list.get(k) else {
+                        break 'pass false;
+                    };
+                    if let Some(ahead) = list.get(k + PREFETCH_AHEAD) {
+                        ahead.prefetch();
+                    }
+                    obj
                 };
-                if let Some(ahead) = heap.list_get(l, k + PREFETCH_AHEAD) {
-                    ahead.prefetch();
-                }
                 // SAFETY: an object of the list is alive and tracked (so it has an extension).
                 unsafe {
                     if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
                         g.special.push(i as u32);
                     }
                     let s = obj.strong();
-                    if s == 0 || s > i32::MAX as u32 {
+                    if s.wrapping_sub(1) >= i32::MAX as u32 {
                         // 0: queued for release, so keep it (and what it holds) alive until
-                        // its destructor runs. Immortal objects are always reachable.
+                        // its destructor runs. From 2^31: immortal, always reachable.
                         g.pinned.push(i as u32);
                     } else {
-                        let r = &mut counter.refs()[i];
-                        *r = r.wrapping_add(s as i32);
+                        counter.add_count(i, s as i32);
                     }
                     obj.trace(&mut counter.tracer());
                 }
@@ -575,14 +580,13 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -
                     // Could not read this object: count it as referenced from outside.
                     g.pinned.push(i as u32);
                 }
-                let Ok(end) = u32::try_from(counter.edge_count()) else {
-                    break 'pass false;
-                };
-                g.start.push(end);
+                // Truncation is caught once, after the pass.
+                g.start.push(counter.edge_count() as u32);
                 i += 1;
             }
         }
-        from.iter().all(|&l| heap.list_len(l) >= layout.list_len(l))
+        u32::try_from(counter.edge_count()).is_ok()
+            && from.iter().all(|&l| heap.list_len(l) >= layout.list_len(l))
     };
     (g.refs, g.edges) = counter.into_parts();
     ok
@@ -599,17 +603,14 @@ fn mark(g: &mut Graph) -> Option<usize> {
     if g.refs.iter().any(|&r| r < 0) {
         return None;
     }
-    let Graph {
-        refs,
-        start,
-        edges,
-        pinned,
-        stack,
-        ..
-    } = g;
+    // Plain slices and a local work list, so that the loops keep them in registers.
+    let mut stack = core::mem::take(&mut g.stack);
     stack.clear();
+    let refs: &mut [i32] = &mut g.refs;
+    let start: &[u32] = &g.start;
+    let edges: &[u32] = &g.edges;
     // Pinned objects count as referenced from outside.
-    for &p in pinned.iter() {
+    for &p in &g.pinned {
         if refs[p as usize] == 0 {
             refs[p as usize] = 1;
         }
@@ -626,11 +627,12 @@ fn mark(g: &mut Graph) -> Option<usize> {
             refs[i] = REACHED;
             reached += 1;
         }
-        reached += follow(refs, start, edges, stack, i, i);
+        reached += follow(refs, start, edges, &mut stack, i, i);
         while let Some(k) = stack.pop() {
-            reached += follow(refs, start, edges, stack, k as usize, i);
+            reached += follow(refs, start, edges, &mut stack, k as usize, i);
         }
     }
+    g.stack = stack;
     Some(reached)
 }
 

@@ -124,10 +124,14 @@ impl EdgeCounter {
         Tracer::counting(self)
     }
 
-    /// The entries of `refs`.
+    /// Adds `n` to the entry of position `i` (the object's own strong count).
+    ///
+    /// # Panics
+    /// If `i` is not a position of the set.
     #[inline(always)]
-    pub fn refs(&mut self) -> &mut [i32] {
-        &mut self.refs
+    pub fn add_count(&mut self, i: usize, n: i32) {
+        let r = &mut self.refs[i];
+        *r = r.wrapping_add(n);
     }
 
     /// Gives the buffers back: `refs` and `edges`.

@@ -199,6 +199,17 @@ impl Heap {
         unsafe { self.list_mut(list).get(index).copied() }
     }
 
+    /// A list's objects, borrowed.
+    ///
+    /// # Safety
+    /// The slice must not be used after any list operation or any user code has run (either
+    /// may change or reallocate the list).
+    #[inline(always)]
+    pub unsafe fn list_slice(&self, list: usize) -> &[ObjPtr] {
+        // SAFETY: per the caller.
+        unsafe { self.list_mut(list) }
+    }
+
     /// Copies a list's objects (for inspection; the copy holds no references).
     pub fn list_snapshot(&self, list: usize) -> Vec<ObjPtr> {
         // SAFETY: short read, no user code.
