@@ -18,7 +18,7 @@ use crate::weak::Weak;
 ///
 /// # Safety
 ///
-/// An implementation must uphold three rules. The derive upholds all three.
+/// An implementation must uphold four rules. The derive upholds all four.
 ///
 /// 1. **Never report a handle the value does not own.** Each `Gc` passed to
 ///    [`Tracer::visit`] must be stored inside `self` (directly or behind owned indirection
@@ -31,6 +31,9 @@ use crate::weak::Weak;
 ///    and relies on the answers describing the value as it is.
 /// 3. **Do not drop or replace handles inside `trace`.** (Cloning, allocating and panicking
 ///    are all allowed: the collector defers frees while it traces and survives panics.)
+/// 4. **Answer [`needs_trace`](Trace::needs_trace) the same way every time.** Whether an
+///    object carries the tracking extension is decided from it when the object is created,
+///    and the heap and the collector rely on the answer when they read the object later.
 ///
 /// Reporting *fewer* handles than the value owns is always memory-safe: the missing
 /// references look like references from outside, so their targets are kept alive. The only
