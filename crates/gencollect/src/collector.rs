@@ -574,7 +574,7 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -
                     } else {
                         counter.add_count(i, s as i32);
                     }
-                    obj.trace(&mut counter.tracer());
+                    obj.count_edges(&mut counter);
                 }
                 if counter.take_opaque() {
                     // Could not read this object: count it as referenced from outside.

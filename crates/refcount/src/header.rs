@@ -11,6 +11,7 @@ use core::ptr::NonNull;
 
 use rawalloc::Allocator;
 
+use crate::edges::EdgeCounter;
 use crate::finalize::Finalize;
 use crate::trace::{Trace, Tracer};
 
@@ -110,6 +111,8 @@ pub struct TypeInfo {
     name: fn() -> &'static str,
     type_id: fn() -> TypeId,
     trace: unsafe fn(ObjPtr, &mut Tracer<'_>),
+    /// `trace` into the collector's edge counter, compiled for it (no dispatch per edge).
+    count_edges: unsafe fn(ObjPtr, &mut EdgeCounter),
     drop_value: unsafe fn(ObjPtr),
     dealloc: unsafe fn(ObjPtr, &mut Allocator),
     finalize: Option<unsafe fn(ObjPtr)>,
@@ -139,6 +142,7 @@ impl<T: Trace + 'static> VTable<T> {
         name: core::any::type_name::<T>,
         type_id: TypeId::of::<T>,
         trace: trace_erased::<T>,
+        count_edges: count_edges_erased::<T>,
         drop_value: drop_erased::<T>,
         dealloc: dealloc_erased::<T>,
         finalize: None,
@@ -166,6 +170,14 @@ unsafe fn trace_erased<T: Trace + 'static>(obj: ObjPtr, tracer: &mut Tracer<'_>)
     // SAFETY: the caller guarantees the value is initialised and of type `T`.
     let value = unsafe { &*obj.value::<T>() };
     value.trace(tracer);
+}
+
+/// # Safety
+/// `obj` is a live object of type `T` whose value is initialised.
+unsafe fn count_edges_erased<T: Trace + 'static>(obj: ObjPtr, counter: &mut EdgeCounter) {
+    // SAFETY: the caller guarantees the value is initialised and of type `T`.
+    let value = unsafe { &*obj.value::<T>() };
+    value.trace(&mut counter.tracer());
 }
 
 /// # Safety
@@ -433,6 +445,16 @@ impl ObjPtr {
     pub unsafe fn trace(self, tracer: &mut Tracer<'_>) {
         // SAFETY: the value is alive per the caller.
         unsafe { (self.header().ty.trace)(self, tracer) }
+    }
+
+    /// Traces the value into the collector's edge counter (the count pass of a collection).
+    ///
+    /// # Safety
+    /// As for [`trace`](Self::trace).
+    #[inline(always)]
+    pub unsafe fn count_edges(self, counter: &mut EdgeCounter) {
+        // SAFETY: the value is alive per the caller.
+        unsafe { (self.header().ty.count_edges)(self, counter) }
     }
 
     /// The type's name (`core::any::type_name`).
