@@ -501,7 +501,10 @@ mod with_proptest {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(256))]
+        // `GCRT_SOAK=n` runs n times as many cases.
+        #![proptest_config(ProptestConfig::with_cases(
+            256 * std::env::var("GCRT_SOAK").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+        ))]
 
         #[test]
         fn finalizers_resurrection_and_weakrefs_match_the_model(seed in any::<u64>()) {

@@ -261,6 +261,15 @@ impl World {
     }
 }
 
+/// How many times more seeds to run than the default: `GCRT_SOAK=50 cargo test --release
+/// --test prop_graph` soaks the collector for a few minutes.
+fn soak() -> u64 {
+    std::env::var("GCRT_SOAK")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+}
+
 /// Runs one seed; returns what the manual collections found.
 fn run(seed: u64, steps: usize) -> usize {
     collect();
@@ -292,7 +301,11 @@ fn run(seed: u64, steps: usize) -> usize {
 /// Random graphs with automatic collections enabled (thresholds 5, 2, 2).
 #[test]
 fn random_graphs_match_the_model() {
-    let (seeds, steps) = if cfg!(miri) { (2, 60) } else { (48, 300) };
+    let (seeds, steps) = if cfg!(miri) {
+        (2, 60)
+    } else {
+        (48 * soak(), 300)
+    };
     let before = gencollect::get_stats();
     let found: usize = (1..=seeds).map(|seed| run(seed, steps)).sum();
     let after = gencollect::get_stats();
@@ -307,7 +320,11 @@ fn random_graphs_match_the_model() {
 /// from refcounting, so the counts are fully determined by the model.
 #[test]
 fn random_graphs_manual_collections_only() {
-    let (seeds, steps) = if cfg!(miri) { (1, 60) } else { (32, 300) };
+    let (seeds, steps) = if cfg!(miri) {
+        (1, 60)
+    } else {
+        (32 * soak(), 300)
+    };
     let mut found = 0;
     for seed in 1_000..1_000 + seeds {
         collect();
