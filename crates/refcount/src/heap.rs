@@ -363,11 +363,7 @@ impl Heap {
                         .set((e.flags.get() & !flags::LIST_MASK) | to as u32 | mark);
                     dst.push(obj);
                 } else {
-                    if kept != i {
-                        src[kept] = obj;
-                        e.index.set(kept as u32);
-                    }
-                    kept += 1;
+                    keep(src, &mut kept, i);
                 }
             }
             src.truncate(kept);
@@ -417,11 +413,7 @@ impl Heap {
                     obj.inc_strong();
                     out.push(obj);
                 } else {
-                    if kept != i {
-                        src[kept] = obj;
-                        e.index.set(kept as u32);
-                    }
-                    kept += 1;
+                    keep(src, &mut kept, i);
                 }
             }
             src.truncate(kept);
@@ -863,6 +855,22 @@ impl Heap {
         // SAFETY: per the caller.
         unsafe { obj.dealloc_raw(self.alloc_mut()) }
     }
+}
+
+/// Keeps the survivor at position `i` of a list being closed up, at position `kept`, and
+/// rewrites its index only if it moves.
+///
+/// # Safety
+/// `kept <= i < list.len()` and the object at `i` is alive with an extension.
+#[inline(always)]
+unsafe fn keep(list: &mut [ObjPtr], kept: &mut usize, i: usize) {
+    if *kept != i {
+        let obj = list[i];
+        list[*kept] = obj;
+        // SAFETY: per the caller.
+        unsafe { obj.ext().index.set(*kept as u32) };
+    }
+    *kept += 1;
 }
 
 /// Restores the deallocation depth on every exit path, and releases the queued objects when

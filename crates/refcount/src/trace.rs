@@ -394,14 +394,12 @@ unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
 }
 
 macro_rules! seq_trace {
-    ($([$($generics:tt)*] $ty:ty),* $(,)?) => {$(
+    ($via:ident: $([$($generics:tt)*] $ty:ty),* $(,)?) => {$(
         // SAFETY: every element is owned by the collection.
         unsafe impl<$($generics)*> Trace for $ty {
             #[inline]
             fn trace(&self, tracer: &mut Tracer<'_>) {
-                for item in self {
-                    item.trace(tracer);
-                }
+                seq_trace!(@$via self, tracer);
             }
             #[inline(always)]
             fn needs_trace() -> bool {
@@ -413,25 +411,18 @@ macro_rules! seq_trace {
             }
         }
     )*};
+    (@slice $items:expr, $tracer:expr) => {
+        trace_slice($items, $tracer)
+    };
+    (@iter $items:expr, $tracer:expr) => {
+        for item in $items {
+            item.trace($tracer);
+        }
+    };
 }
-// SAFETY: every element is owned by the vector.
-unsafe impl<T: Trace> Trace for Vec<T> {
-    #[inline]
-    fn trace(&self, tracer: &mut Tracer<'_>) {
-        trace_slice(self, tracer);
-    }
-    #[inline(always)]
-    fn needs_trace() -> bool {
-        T::needs_trace()
-    }
-    #[inline(always)]
-    fn frozen() -> bool {
-        T::frozen()
-    }
-}
-
+seq_trace!(slice: [T: Trace] Vec<T>);
 seq_trace!(
-    [T: Trace] VecDeque<T>,
+    iter: [T: Trace] VecDeque<T>,
     [T: Trace] LinkedList<T>,
     [T: Trace] BTreeSet<T>,
     [T: Trace + Ord] BinaryHeap<T>,
