@@ -3,7 +3,9 @@
 //! This crate's one job is reference counting on gcrt's private heap: the object
 //! [header](Header) and type descriptor, the [`Trace`] trait, the strong [`Gc`] and weak
 //! [`Weak`] handles, deallocation that never overflows the stack on deep chains, immortal
-//! objects, the tracked-object lists and the allocation counters the cycle collector reads.
+//! objects, the tracked-object lists and the allocation counters the cycle collector reads,
+//! and the [`EdgeCounter`] its count pass feeds through [`Tracer`] (so that the per-edge work
+//! is compiled into every `Trace` impl).
 //! Memory comes from [`rawalloc`]. The cycle collector itself lives in `gencollect`, which
 //! installs itself through [`set_collect_hook`].
 //!
