@@ -443,22 +443,16 @@ pub fn clear_garbage() {
         }
         drop(taken);
         let debug = get_debug();
-        let panic =
-            match collector::analyse_guarded(h, &[refcount::YOUNG], refcount::UNREACHABLE, false) {
-                Ok(Some(collector::Verdict::Moved(found))) => {
-                    h.append_list(refcount::YOUNG, 2);
-                    collector::process_unreachable(h, 2, debug, found).1
-                }
-                Ok(Some(collector::Verdict::Doomed(..))) => unreachable!("not asked for"),
-                Ok(None) => {
-                    h.append_list(refcount::YOUNG, 2);
-                    None
-                }
-                Err(payload) => {
-                    h.append_list(refcount::YOUNG, 2);
-                    Some(payload)
-                }
-            };
+        let (verdict, panic) =
+            collector::analyse_guarded(h, &[refcount::YOUNG], refcount::UNREACHABLE, false);
+        h.append_list(refcount::YOUNG, 2);
+        let panic = match verdict {
+            Some(collector::Verdict::Moved(found)) => {
+                collector::first_panic(panic, collector::process_unreachable(h, 2, debug, found).1)
+            }
+            Some(collector::Verdict::Doomed(..)) => unreachable!("not asked for"),
+            None => panic,
+        };
         if let Some(payload) = panic {
             std::panic::resume_unwind(payload);
         }

@@ -164,17 +164,11 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
     };
 
     let fast = !debug.contains(DebugFlags::SAVEALL) && !debug.contains(DebugFlags::COLLECTABLE);
-    let verdict = match analyse_guarded(heap, &lists, UNREACHABLE, fast) {
-        Ok(Some(verdict)) => verdict,
-        Ok(None) => {
-            // Aborted: an inconsistent trace was detected. Nothing is freed.
-            promote();
-            return (outcome, None);
-        }
-        Err(payload) => {
-            promote();
-            return (outcome, Some(payload));
-        }
+    let (verdict, panic) = analyse_guarded(heap, &lists, UNREACHABLE, fast);
+    let Some(verdict) = verdict else {
+        // Abandoned (an inconsistent trace) or a `Trace` impl panicked: nothing is freed.
+        promote();
+        return (outcome, panic);
     };
 
     let survivors: usize = lists.iter().map(|&l| heap.list_len(l)).sum();
@@ -188,7 +182,7 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
         }
     });
     promote();
-    let (collected, panic) = match verdict {
+    let (collected, later) = match verdict {
         Verdict::Doomed(mut graph, collected) => {
             let garbage = core::mem::take(&mut graph.garbage);
             graph.put_back();
@@ -201,7 +195,7 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
         Verdict::Moved(found) => process_unreachable(heap, old, debug, found),
     };
     outcome.collected = collected;
-    (outcome, panic)
+    (outcome, first_panic(panic, later))
 }
 
 /// What an analysis did with the garbage it found.
@@ -216,28 +210,46 @@ pub(crate) enum Verdict {
     Doomed(Graph, usize),
 }
 
-/// Runs [`analyse`] with frees deferred, catching a panic from a `Trace` implementation (the
-/// objects are then left in their lists, untouched). With `fast`, garbage that needs no
-/// finalization is set apart for dropping instead of moved to `to`.
+/// Runs [`analyse`] with frees deferred. Returns its verdict, `None` if the analysis was
+/// abandoned or a `Trace` impl panicked (the objects are then left in their lists,
+/// untouched), and the panic to resume once the collection is complete: from a `Trace` impl,
+/// or from a destructor that the deferred frees ran after the analysis (the verdict stands
+/// then, and the collection goes on). With `fast`, garbage that needs no finalization is set
+/// apart for dropping instead of moved to `to`.
 pub(crate) fn analyse_guarded(
     heap: &Heap,
     from: &[usize],
     to: usize,
     fast: bool,
-) -> Result<Option<Verdict>, Payload> {
+) -> (Option<Verdict>, Option<Payload>) {
     let graph = Graph::take();
     heap.set_analysing(from);
+    let mut verdict = None;
     let result = catch_unwind(AssertUnwindSafe(|| {
         heap.defer_frees(|| {
             let candidates: usize = from.iter().map(|&l| heap.list_len(l)).sum();
             let _span = tracing::debug_span!(target: "gcrt::gc", "analyse", candidates).entered();
             // SAFETY: every object in `from` is tracked, so alive with memory held; frees
             // are deferred for the whole analysis, so none of them can be freed meanwhile.
-            unsafe { analyse(heap, from, to, fast, graph) }
+            verdict = unsafe { analyse(heap, from, to, fast, graph) };
+            // The lists have their final shape: the deferred frees, which run next, may
+            // take objects out of them.
+            heap.set_analysing(&[]);
         })
     }));
     heap.set_analysing(&[]);
-    result
+    (verdict, result.err())
+}
+
+/// The first of two panics; the second is reported through the unraisable hook.
+pub(crate) fn first_panic(first: Option<Payload>, second: Option<Payload>) -> Option<Payload> {
+    match (first, second) {
+        (Some(a), Some(b)) => {
+            refcount::report_unraisable("a collection", &b);
+            Some(a)
+        }
+        (a, b) => a.or(b),
+    }
 }
 
 /// Steps 6 on: everything in `UNREACHABLE` was found unreachable (and is `WEAK_CLEARED`, so
@@ -258,10 +270,12 @@ pub(crate) fn process_unreachable(
         }
     }
 
-    if found.finalization
-        && let Err(payload) = finalize(heap, old)
-    {
-        return (0, payload);
+    let mut pending = None;
+    if found.finalization {
+        match finalize(heap, old) {
+            Ok(panic) => pending = panic,
+            Err(panic) => return (0, panic),
+        }
     }
     let collected = heap.list_len(UNREACHABLE);
 
@@ -275,17 +289,17 @@ pub(crate) fn process_unreachable(
             .collect();
         revive(heap, UNREACHABLE, old);
         with_state(|s| s.garbage.borrow_mut().extend(saved));
-        return (collected, None);
+        return (collected, pending);
     }
 
     let _span = tracing::debug_span!(target: "gcrt::gc", "delete", collected).entered();
-    (collected, delete_garbage(heap))
+    (collected, first_panic(pending, delete_garbage(heap)))
 }
 
 /// Weak-reference callbacks, finalizers and resurrection (steps 6 to 8). Returns `Err` when
 /// the collection must stop here (everything left was moved to `old`), with the panic to
-/// resume if there is one.
-fn finalize(heap: &Heap, old: usize) -> Result<(), Option<Payload>> {
+/// resume if there is one; `Ok` with a panic to resume after the rest of the collection.
+fn finalize(heap: &Heap, old: usize) -> Result<Option<Payload>, Option<Payload>> {
     // Weak-reference callbacks (CPython's handle_weakrefs): the references were cleared when
     // the objects were found unreachable; a callback runs only if its weak-reference object
     // is not itself garbage. All are gathered before any runs.
@@ -309,7 +323,7 @@ fn finalize(heap: &Heap, old: usize) -> Result<(), Option<Payload>> {
         entry.fire();
     }
     if !finalizers_due {
-        return Ok(());
+        return Ok(None);
     }
 
     let _span = tracing::debug_span!(target: "gcrt::gc", "finalize").entered();
@@ -325,20 +339,14 @@ fn finalize(heap: &Heap, old: usize) -> Result<(), Option<Payload>> {
     heap.append_list(SCRATCH, UNREACHABLE);
     // Resurrection: what a finalizer made reachable again (and everything it reaches)
     // survives; only what is still unreachable is freed.
-    match analyse_guarded(heap, &[UNREACHABLE], SCRATCH, false) {
-        Ok(Some(_)) => {
-            revive(heap, UNREACHABLE, old);
+    let (verdict, panic) = analyse_guarded(heap, &[UNREACHABLE], SCRATCH, false);
+    revive(heap, UNREACHABLE, old);
+    match verdict {
+        Some(_) => {
             heap.append_list(SCRATCH, UNREACHABLE);
-            Ok(())
+            Ok(panic)
         }
-        Ok(None) => {
-            revive(heap, UNREACHABLE, old);
-            Err(None)
-        }
-        Err(payload) => {
-            revive(heap, UNREACHABLE, old);
-            Err(Some(payload))
-        }
+        None => Err(panic),
     }
 }
 

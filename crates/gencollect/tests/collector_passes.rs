@@ -212,3 +212,83 @@ fn try_unwrap_of_an_object_under_analysis_is_refused() {
     let inner = holder.slot.borrow_mut().take().unwrap();
     assert!(Gc::try_unwrap(inner).is_ok());
 }
+
+/// Panics when dropped.
+struct Bomb;
+
+// SAFETY: holds no handles.
+unsafe impl Trace for Bomb {
+    fn trace(&self, _: &mut Tracer<'_>) {}
+    fn needs_trace() -> bool {
+        false
+    }
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        DROPS.with(|d| d.borrow_mut().push("bomb"));
+        panic!("bomb");
+    }
+}
+
+/// Breaks rule 3 of `Trace`: drops its bomb while being traced, so the bomb goes off in the
+/// deferred frees that run right after the analysis.
+struct BombHolder {
+    bomb: RefCell<Option<Gc<Bomb>>>,
+}
+
+// SAFETY: reports nothing it does not own (the contract breach under test is the drop).
+unsafe impl Trace for BombHolder {
+    fn trace(&self, _: &mut Tracer<'_>) {
+        drop(self.bomb.borrow_mut().take());
+    }
+}
+
+struct Link {
+    next: RefCell<Option<Gc<Link>>>,
+}
+
+// SAFETY: reports its one handle.
+unsafe impl Trace for Link {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self.next.trace(t);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        DROPS.with(|d| d.borrow_mut().push("link"));
+    }
+}
+
+#[test]
+fn a_destructor_panicking_right_after_the_analysis_does_not_strand_the_garbage() {
+    // Regression: the panic came out of the analysis with the verdict, so the garbage it had
+    // set apart was never dropped (and kept its temporary references for good).
+    gencollect::collect();
+    let before = bytes();
+    let holder = Gc::new(BombHolder {
+        bomb: RefCell::new(Some(Gc::new(Bomb))),
+    });
+    for _ in 0..3 {
+        let a = Gc::new(Link {
+            next: RefCell::new(None),
+        });
+        let b = Gc::new(Link {
+            next: RefCell::new(Some(a.clone())),
+        });
+        *a.next.borrow_mut() = Some(b);
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(gencollect::collect));
+    assert!(
+        result.is_err(),
+        "the destructor's panic comes out of collect()"
+    );
+    assert_eq!(
+        drops(),
+        vec!["bomb", "link", "link", "link", "link", "link", "link"]
+    );
+    assert_eq!(gencollect::collect(), 0);
+    drop(holder);
+    assert_eq!(bytes(), before, "everything's memory is back");
+}
