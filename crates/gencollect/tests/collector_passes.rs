@@ -292,3 +292,69 @@ fn a_destructor_panicking_right_after_the_analysis_does_not_strand_the_garbage()
     drop(holder);
     assert_eq!(bytes(), before, "everything's memory is back");
 }
+
+thread_local! {
+    static KEEP: RefCell<Vec<Gc<refcount::WeakRef<Target>>>> = const { RefCell::new(Vec::new()) };
+}
+
+struct Target {
+    next: RefCell<Option<Gc<Target>>>,
+    /// Registers a weak-reference callback on `next` when dropped.
+    watch_next: bool,
+    fired: std::rc::Rc<Cell<u32>>,
+}
+
+// SAFETY: reports its one handle.
+unsafe impl Trace for Target {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self.next.trace(t);
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if self.watch_next
+            && let Some(next) = self.next.borrow().as_ref()
+        {
+            let fired = self.fired.clone();
+            let wr = refcount::WeakRef::new(next, move |_: &Gc<refcount::WeakRef<Target>>| {
+                fired.set(fired.get() + 1)
+            });
+            KEEP.with(|k| k.borrow_mut().push(wr));
+        }
+    }
+}
+
+#[test]
+fn a_callback_registered_on_garbage_by_a_destructor_fires_once_and_is_forgotten() {
+    // Regression: the fast drop path freed the target without looking at its callbacks, so
+    // the registry kept an entry under a freed address.
+    gencollect::collect();
+    let fired = std::rc::Rc::new(Cell::new(0));
+    let target = |watch_next| {
+        Gc::new(Target {
+            next: RefCell::new(None),
+            watch_next,
+            fired: fired.clone(),
+        })
+    };
+    // Dropped newest first: `watcher` (newer) registers on `watched` before it is dropped.
+    let watched = target(false);
+    let watcher = target(true);
+    *watched.next.borrow_mut() = Some(watcher.clone());
+    *watcher.next.borrow_mut() = Some(watched);
+    drop(watcher);
+    assert_eq!(gencollect::collect(), 2);
+    assert_eq!(
+        fired.get(),
+        1,
+        "the callback ran when its referent was freed"
+    );
+    // New objects, some at the freed addresses, inherit nothing.
+    for _ in 0..100 {
+        drop(target(false));
+    }
+    assert_eq!(fired.get(), 1);
+    KEEP.with(|k| k.borrow_mut().clear());
+    assert_eq!(gencollect::collect(), 0);
+}

@@ -475,6 +475,8 @@ impl Heap {
             let s = obj.strong() - 1;
             obj.set_strong(s);
             if s == 0 {
+                // A destructor of the same garbage may have registered a callback on it.
+                self.fire_weakref_callbacks(obj);
                 self.drop_implicit_weak(obj);
             }
         }
