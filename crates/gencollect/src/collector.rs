@@ -183,13 +183,12 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
     });
     promote();
     let (collected, later) = match verdict {
-        Verdict::Doomed(mut graph, collected) => {
-            let garbage = core::mem::take(&mut graph.garbage);
-            graph.put_back();
+        Verdict::Doomed(graph, collected) => {
             let _span = tracing::debug_span!(target: "gcrt::gc", "delete", collected).entered();
-            // SAFETY: `doom` set these objects apart, each once.
-            let panic = unsafe { heap.drop_doomed(&garbage) };
-            Graph::recycle_garbage(garbage);
+            // SAFETY: `doom` set these objects apart, each once. No other analysis can use
+            // the buffers meanwhile: collections never nest.
+            let panic = unsafe { heap.drop_doomed(&graph.garbage) };
+            graph.put_back();
             (collected, panic)
         }
         Verdict::Moved(found) => process_unreachable(heap, old, debug, found),
@@ -425,35 +424,25 @@ const KEEP_ENTRIES: usize = 1 << 20;
 
 thread_local! {
     static GRAPH: core::cell::Cell<Graph> = core::cell::Cell::new(Graph::default());
-    static GARBAGE: core::cell::Cell<Vec<ObjPtr>> = const { core::cell::Cell::new(Vec::new()) };
 }
 
 impl Graph {
     /// The thread's buffers (fresh ones if they are in use or gone).
     fn take() -> Graph {
-        let mut g = GRAPH.try_with(|g| g.take()).unwrap_or_default();
-        g.garbage = GARBAGE.try_with(|g| g.take()).unwrap_or_default();
-        g
+        GRAPH.try_with(|g| g.take()).unwrap_or_default()
     }
 
-    /// Returns the buffers for the next analysis.
+    /// Returns the buffers, the garbage emptied, for the next analysis.
     fn put_back(mut self) {
         let n = self.refs.len();
         trim(&mut self.refs, n);
         trim(&mut self.start, n);
         trim(&mut self.edges, n);
         trim(&mut self.stack, n);
-        let garbage = core::mem::take(&mut self.garbage);
-        Graph::recycle_garbage(garbage);
+        let garbage = self.garbage.len();
+        self.garbage.clear();
+        trim(&mut self.garbage, garbage);
         let _ = GRAPH.try_with(|g| g.set(self));
-    }
-
-    /// Returns the (emptied) garbage buffer for the next analysis.
-    fn recycle_garbage(mut garbage: Vec<ObjPtr>) {
-        let n = garbage.len();
-        garbage.clear();
-        trim(&mut garbage, n);
-        let _ = GARBAGE.try_with(|g| g.set(garbage));
     }
 }
 
