@@ -267,9 +267,20 @@ impl<T: Trace + 'static> Gc<T> {
     /// let a = Gc::new(3u8);
     /// assert_eq!(unsafe { *Gc::as_ptr(&a) }, 3);
     /// ```
+    ///
+    /// Unsafe code could use the pointer to reach the object without holding a handle,
+    /// which the collector's shortcut for full collections relies on (see
+    /// [`ObjPtr::is_dirty`]): a tracked object whose pointer was handed out is analysed by
+    /// every full collection from then on.
     #[inline]
     pub fn as_ptr(this: &Gc<T>) -> *const T {
-        Gc::as_obj(this).value::<T>()
+        let obj = Gc::as_obj(this);
+        if T::needs_trace() {
+            // SAFETY: this handle holds the memory; objects of types that need tracing
+            // have the extension.
+            unsafe { obj.set_flags(flags::EXPOSED) };
+        }
+        obj.value::<T>()
     }
 
     /// Creates a [`Weak`] handle to this object.
@@ -461,18 +472,8 @@ impl<T: Trace + 'static> Clone for Gc<T> {
 impl<T: Trace + 'static> Drop for Gc<T> {
     #[inline(always)]
     fn drop(&mut self) {
-        let obj = Gc::as_obj(self);
         // SAFETY: this handle owns one strong reference and gives it up.
-        unsafe {
-            let s = obj.strong();
-            if (s as i32) > 1 {
-                obj.set_strong(s - 1);
-            } else if s == 1 {
-                obj.set_strong(0);
-                crate::heap::release_typed::<T>(obj);
-            }
-            // Otherwise immortal (counts from 2^31 up): never changes.
-        }
+        unsafe { Gc::as_obj(self).dec_strong_typed::<T>() }
     }
 }
 

@@ -16,9 +16,23 @@ use crate::finalize::Finalize;
 use crate::trace::{Trace, Tracer};
 
 /// Reference count value that marks an object immortal: refcounting never frees it and a
-/// count that reaches 2^31 saturates here instead of wrapping (every count from 2^31 up
-/// means immortal, so the hot paths need one signed test).
+/// count that reaches [`MAX_COUNT`] saturates here instead of wrapping.
 pub const IMMORTAL: u32 = u32::MAX;
+
+/// The largest strong count an object can have and stay mortal: one more makes it
+/// immortal.
+pub const MAX_COUNT: u32 = (1 << 30) - 1;
+
+/// One strong reference in the `strong` field, which holds the count shifted left by one.
+const ONE: u32 = 2;
+/// Bit 0 of the `strong` field: the count was decremented to a nonzero value since a full
+/// collection last proved the object reachable (see [`ObjPtr::is_dirty`]). Setting it is
+/// folded into the store every decrement does anyway, so it costs nothing on that path.
+const DIRTY: u32 = 1;
+/// The `strong` field of an immortal object. Every field value from 2^31 up means immortal
+/// (the hot paths need one signed test); this one is even, so that adding [`ONE`] wraps to
+/// 0, which the increment's test sends back here.
+const RAW_IMMORTAL: u32 = u32::MAX - 1;
 
 /// The header at the start of every object on the heap.
 ///
@@ -31,11 +45,14 @@ pub const IMMORTAL: u32 = u32::MAX;
 ///                only for objects that can be       ^ ObjPtr points here
 ///                tracked or have a finalizer
 ///
+///  strong: bits 1..31 strong count (from 2^31 up: immortal), bit 0 DIRTY (decremented
+///         to nonzero since a full collection last proved it reachable)
 ///  meta:  bit 31      HAS_EXT (the object carries an Ext)
 ///         bits 0..31  weak count, plus one "implicit" weak held while strong > 0
 ///  flags: bits 0..3   which list the object is in (generation 0, 1, 2, permanent, or
 ///                     one of the collector's working lists)
-///         bit 3       TRACKED        bits 4, 5, 9: unused
+///         bit 3       TRACKED        bit 4  EXPOSED (raw pointer handed out)
+///         bits 5, 9: unused
 ///         bit 6       FINALIZED      bit 7  DEAD (value dropped, memory still held)
 ///         bit 8       DOOMED (garbage of the running collection)
 ///         bit 10      NO_FINALIZE    bit 11 HAS_WEAKREF_CB
@@ -103,6 +120,10 @@ pub mod flags {
     pub const WEAK_CLEARED: u32 = 1 << 13;
     /// The object was allocated with a finalizer (whether or not it is still due).
     pub const HAS_FINALIZER: u32 = 1 << 14;
+    /// A raw pointer to the value was handed out ([`Gc::as_ptr`](crate::Gc::as_ptr)), so
+    /// unsafe code may reach the object without holding a handle: full collections always
+    /// analyse it, as if it were dirty.
+    pub const EXPOSED: u32 = 1 << 4;
 }
 
 /// Per-type descriptor: what the heap and collector need to handle an object whose static
@@ -311,7 +332,52 @@ impl ObjPtr {
     /// The object's memory is held.
     #[inline(always)]
     pub unsafe fn strong(self) -> u32 {
-        self.header().strong.get()
+        let raw = self.header().strong.get();
+        if (raw as i32) < 0 { IMMORTAL } else { raw >> 1 }
+    }
+
+    /// Whether the strong count was decremented to a nonzero value since a full collection
+    /// last proved the object reachable (or since it was created, resurrected or unfrozen).
+    ///
+    /// Why it exists: in safe Rust, a group of objects can only become an unreachable cycle
+    /// when the last handle from outside it is dropped, and that drop leaves a nonzero count
+    /// on one of its objects (a handle cannot be moved into the group without borrowing
+    /// another handle into it, which must then go too). So a full collection only needs to
+    /// analyse what is reachable from dirty objects; the rest was reachable and still is.
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub unsafe fn is_dirty(self) -> bool {
+        let raw = self.header().strong.get();
+        raw & DIRTY != 0 && (raw as i32) >= 0
+    }
+
+    /// Marks the object dirty (see [`is_dirty`](Self::is_dirty)); immortal objects never are.
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline]
+    pub unsafe fn set_dirty(self) {
+        let h = self.header();
+        let raw = h.strong.get();
+        if (raw as i32) >= 0 {
+            h.strong.set(raw | DIRTY);
+        }
+    }
+
+    /// Clears the dirty mark (a full collection proved the object reachable). Writes
+    /// nothing if it was clear.
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub unsafe fn clear_dirty(self) {
+        let h = self.header();
+        let raw = h.strong.get();
+        if raw & DIRTY != 0 && (raw as i32) >= 0 {
+            h.strong.set(raw & !DIRTY);
+        }
     }
 
     /// Adds one strong reference (saturating to immortal).
@@ -321,9 +387,10 @@ impl ObjPtr {
     #[inline(always)]
     pub unsafe fn inc_strong(self) {
         let h = self.header();
-        let n = h.strong.get().wrapping_add(1);
-        // Counts from 2^31 up are immortal: one signed test on the hot path, like `Rc`'s
-        // overflow check. Reaching 2^31 saturates to `IMMORTAL` instead of wrapping.
+        let n = h.strong.get().wrapping_add(ONE);
+        // Field values from 2^31 up are immortal: one signed test on the hot path, like
+        // `Rc`'s overflow check. Passing `MAX_COUNT` saturates to immortal instead of
+        // wrapping (and an immortal field wraps to 0, which lands here too).
         if (n as i32) > 0 {
             h.strong.set(n);
         } else {
@@ -339,9 +406,10 @@ impl ObjPtr {
     pub unsafe fn dec_strong(self) {
         let h = self.header();
         let s = h.strong.get();
-        if (s as i32) > 1 {
-            h.strong.set(s - 1);
-        } else if s == 1 {
+        if (s as i32) > (ONE | DIRTY) as i32 {
+            // Still referenced: the object may now be part of an unreachable cycle.
+            h.strong.set((s - ONE) | DIRTY);
+        } else if (s as i32) >= ONE as i32 {
             h.strong.set(0);
             // SAFETY: that was the last strong reference.
             unsafe { crate::heap::release(self) }
@@ -563,7 +631,7 @@ impl ObjPtr {
         ty: &'static TypeInfo,
     ) -> ObjPtr {
         let header = Header {
-            strong: Cell::new(1),
+            strong: Cell::new(ONE),
             meta: Cell::new(1 | if has_ext { HAS_EXT } else { 0 }),
             ty,
         };
@@ -614,9 +682,34 @@ impl ObjPtr {
         }
     }
 
+    /// Sets the strong count (keeping the dirty mark); from [`MAX_COUNT`] + 1 up, immortal.
     #[inline(always)]
     pub(crate) fn set_strong(self, n: u32) {
-        self.header().strong.set(n);
+        let h = self.header();
+        h.strong.set(if n > MAX_COUNT {
+            RAW_IMMORTAL
+        } else {
+            n << 1 | (h.strong.get() & DIRTY)
+        });
+    }
+
+    /// Drops one strong reference of a handle of static type `T`: the typed twin of
+    /// [`dec_strong`](Self::dec_strong), so that the release is inlined for `T`.
+    ///
+    /// # Safety
+    /// The caller owns one strong reference to the object and gives it up.
+    #[inline(always)]
+    pub(crate) unsafe fn dec_strong_typed<T: Trace + 'static>(self) {
+        let h = self.header();
+        let s = h.strong.get();
+        if (s as i32) > (ONE | DIRTY) as i32 {
+            h.strong.set((s - ONE) | DIRTY);
+        } else if (s as i32) >= ONE as i32 {
+            h.strong.set(0);
+            // SAFETY: that was the last strong reference.
+            unsafe { crate::heap::release_typed::<T>(self) }
+        }
+        // Otherwise immortal (2^31 and up): never changes.
     }
 
     #[inline(always)]
@@ -662,11 +755,11 @@ impl ObjPtr {
     }
 }
 
-/// Makes an object whose count reached 2^31 immortal.
+/// Makes an object whose count passed [`MAX_COUNT`] immortal.
 #[cold]
 #[inline(never)]
 fn saturate(h: &Header) {
-    h.strong.set(IMMORTAL);
+    h.strong.set(RAW_IMMORTAL);
 }
 
 /// Gives back a temporary strong reference, on return and on unwind.

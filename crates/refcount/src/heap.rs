@@ -743,6 +743,9 @@ impl Heap {
                     let s = obj.strong() - 1;
                     obj.set_strong(s);
                     if s != 0 {
+                        // Resurrected: whatever it is part of now is for the next full
+                        // collection to analyse.
+                        obj.set_dirty();
                         return;
                     }
                 }

@@ -47,7 +47,7 @@ pub use any::AnyGc;
 pub use edges::{EdgeCounter, SetLayout};
 pub use finalize::Finalize;
 pub use gc::Gc;
-pub use header::{Header, IMMORTAL, ObjPtr, TypeInfo, flags};
+pub use header::{Header, IMMORTAL, MAX_COUNT, ObjPtr, TypeInfo, flags};
 pub use heap::{
     Heap, NUM_LISTS, PERMANENT, PREFETCH_AHEAD, SCRATCH, UNREACHABLE, YOUNG, set_collect_hook,
     try_with_heap, with_heap,

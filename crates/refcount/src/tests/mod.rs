@@ -5,7 +5,7 @@ use core::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::header::{Ext, Header, box_layout, head_room};
-use crate::{AnyGc, Gc, IMMORTAL, Trace, Tracer, flags, with_heap};
+use crate::{AnyGc, Gc, IMMORTAL, MAX_COUNT, Trace, Tracer, flags, with_heap};
 
 /// Counts its drops; tracked (it may hold a handle).
 struct Counted {
@@ -44,10 +44,10 @@ fn a_count_that_would_overflow_saturates_to_immortal() {
     let before = bytes();
     let (a, drops) = counted();
     let obj = Gc::as_obj(&a);
-    // Counts from 2^31 up are immortal: start two below.
-    obj.set_strong(i32::MAX as u32 - 1);
+    // Counts above `MAX_COUNT` are immortal: start one below it.
+    obj.set_strong(MAX_COUNT - 1);
     let b = a.clone();
-    assert_eq!(Gc::ref_count(&a), i32::MAX as usize);
+    assert_eq!(Gc::ref_count(&a), MAX_COUNT as usize);
     assert!(!Gc::is_immortal(&a));
     let c = b.clone();
     assert!(Gc::is_immortal(&a), "saturated instead of wrapping to 0");
@@ -74,7 +74,7 @@ fn a_count_that_would_overflow_saturates_to_immortal() {
 fn saturation_through_weak_upgrade() {
     let (a, drops) = counted();
     let w = Gc::downgrade(&a);
-    Gc::as_obj(&a).set_strong(i32::MAX as u32);
+    Gc::as_obj(&a).set_strong(MAX_COUNT);
     let up = w.upgrade().unwrap();
     assert!(Gc::is_immortal(&up));
     assert_eq!(w.strong_count(), usize::MAX);
