@@ -197,6 +197,48 @@ pub fn get_stats() -> [GenerationStats; 3] {
     with_state(|s| *s.stats.borrow()).unwrap_or_default()
 }
 
+/// Makes every full collection analyse every tracked object, as CPython's does (`true`), or
+/// only what the objects marked dirty since the last full collection reach (`false`, the
+/// default). Both find the same garbage in programs whose unsafe code follows the rule
+/// below; the default makes a full collection over an unchanged heap cost one read of each
+/// object's header instead of a trace of every object.
+///
+/// An object is dirty when its strong count was decremented to a nonzero value since a
+/// full collection last proved it reachable ([`refcount::ObjPtr::is_dirty`]). In safe
+/// Rust a group of objects can only become an unreachable cycle through such a decrement.
+/// Unsafe code that reaches an object through a raw pointer instead of a handle can close
+/// a cycle without one: [`Gc::as_ptr`](refcount::Gc::as_ptr) therefore marks its object so
+/// that full collections always analyse it; code that gets pointers some other way should
+/// turn the full scan on.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use refcount::Gc;
+/// struct Node(RefCell<Option<Gc<Node>>>);
+/// // SAFETY: reports its one handle.
+/// unsafe impl refcount::Trace for Node {
+///     fn trace(&self, t: &mut refcount::Tracer<'_>) {
+///         self.0.trace(t)
+///     }
+/// }
+/// gencollect::collect();
+/// let a = Gc::new(Node(RefCell::new(None)));
+/// *a.0.borrow_mut() = Some(a.clone());
+/// drop(a);
+/// gencollect::set_full_scan(true);
+/// assert!(gencollect::get_full_scan());
+/// assert_eq!(gencollect::collect(), 1);
+/// gencollect::set_full_scan(false);
+/// ```
+pub fn set_full_scan(on: bool) {
+    with_state(|s| s.full_scan.set(on));
+}
+
+/// Whether full collections analyse every tracked object ([`set_full_scan`]).
+pub fn get_full_scan() -> bool {
+    with_state(|s| s.full_scan.get()).unwrap_or(true)
+}
+
 /// Moves every tracked object into the permanent generation, which collections ignore, and
 /// zeroes the counts (for pre-fork servers, as Python's `gc.freeze()`). Does nothing when
 /// called while a collection runs (from a `Drop`, finalizer, callback or `Trace` impl).
@@ -228,6 +270,12 @@ pub fn freeze() {
 pub fn unfreeze() {
     with_heap(|h| {
         if !h.collecting() {
+            // Frozen objects were not analysed by the full collections meanwhile: the next
+            // one must look at them (see `ObjPtr::is_dirty`).
+            for obj in h.list_snapshot(PERMANENT) {
+                // SAFETY: objects in a list are alive.
+                unsafe { obj.set_dirty() };
+            }
             h.append_list(PERMANENT, 2);
         }
     });
@@ -444,9 +492,9 @@ pub fn clear_garbage() {
         drop(taken);
         let debug = get_debug();
         let (verdict, panic) =
-            collector::analyse_guarded(h, &[refcount::YOUNG], refcount::UNREACHABLE, false);
+            collector::analyse_guarded(h, &[refcount::YOUNG], refcount::UNREACHABLE, false, false);
         h.append_list(refcount::YOUNG, 2);
-        let panic = match verdict {
+        let panic = match verdict.map(|(v, _)| v) {
             Some(collector::Verdict::Moved(found)) => {
                 collector::first_panic(panic, collector::process_unreachable(h, 2, debug, found).1)
             }

@@ -19,7 +19,10 @@
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
-use refcount::{EdgeCounter, Heap, ObjPtr, PREFETCH_AHEAD, SCRATCH, SetLayout, UNREACHABLE, flags};
+use refcount::{
+    EdgeCounter, Heap, ObjPtr, PREFETCH_AHEAD, SCRATCH, SetLayout, Tracer, UNREACHABLE, Visitor,
+    flags,
+};
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
 use crate::stats::{DebugFlags, with_state};
@@ -164,12 +167,24 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
     };
 
     let fast = !debug.contains(DebugFlags::SAVEALL) && !debug.contains(DebugFlags::COLLECTABLE);
-    let (verdict, panic) = analyse_guarded(heap, &lists, UNREACHABLE, fast);
-    let Some(verdict) = verdict else {
+    // A full collection analyses only what dirty objects reach, unless told to scan all.
+    let restrict = generation == 2 && !with_state(|s| s.full_scan.get()).unwrap_or(true);
+    let (verdict, panic) = analyse_guarded(heap, &lists, UNREACHABLE, fast, restrict);
+    let Some((verdict, analysed)) = verdict else {
         // Abandoned (an inconsistent trace) or a `Trace` impl panicked: nothing is freed.
+        if restrict {
+            // Some objects may have been marked clean before the analysis stopped.
+            for &l in &lists {
+                for obj in heap.list_snapshot(l) {
+                    // SAFETY: objects in a list are alive.
+                    unsafe { obj.set_dirty() };
+                }
+            }
+        }
         promote();
         return (outcome, panic);
     };
+    outcome.candidates = analysed;
 
     let survivors: usize = lists.iter().map(|&l| heap.list_len(l)).sum();
     with_state(|s| {
@@ -209,7 +224,8 @@ pub(crate) enum Verdict {
     Doomed(Graph, usize),
 }
 
-/// Runs [`analyse`] with frees deferred. Returns its verdict, `None` if the analysis was
+/// Runs [`analyse`] with frees deferred. Returns its verdict and the number of objects it
+/// analysed, `None` if the analysis was
 /// abandoned or a `Trace` impl panicked (the objects are then left in their lists,
 /// untouched), and the panic to resume once the collection is complete: from a `Trace` impl,
 /// or from a destructor that the deferred frees ran after the analysis (the verdict stands
@@ -220,7 +236,8 @@ pub(crate) fn analyse_guarded(
     from: &[usize],
     to: usize,
     fast: bool,
-) -> (Option<Verdict>, Option<Payload>) {
+    restrict: bool,
+) -> (Option<(Verdict, usize)>, Option<Payload>) {
     let graph = Graph::take();
     heap.set_analysing(from);
     let mut verdict = None;
@@ -230,7 +247,7 @@ pub(crate) fn analyse_guarded(
             let _span = tracing::debug_span!(target: "gcrt::gc", "analyse", candidates).entered();
             // SAFETY: every object in `from` is tracked, so alive with memory held; frees
             // are deferred for the whole analysis, so none of them can be freed meanwhile.
-            verdict = unsafe { analyse(heap, from, to, fast, graph) };
+            verdict = unsafe { analyse(heap, from, to, fast, restrict, graph) };
             // The lists have their final shape: the deferred frees, which run next, may
             // take objects out of them.
             heap.set_analysing(&[]);
@@ -338,7 +355,7 @@ fn finalize(heap: &Heap, old: usize) -> Result<Option<Payload>, Option<Payload>>
     heap.append_list(SCRATCH, UNREACHABLE);
     // Resurrection: what a finalizer made reachable again (and everything it reaches)
     // survives; only what is still unreachable is freed.
-    let (verdict, panic) = analyse_guarded(heap, &[UNREACHABLE], SCRATCH, false);
+    let (verdict, panic) = analyse_guarded(heap, &[UNREACHABLE], SCRATCH, false, false);
     revive(heap, UNREACHABLE, old);
     match verdict {
         Some(_) => {
@@ -354,8 +371,12 @@ fn finalize(heap: &Heap, old: usize) -> Result<Option<Payload>, Option<Payload>>
 /// references *to* them stay cleared (`WEAK_CLEARED`), as in CPython.
 fn revive(heap: &Heap, list: usize, old: usize) {
     for obj in heap.list_snapshot(list) {
-        // SAFETY: objects in a list are alive.
-        unsafe { obj.clear_flags(flags::DOOMED) };
+        // SAFETY: objects in a list are alive. Not proved reachable: dirty, so the next full
+        // collection analyses them again.
+        unsafe {
+            obj.clear_flags(flags::DOOMED);
+            obj.set_dirty();
+        }
     }
     heap.append_list(list, old);
 }
@@ -412,6 +433,8 @@ pub(crate) struct Graph {
     stack: Vec<u32>,
     /// The garbage set apart by [`Heap::doom`].
     garbage: Vec<ObjPtr>,
+    /// Full collections: which positions are analysed (reachable from dirty objects).
+    selected: Vec<bool>,
 }
 
 /// Marks an entry of [`Graph::refs`] as reached (counts are never negative after a
@@ -439,6 +462,7 @@ impl Graph {
         trim(&mut self.start, n);
         trim(&mut self.edges, n);
         trim(&mut self.stack, n);
+        trim(&mut self.selected, n);
         let garbage = self.garbage.len();
         self.garbage.clear();
         trim(&mut self.garbage, garbage);
@@ -474,11 +498,33 @@ unsafe fn analyse(
     from: &[usize],
     to: usize,
     fast: bool,
+    restrict: bool,
     mut g: Graph,
-) -> Option<Verdict> {
+) -> Option<(Verdict, usize)> {
     let layout = SetLayout::new(heap, from);
+    // With `restrict`, only what dirty objects reach is analysed (`None`: everything).
+    let selected = match layout {
+        // SAFETY: per the caller.
+        Some(layout) if restrict => unsafe { select(heap, from, layout, &mut g) },
+        _ => None,
+    };
+    let analysed = selected.unwrap_or(layout.map_or(0, |l| l.len()));
+    if analysed == 0 && layout.is_some() {
+        // Nothing dirty: everything in the set was proved reachable and still is.
+        g.put_back();
+        return Some((
+            Verdict::Moved(Found {
+                finalization: false,
+            }),
+            0,
+        ));
+    }
+    let scope = Scope {
+        selected: selected.is_some(),
+        clean: restrict,
+    };
     // SAFETY: per the caller.
-    let counted = layout.is_some_and(|layout| unsafe { count(heap, from, layout, &mut g) });
+    let counted = layout.is_some_and(|layout| unsafe { count(heap, from, layout, scope, &mut g) });
     let reached = if counted { mark(&mut g) } else { None };
     let (Some(layout), Some(reached)) = (layout, reached) else {
         tracing::error!(
@@ -489,6 +535,21 @@ unsafe fn analyse(
         g.put_back();
         return None;
     };
+    if restrict {
+        // Objects counted as referenced from outside whatever their count says (a mutably
+        // borrowed `RefCell` among them) were not proved reachable: they stay dirty, so
+        // the next full collection looks at them, and at what they hold, again.
+        for &p in &g.pinned {
+            if let Some(obj) = object_at(heap, from, layout, p as usize) {
+                // SAFETY: objects of the analysed lists are alive (frees are deferred).
+                unsafe {
+                    if obj.strong() != 0 {
+                        obj.set_dirty();
+                    }
+                }
+            }
+        }
+    }
     let garbage = layout.len() - reached;
     let finalization = g.special.iter().any(|&i| g.refs[i as usize] != REACHED);
     if fast && !finalization {
@@ -503,7 +564,7 @@ unsafe fn analyse(
             }
             g.garbage = out;
         }
-        return Some(Verdict::Doomed(g, garbage));
+        return Some((Verdict::Doomed(g, garbage), analysed));
     }
     if garbage != 0 {
         for &l in from {
@@ -520,7 +581,136 @@ unsafe fn analyse(
         }
     }
     g.put_back();
-    Some(Verdict::Moved(Found { finalization }))
+    Some((Verdict::Moved(Found { finalization }), analysed))
+}
+
+/// How [`count`] treats the set.
+#[derive(Debug, Clone, Copy)]
+struct Scope {
+    /// Only the positions `Graph::selected` marks are analysed; the others count as
+    /// referenced from outside.
+    selected: bool,
+    /// Clear the dirty mark of every analysed object (a full collection proves the
+    /// survivors reachable).
+    clean: bool,
+}
+
+/// The count given to objects a full collection leaves out: referenced from outside, and
+/// far from 0 whatever a misbehaving trace subtracts.
+const NOT_ANALYSED: i32 = 1 << 30;
+
+/// Up to this many dirty objects (or objects in the set), a full collection restricts
+/// itself whatever their share: both ways cost little then.
+const MIN_SEEDS: usize = 4096;
+
+/// A full collection's shortcut (see [`ObjPtr::is_dirty`]): in safe Rust, an unreachable
+/// cycle among objects a full collection proved reachable has a dirty object in it, so
+/// only what dirty objects reach needs analysing. Marks those positions in
+/// `g.selected` and returns how many there are, or `None` when analysing everything is
+/// cheaper (dirty objects are common, or reach half the set).
+///
+/// # Safety
+/// Frees are deferred; every object of the lists is alive.
+unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -> Option<usize> {
+    let n = layout.len();
+    let _span = tracing::debug_span!(target: "gcrt::gc", "select", objects = n).entered();
+    let mut selected = core::mem::take(&mut g.selected);
+    selected.clear();
+    selected.resize(n, false);
+    let mut stack = core::mem::take(&mut g.stack);
+    stack.clear();
+    let mut result = None;
+    'select: {
+        // Seeds: the dirty objects, and those unsafe code may reach without a handle. Only
+        // the headers are read; no user code runs.
+        let mut i = 0;
+        for &l in from {
+            // SAFETY: per the caller; no user code runs while the slice is used.
+            let list = unsafe { heap.list_slice(l) };
+            for (k, &obj) in list[..layout.list_len(l)].iter().enumerate() {
+                if let Some(ahead) = list.get(k + PREFETCH_AHEAD) {
+                    ahead.prefetch();
+                }
+                // SAFETY: an object of the list is alive and tracked.
+                let seed = unsafe { obj.is_dirty() || obj.ext_flags() & flags::EXPOSED != 0 };
+                if seed {
+                    selected[i] = true;
+                    stack.push(i as u32);
+                    if stack.len() > MIN_SEEDS && stack.len() * 8 > i {
+                        break 'select;
+                    }
+                }
+                i += 1;
+            }
+        }
+        // Everything the seeds reach, through traces (user code: frees are deferred, so
+        // the lists can only grow, and positions stay valid).
+        let mut closure = Closure {
+            layout,
+            selected: &mut selected,
+            stack: &mut stack,
+            count: 0,
+        };
+        closure.count = closure.stack.len();
+        while let Some(p) = closure.stack.pop() {
+            if closure.count > n / 2 && n > MIN_SEEDS {
+                break 'select;
+            }
+            if let Some(obj) = object_at(heap, from, layout, p as usize) {
+                // SAFETY: objects of the analysed lists are alive.
+                unsafe { obj.trace(&mut Tracer::new(&mut closure)) };
+            }
+        }
+        result = Some(closure.count);
+    }
+    g.selected = selected;
+    g.stack = stack;
+    result
+}
+
+/// The visitor of [`select`]'s closure: selects every object of the set it is shown.
+struct Closure<'a> {
+    layout: SetLayout,
+    selected: &'a mut Vec<bool>,
+    stack: &'a mut Vec<u32>,
+    count: usize,
+}
+
+impl Visitor for Closure<'_> {
+    fn visit(&mut self, obj: ObjPtr) {
+        // SAFETY: a reported handle holds the memory; the extension is read only if the
+        // object has one.
+        unsafe {
+            if !obj.has_ext() {
+                return;
+            }
+            let f = obj.ext_flags();
+            if f & flags::TRACKED == 0 {
+                return;
+            }
+            let Some(j) = self
+                .layout
+                .position((f & flags::LIST_MASK) as usize, obj.index())
+            else {
+                return;
+            };
+            if !self.selected[j] {
+                self.selected[j] = true;
+                self.stack.push(j as u32);
+                self.count += 1;
+            }
+        }
+    }
+}
+
+/// The object at position `p` of the set `layout` numbers (lists in the order of `from`).
+fn object_at(heap: &Heap, from: &[usize], layout: SetLayout, p: usize) -> Option<ObjPtr> {
+    from.iter().find_map(|&l| {
+        let r = layout.range(l);
+        r.contains(&p)
+            .then(|| heap.list_get(l, p - r.start))
+            .flatten()
+    })
 }
 
 /// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says.
@@ -529,7 +719,13 @@ unsafe fn analyse(
 ///
 /// # Safety
 /// Frees are deferred; every object of the lists is alive.
-unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -> bool {
+unsafe fn count(
+    heap: &Heap,
+    from: &[usize],
+    layout: SetLayout,
+    scope: Scope,
+    g: &mut Graph,
+) -> bool {
     let n = layout.len();
     let mut refs = core::mem::take(&mut g.refs);
     refs.clear();
@@ -558,8 +754,18 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -
                     }
                     obj
                 };
+                if scope.selected && !g.selected[i] {
+                    // Left out: counts as referenced from outside; its memory is not read.
+                    counter.add_count(i, NOT_ANALYSED);
+                    g.start.push(counter.edge_count() as u32);
+                    i += 1;
+                    continue;
+                }
                 // SAFETY: an object of the list is alive and tracked (so it has an extension).
                 unsafe {
+                    if scope.clean {
+                        obj.clear_dirty();
+                    }
                     if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
                         g.special.push(i as u32);
                     }

@@ -93,6 +93,8 @@ pub(crate) struct State {
     pub(crate) long_lived_total: Cell<usize>,
     /// Objects promoted into generation 2 since then (`long_lived_pending`).
     pub(crate) long_lived_pending: Cell<usize>,
+    /// Whether full collections analyse every object ([`crate::set_full_scan`]).
+    pub(crate) full_scan: Cell<bool>,
 }
 
 thread_local! {
@@ -103,6 +105,7 @@ thread_local! {
         callbacks: Callbacks::default(),
         long_lived_total: Cell::new(0),
         long_lived_pending: Cell::new(0),
+        full_scan: Cell::new(false),
     };
 }
 

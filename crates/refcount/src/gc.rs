@@ -325,7 +325,7 @@ impl<T: Trace + 'static> Gc<T> {
         } else {
             // SAFETY: alive value; the handle keeps it alive for the borrow's lifetime
             // (the collector only drops values of objects no live reference reaches).
-            Some(unsafe { &*Gc::as_ptr(this) })
+            Some(unsafe { &*Gc::as_obj(this).value::<T>() })
         }
     }
 
@@ -359,6 +359,8 @@ impl<T: Trace + 'static> Gc<T> {
             unsafe {
                 if T::needs_trace() && T::frozen() && obj.flags() & flags::TRACKED == 0 {
                     with_heap(|h| h.track(obj, 0));
+                    // Never analysed while untracked: the next full collection must.
+                    obj.set_dirty();
                 }
             }
             // SAFETY: no other handle exists, so no other reference to the value can exist.
@@ -456,7 +458,7 @@ impl<T: Trace + 'static> Deref for Gc<T> {
             dead_handle();
         }
         // SAFETY: the value is alive, and this handle keeps it so for the borrow.
-        unsafe { &*Gc::as_ptr(self) }
+        unsafe { &*Gc::as_obj(self).value::<T>() }
     }
 }
 
@@ -494,7 +496,7 @@ impl<T: Trace + 'static + fmt::Display> fmt::Display for Gc<T> {
 
 impl<T: Trace + 'static> fmt::Pointer for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Pointer::fmt(&Gc::as_ptr(self), f)
+        fmt::Pointer::fmt(&Gc::as_obj(self).value::<T>().cast_const(), f)
     }
 }
 
