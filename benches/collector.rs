@@ -18,12 +18,17 @@
 //!   frees nothing. The candidate-buffer peers (rust-cc, dumpster, bacon_rajan_cc) run twice:
 //!   "no candidates" (no count was ever decremented, so they trace nothing) and "all
 //!   candidates" (every object was put in their buffer before each timed collection).
+//!   gcrt runs three times: at its defaults (a full collection analyses what objects
+//!   decremented since the last one reach: here nothing), "every object dirty" (each
+//!   object's count was decremented before each collection, like "all candidates"), and
+//!   "full scan" (`gc::set_full_scan(true)`: every object analysed, as CPython does).
 //! * `w7_pyperf_gc_collect`: pyperformance's `gc_collect` shape, 100 rings of a head plus
 //!   20 nodes, doubly linked (2,100 dead objects); an untimed full collection, the build,
 //!   then one timed collection.
 //! * `w8_pyperf_gc_traversal`: pyperformance's `gc_traversal` shape, 1,000 list objects, list
 //!   n holding n handles to list n-1 (499,500 edges, all live); an untimed collection, then
-//!   one timed collection that finds nothing. Same two variants as `w5` for the peers.
+//!   one timed collection that finds nothing. Same two variants as `w5` for the peers, and
+//!   gcrt at its defaults and with the full scan.
 //! * `w6_binary_trees_16`: the Benchmarks Game binary-trees program at depth 16
 //!   (14,985,902 nodes allocated), every system at its *default* collection policy; the
 //!   whole program is timed. `Rc` and `Box` run the same program.
@@ -659,6 +664,12 @@ macro_rules! live {
 fn w5_live(c: &mut Criterion) {
     let mut g = group(c, "w5_live_1m", LIVE_OBJECTS as u64, 10, 1000);
     live!(g, "gcrt", sys_gcrt, false);
+    // Every object decremented before each collection: the whole heap is analysed.
+    live!(g, "gcrt, every object dirty", sys_gcrt, true);
+    // CPython's way: every full collection analyses every object.
+    gcrt::gc::set_full_scan(true);
+    live!(g, "gcrt, full scan", sys_gcrt, false);
+    gcrt::gc::set_full_scan(false);
     live!(g, "gcmodule", sys_gcmodule, false);
     live!(g, "rust-cc, all candidates", sys_rust_cc, true);
     live!(g, "rust-cc, no candidates", sys_rust_cc, false);
@@ -695,6 +706,9 @@ fn w8_gc_traversal(c: &mut Criterion) {
     let edges = (TRAVERSAL_LEVELS * (TRAVERSAL_LEVELS - 1) / 2) as u64;
     let mut g = group(c, "w8_pyperf_gc_traversal", edges, 20, 1500);
     traversal!(g, "gcrt", sys_gcrt, false);
+    gcrt::gc::set_full_scan(true);
+    traversal!(g, "gcrt, full scan", sys_gcrt, false);
+    gcrt::gc::set_full_scan(false);
     traversal!(g, "gcmodule", sys_gcmodule, false);
     traversal!(g, "rust-cc, all candidates", sys_rust_cc, true);
     traversal!(g, "rust-cc, no candidates", sys_rust_cc, false);

@@ -521,7 +521,6 @@ unsafe fn analyse(
     }
     let scope = Scope {
         selected: selected.is_some(),
-        clean: restrict,
     };
     // SAFETY: per the caller.
     let counted = layout.is_some_and(|layout| unsafe { count(heap, from, layout, scope, &mut g) });
@@ -536,6 +535,28 @@ unsafe fn analyse(
         return None;
     };
     if restrict {
+        // The analysed survivors are proved reachable: clean. Only their headers are
+        // read, and only dirty ones written; garbage is not touched.
+        let mut survivors = reached - (layout.len() - analysed);
+        let mut p = 0;
+        'clean: for &l in from {
+            // SAFETY: per the caller; no user code runs while the slice is used.
+            let list = unsafe { heap.list_slice(l) };
+            for (k, &obj) in list[..layout.list_len(l)].iter().enumerate() {
+                if survivors == 0 {
+                    break 'clean;
+                }
+                if g.refs[p] == REACHED && (!scope.selected || g.selected[p]) {
+                    if let Some(ahead) = list.get(k + PREFETCH_AHEAD) {
+                        ahead.prefetch();
+                    }
+                    // SAFETY: an object of the list is alive.
+                    unsafe { obj.clear_dirty() };
+                    survivors -= 1;
+                }
+                p += 1;
+            }
+        }
         // Objects counted as referenced from outside whatever their count says (a mutably
         // borrowed `RefCell` among them) were not proved reachable: they stay dirty, so
         // the next full collection looks at them, and at what they hold, again.
@@ -590,9 +611,6 @@ struct Scope {
     /// Only the positions `Graph::selected` marks are analysed; the others count as
     /// referenced from outside.
     selected: bool,
-    /// Clear the dirty mark of every analysed object (a full collection proves the
-    /// survivors reachable).
-    clean: bool,
 }
 
 /// The count given to objects a full collection leaves out: referenced from outside, and
@@ -607,7 +625,7 @@ const MIN_SEEDS: usize = 4096;
 /// cycle among objects a full collection proved reachable has a dirty object in it, so
 /// only what dirty objects reach needs analysing. Marks those positions in
 /// `g.selected` and returns how many there are, or `None` when analysing everything is
-/// cheaper (dirty objects are common, or reach half the set).
+/// cheaper (dirty objects are common, or reach a sixteenth of the set).
 ///
 /// # Safety
 /// Frees are deferred; every object of the lists is alive.
@@ -619,49 +637,63 @@ unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) 
     selected.resize(n, false);
     let mut stack = core::mem::take(&mut g.stack);
     stack.clear();
+    // Tracing twice (here, then to count) what a full analysis traces once stops paying
+    // early: past a sixteenth of the set, or with dirty objects common, the full analysis
+    // is chosen.
+    let cap = if n > MIN_SEEDS { n / 16 } else { n };
     let mut result = None;
     'select: {
-        // Seeds: the dirty objects, and those unsafe code may reach without a handle. Only
-        // the headers are read; no user code runs.
+        let mut count = 0;
         let mut i = 0;
         for &l in from {
-            // SAFETY: per the caller; no user code runs while the slice is used.
-            let list = unsafe { heap.list_slice(l) };
-            for (k, &obj) in list[..layout.list_len(l)].iter().enumerate() {
-                if let Some(ahead) = list.get(k + PREFETCH_AHEAD) {
-                    ahead.prefetch();
+            for k in 0..layout.list_len(l) {
+                if selected[i] {
+                    // Reached from an earlier seed: already followed.
+                    i += 1;
+                    continue;
                 }
+                // SAFETY: per the caller; the slice is used before any user code runs (the
+                // list may have grown since the layout was taken, never shrunk).
+                let obj = unsafe {
+                    let list = heap.list_slice(l);
+                    if let Some(ahead) = list.get(k + PREFETCH_AHEAD) {
+                        ahead.prefetch();
+                    }
+                    list[k]
+                };
+                // Seeds: the dirty objects, and those unsafe code may reach without a
+                // handle. Only the header is read.
                 // SAFETY: an object of the list is alive and tracked.
                 let seed = unsafe { obj.is_dirty() || obj.ext_flags() & flags::EXPOSED != 0 };
                 if seed {
                     selected[i] = true;
                     stack.push(i as u32);
-                    if stack.len() > MIN_SEEDS && stack.len() * 8 > i {
+                    // Everything it reaches, through traces (user code: frees are deferred,
+                    // so the lists can only grow, and positions stay valid).
+                    let mut closure = Closure {
+                        layout,
+                        selected: &mut selected,
+                        stack: &mut stack,
+                        count: count + 1,
+                    };
+                    while let Some(p) = closure.stack.pop() {
+                        if closure.count > cap {
+                            break 'select;
+                        }
+                        if let Some(obj) = object_at(heap, from, layout, p as usize) {
+                            // SAFETY: objects of the analysed lists are alive.
+                            unsafe { obj.trace(&mut Tracer::new(&mut closure)) };
+                        }
+                    }
+                    count = closure.count;
+                    if count > MIN_SEEDS && count * 8 > i {
                         break 'select;
                     }
                 }
                 i += 1;
             }
         }
-        // Everything the seeds reach, through traces (user code: frees are deferred, so
-        // the lists can only grow, and positions stay valid).
-        let mut closure = Closure {
-            layout,
-            selected: &mut selected,
-            stack: &mut stack,
-            count: 0,
-        };
-        closure.count = closure.stack.len();
-        while let Some(p) = closure.stack.pop() {
-            if closure.count > n / 2 && n > MIN_SEEDS {
-                break 'select;
-            }
-            if let Some(obj) = object_at(heap, from, layout, p as usize) {
-                // SAFETY: objects of the analysed lists are alive.
-                unsafe { obj.trace(&mut Tracer::new(&mut closure)) };
-            }
-        }
-        result = Some(closure.count);
+        result = Some(count);
     }
     g.selected = selected;
     g.stack = stack;
@@ -763,9 +795,6 @@ unsafe fn count(
                 }
                 // SAFETY: an object of the list is alive and tracked (so it has an extension).
                 unsafe {
-                    if scope.clean {
-                        obj.clear_dirty();
-                    }
                     if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
                         g.special.push(i as u32);
                     }

@@ -63,7 +63,11 @@ fn an_unchanged_heap_costs_no_analysis() {
     assert!(analysed >= 1000);
     gencollect::set_full_scan(false);
     drop(live);
-    assert_eq!(collect(), 998, "499 pairs are cycles; the broken one went by refcounting");
+    assert_eq!(
+        collect(),
+        998,
+        "499 pairs are cycles; the broken one went by refcounting"
+    );
     assert_eq!(drops(), 1000);
 }
 
