@@ -27,8 +27,9 @@ use crate::weak::Weak;
 ///    when it is in fact referenced from outside, and the collector would then drop a live
 ///    value.
 /// 2. **Report the same handles on every call while no user code runs in between.** The
-///    collector may trace an object again (after finalizers run, or in a later collection)
-///    and relies on the answers describing the value as it is.
+///    collector may trace an object again (twice in one full collection: once to find what
+///    dirty objects reach, once to count; after finalizers run; in a later collection) and
+///    relies on the answers describing the value as it is.
 /// 3. **Do not drop or replace handles inside `trace`.** (Cloning, allocating and panicking
 ///    are all allowed: the collector defers frees while it traces and survives panics.)
 /// 4. **Answer [`needs_trace`](Trace::needs_trace) the same way every time.** Whether an
