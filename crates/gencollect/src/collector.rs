@@ -617,9 +617,9 @@ struct Scope {
 /// far from 0 whatever a misbehaving trace subtracts.
 const NOT_ANALYSED: i32 = 1 << 30;
 
-/// Up to this many dirty objects (or objects in the set), a full collection restricts
-/// itself whatever their share: both ways cost little then.
-const MIN_SEEDS: usize = 4096;
+/// Up to this many selected objects, a full collection restricts itself whatever their
+/// share of the set (so that small heaps take the same path as large ones).
+const MIN_SELECTED: usize = 16;
 
 /// A full collection's shortcut (see [`ObjPtr::is_dirty`]): in safe Rust, an unreachable
 /// cycle among objects a full collection proved reachable has a dirty object in it, so
@@ -640,7 +640,7 @@ unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) 
     // Tracing twice (here, then to count) what a full analysis traces once stops paying
     // early: past a sixteenth of the set, or with dirty objects common, the full analysis
     // is chosen.
-    let cap = if n > MIN_SEEDS { n / 16 } else { n };
+    let cap = (n / 16).max(MIN_SELECTED);
     let mut result = None;
     'select: {
         let mut count = 0;
@@ -686,7 +686,7 @@ unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) 
                         }
                     }
                     count = closure.count;
-                    if count > MIN_SEEDS && count * 8 > i {
+                    if count > MIN_SELECTED && count * 8 > i {
                         break 'select;
                     }
                 }
