@@ -180,3 +180,60 @@ fn list_positions_stay_exact_when_objects_leave() {
     drop(objs);
     assert_eq!(with_heap(|h| h.list_len(0)), base);
 }
+
+#[test]
+fn only_a_decrement_that_leaves_the_count_above_zero_marks_an_object_dirty() {
+    let (a, drops) = counted();
+    let obj = Gc::as_obj(&a);
+    // SAFETY: `a` holds the memory for every read below.
+    let dirty = || unsafe { obj.is_dirty() };
+    assert!(!dirty(), "new objects are clean");
+    let b = a.clone();
+    let w = Gc::downgrade(&a);
+    assert!(!dirty(), "increments and weak handles do not mark");
+    assert_eq!(Gc::ref_count(&a), 2);
+    drop(b);
+    assert!(dirty());
+    assert_eq!(Gc::ref_count(&a), 1, "the mark is not part of the count");
+    // SAFETY: as above.
+    unsafe { obj.clear_dirty() };
+    assert!(!dirty());
+    // A weak upgrade dropped again is a decrement to nonzero too.
+    drop(w.upgrade());
+    assert!(dirty());
+    // `set_strong` keeps the mark; the count reads back exactly.
+    obj.set_strong(3);
+    assert!(dirty());
+    assert_eq!(Gc::ref_count(&a), 3);
+    obj.set_strong(1);
+    drop(a);
+    assert_eq!(drops.get(), 1);
+    assert!(w.upgrade().is_none());
+}
+
+#[test]
+fn immortal_objects_are_never_dirty() {
+    let (a, drops) = counted();
+    let obj = Gc::as_obj(&a);
+    obj.set_strong(MAX_COUNT);
+    let b = a.clone();
+    assert!(Gc::is_immortal(&a));
+    drop(b);
+    // SAFETY: `a` holds the memory.
+    unsafe {
+        assert!(
+            !obj.is_dirty(),
+            "an immortal count never changes, mark included"
+        );
+        obj.set_dirty();
+        assert!(!obj.is_dirty());
+        assert_eq!(obj.strong(), IMMORTAL);
+    }
+    // Clones and drops of an immortal object keep it immortal.
+    let copies: Vec<_> = (0..3).map(|_| a.clone()).collect();
+    drop(copies);
+    assert!(Gc::is_immortal(&a));
+    obj.set_strong(1);
+    drop(a);
+    assert_eq!(drops.get(), 1);
+}
