@@ -171,16 +171,8 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
     let restrict = generation == 2 && !with_state(|s| s.full_scan.get()).unwrap_or(true);
     let (verdict, panic) = analyse_guarded(heap, &lists, UNREACHABLE, fast, restrict);
     let Some((verdict, analysed)) = verdict else {
-        // Abandoned (an inconsistent trace) or a `Trace` impl panicked: nothing is freed.
-        if restrict {
-            // Some objects may have been marked clean before the analysis stopped.
-            for &l in &lists {
-                for obj in heap.list_snapshot(l) {
-                    // SAFETY: objects in a list are alive.
-                    unsafe { obj.set_dirty() };
-                }
-            }
-        }
+        // Abandoned (an inconsistent trace) or a `Trace` impl panicked: nothing is freed,
+        // and nothing was made clean (that happens only once the analysis is complete).
         promote();
         return (outcome, panic);
     };
@@ -213,6 +205,8 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
 }
 
 /// What an analysis did with the garbage it found.
+// Moved once per collection: a box would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Verdict {
     /// Moved to the `to` list (flagged `DOOMED` and `WEAK_CLEARED`), for the finalization
     /// steps; possibly none.
@@ -433,8 +427,10 @@ pub(crate) struct Graph {
     stack: Vec<u32>,
     /// The garbage set apart by [`Heap::doom`].
     garbage: Vec<ObjPtr>,
-    /// Full collections: which positions are analysed (reachable from dirty objects).
+    /// Full collections: which positions are analysed (reachable from dirty objects). All
+    /// false outside [`select`]'s use of it; `marked` lists the entries set.
     selected: Vec<bool>,
+    marked: Vec<u32>,
 }
 
 /// Marks an entry of [`Graph::refs`] as reached (counts are never negative after a
@@ -457,12 +453,20 @@ impl Graph {
 
     /// Returns the buffers, the garbage emptied, for the next analysis.
     fn put_back(mut self) {
+        for &p in &self.marked {
+            self.selected[p as usize] = false;
+        }
+        self.marked.clear();
         let n = self.refs.len();
         trim(&mut self.refs, n);
         trim(&mut self.start, n);
         trim(&mut self.edges, n);
         trim(&mut self.stack, n);
-        trim(&mut self.selected, n);
+        if self.selected.capacity() > KEEP_ENTRIES && self.selected.capacity() / 8 > n {
+            // Dropped whole: its entries are all false again, but it is far too large.
+            self.selected = Vec::new();
+        }
+        trim(&mut self.marked, n);
         let garbage = self.garbage.len();
         self.garbage.clear();
         trim(&mut self.garbage, garbage);
@@ -519,11 +523,15 @@ unsafe fn analyse(
             0,
         ));
     }
-    let scope = Scope {
-        selected: selected.is_some(),
-    };
-    // SAFETY: per the caller.
-    let counted = layout.is_some_and(|layout| unsafe { count(heap, from, layout, scope, &mut g) });
+    let only_selected = selected.is_some();
+    // SAFETY: per the caller. Two instances, so that the whole-set pass tests nothing more.
+    let counted = layout.is_some_and(|layout| unsafe {
+        if only_selected {
+            count::<true>(heap, from, layout, &mut g)
+        } else {
+            count::<false>(heap, from, layout, &mut g)
+        }
+    });
     let reached = if counted { mark(&mut g) } else { None };
     let (Some(layout), Some(reached)) = (layout, reached) else {
         tracing::error!(
@@ -546,8 +554,10 @@ unsafe fn analyse(
                 if survivors == 0 {
                     break 'clean;
                 }
-                if g.refs[p] == REACHED && (!scope.selected || g.selected[p]) {
-                    if let Some(ahead) = list.get(k + PREFETCH_AHEAD) {
+                if g.refs[p] == REACHED && (!only_selected || g.selected[p]) {
+                    if g.refs.get(p + PREFETCH_AHEAD) == Some(&REACHED)
+                        && let Some(ahead) = list.get(k + PREFETCH_AHEAD)
+                    {
                         ahead.prefetch();
                     }
                     // SAFETY: an object of the list is alive.
@@ -581,7 +591,14 @@ unsafe fn analyse(
                 let refs = &g.refs[layout.range(l)];
                 // SAFETY: the objects of the lists are alive and tracked; the predicate runs
                 // no user code. `run` drops every object set apart, once.
-                unsafe { heap.doom(l, |i| refs.get(i).is_some_and(|&r| r != REACHED), &mut out) };
+                unsafe {
+                    heap.doom(
+                        l,
+                        |i| refs.get(i).is_some_and(|&r| r != REACHED),
+                        garbage * 4 < layout.len(),
+                        &mut out,
+                    )
+                };
             }
             g.garbage = out;
         }
@@ -605,14 +622,6 @@ unsafe fn analyse(
     Some((Verdict::Moved(Found { finalization }), analysed))
 }
 
-/// How [`count`] treats the set.
-#[derive(Debug, Clone, Copy)]
-struct Scope {
-    /// Only the positions `Graph::selected` marks are analysed; the others count as
-    /// referenced from outside.
-    selected: bool,
-}
-
 /// The count given to objects a full collection leaves out: referenced from outside, and
 /// far from 0 whatever a misbehaving trace subtracts.
 const NOT_ANALYSED: i32 = 1 << 30;
@@ -625,22 +634,26 @@ const MIN_SELECTED: usize = 16;
 /// cycle among objects a full collection proved reachable has a dirty object in it, so
 /// only what dirty objects reach needs analysing. Marks those positions in
 /// `g.selected` and returns how many there are, or `None` when analysing everything is
-/// cheaper (dirty objects are common, or reach a sixteenth of the set).
+/// cheaper (dirty objects are common, or reach a sixty-fourth of the set).
 ///
 /// # Safety
 /// Frees are deferred; every object of the lists is alive.
 unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -> Option<usize> {
     let n = layout.len();
     let _span = tracing::debug_span!(target: "gcrt::gc", "select", objects = n).entered();
+    // All false between collections: only the entries set here are cleared afterwards
+    // (`Graph::unselect`), so a set of n objects costs no n-byte clearing.
     let mut selected = core::mem::take(&mut g.selected);
-    selected.clear();
-    selected.resize(n, false);
+    if selected.len() < n {
+        selected.resize(n, false);
+    }
+    g.marked.clear();
     let mut stack = core::mem::take(&mut g.stack);
     stack.clear();
     // Tracing twice (here, then to count) what a full analysis traces once stops paying
-    // early: past a sixteenth of the set, or with dirty objects common, the full analysis
+    // early: past a sixty-fourth of the set, or with dirty objects common, the full analysis
     // is chosen.
-    let cap = (n / 16).max(MIN_SELECTED);
+    let cap = (n / 64).max(MIN_SELECTED);
     let mut result = None;
     'select: {
         let mut count = 0;
@@ -667,12 +680,14 @@ unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) 
                 let seed = unsafe { obj.is_dirty() || obj.ext_flags() & flags::EXPOSED != 0 };
                 if seed {
                     selected[i] = true;
+                    g.marked.push(i as u32);
                     stack.push(i as u32);
                     // Everything it reaches, through traces (user code: frees are deferred,
                     // so the lists can only grow, and positions stay valid).
                     let mut closure = Closure {
                         layout,
                         selected: &mut selected,
+                        marked: &mut g.marked,
                         stack: &mut stack,
                         count: count + 1,
                     };
@@ -704,6 +719,7 @@ unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) 
 struct Closure<'a> {
     layout: SetLayout,
     selected: &'a mut Vec<bool>,
+    marked: &'a mut Vec<u32>,
     stack: &'a mut Vec<u32>,
     count: usize,
 }
@@ -728,6 +744,7 @@ impl Visitor for Closure<'_> {
             };
             if !self.selected[j] {
                 self.selected[j] = true;
+                self.marked.push(j as u32);
                 self.stack.push(j as u32);
                 self.count += 1;
             }
@@ -745,17 +762,16 @@ fn object_at(heap: &Heap, from: &[usize], layout: SetLayout, p: usize) -> Option
     })
 }
 
-/// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says.
-/// Returns false if the lists changed under the pass (only a misbehaving `Trace` impl can
+/// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says
+/// (with `SELECTED`, only for the positions [`select`] marked). Returns false if the lists changed under the pass (only a misbehaving `Trace` impl can
 /// cause that).
 ///
 /// # Safety
 /// Frees are deferred; every object of the lists is alive.
-unsafe fn count(
+unsafe fn count<const SELECTED: bool>(
     heap: &Heap,
     from: &[usize],
     layout: SetLayout,
-    scope: Scope,
     g: &mut Graph,
 ) -> bool {
     let n = layout.len();
@@ -774,6 +790,13 @@ unsafe fn count(
         let mut i = 0;
         for &l in from {
             for k in 0..layout.list_len(l) {
+                if SELECTED && !g.selected[i] {
+                    // Left out: counts as referenced from outside; its memory is not read.
+                    counter.add_count(i, NOT_ANALYSED);
+                    g.start.push(counter.edge_count() as u32);
+                    i += 1;
+                    continue;
+                }
                 // SAFETY: the borrow of the list ends before the trace runs user code (which
                 // may append to the list, never remove from it: frees are deferred).
                 let obj = unsafe {
@@ -781,30 +804,26 @@ unsafe fn count(
                     let Some(&obj) = list.get(k) else {
                         break 'pass false;
                     };
-                    if let Some(ahead) = list.get(k + PREFETCH_AHEAD) {
+                    // Objects left out are not prefetched: a few selected objects in a large
+                    // heap must not cost a pass over all of it.
+                    if let Some(ahead) = list.get(k + PREFETCH_AHEAD)
+                        && (!SELECTED || g.selected.get(i + PREFETCH_AHEAD) == Some(&true))
+                    {
                         ahead.prefetch();
                     }
                     obj
                 };
-                if scope.selected && !g.selected[i] {
-                    // Left out: counts as referenced from outside; its memory is not read.
-                    counter.add_count(i, NOT_ANALYSED);
-                    g.start.push(counter.edge_count() as u32);
-                    i += 1;
-                    continue;
-                }
                 // SAFETY: an object of the list is alive and tracked (so it has an extension).
                 unsafe {
                     if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
                         g.special.push(i as u32);
                     }
-                    let s = obj.strong();
-                    if s.wrapping_sub(1) >= i32::MAX as u32 {
-                        // 0: queued for release, so keep it (and what it holds) alive until
-                        // its destructor runs. From 2^31: immortal, always reachable.
-                        g.pinned.push(i as u32);
-                    } else {
+                    if let Some(s) = obj.mortal_strong() {
                         counter.add_count(i, s as i32);
+                    } else {
+                        // 0: queued for release, so keep it (and what it holds) alive until
+                        // its destructor runs. Immortal: always reachable.
+                        g.pinned.push(i as u32);
                     }
                     obj.count_edges(&mut counter);
                 }

@@ -336,6 +336,29 @@ impl ObjPtr {
         if (raw as i32) < 0 { IMMORTAL } else { raw >> 1 }
     }
 
+    /// Whether the strong count is above zero (immortal objects included), read without
+    /// decoding the count.
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub unsafe fn has_strong(self) -> bool {
+        self.header().strong.get() >= ONE
+    }
+
+    /// The strong count for the collector's count pass: `None` if it is 0 (a release is
+    /// queued) or the object is immortal, both of which count as referenced from outside.
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub unsafe fn mortal_strong(self) -> Option<u32> {
+        let raw = self.header().strong.get();
+        // Mortal and nonzero: the field is in ONE..2^31, so `raw - ONE` stays below
+        // 2^31 - ONE; 0, a lone dirty bit and immortal fields all land at or above it.
+        (raw.wrapping_sub(ONE) < (1 << 31) - ONE).then_some(raw >> 1)
+    }
+
     /// Whether the strong count was decremented to a nonzero value since a full collection
     /// last proved the object reachable (or since it was created, resurrected or unfrozen).
     ///
@@ -691,6 +714,22 @@ impl ObjPtr {
         } else {
             n << 1 | (h.strong.get() & DIRTY)
         });
+    }
+
+    /// Gives back a strong reference the caller owns without releasing anything; returns
+    /// whether the count reached 0. For the collector's temporary references to mortal
+    /// objects.
+    ///
+    /// # Safety
+    /// The caller owns one strong reference to the object, which is mortal.
+    #[inline(always)]
+    pub(crate) unsafe fn dec_strong_no_release(self) -> bool {
+        let h = self.header();
+        let s = h.strong.get();
+        debug_assert!(s >= ONE && (s as i32) >= 0);
+        let n = s - ONE;
+        h.strong.set(n);
+        n < ONE
     }
 
     /// Drops one strong reference of a handle of static type `T`: the typed twin of

@@ -378,16 +378,19 @@ impl Heap {
     /// others stay in `from`, in order, written only if they change place.
     ///
     /// An object whose count is already 0 is left where it is: its release is queued (it was
-    /// dropped by a `Trace` impl during the analysis), and that release frees it.
+    /// dropped by a `Trace` impl during the analysis), and that release frees it. `sparse`
+    /// says garbage is rare in the list: then only garbage is prefetched.
     ///
     /// # Safety
-    /// Every object of `from` is alive and tracked, and `garbage` runs no user code. Every
+    /// Every object of `from` is alive and tracked, and `garbage` runs no user code (it may be
+    /// asked about a position more than once, and ahead of the one being processed). Every
     /// object appended to `out` must be passed to [`drop_doomed`](Self::drop_doomed) exactly
     /// once.
     pub unsafe fn doom(
         &self,
         from: usize,
         mut garbage: impl FnMut(usize) -> bool,
+        sparse: bool,
         out: &mut Vec<ObjPtr>,
     ) {
         // SAFETY: per the caller; no user code runs.
@@ -397,12 +400,16 @@ impl Heap {
             let mut deaths = 0;
             for i in 0..src.len() {
                 let obj = src[i];
-                if let Some(ahead) = src.get(i + PREFETCH_AHEAD) {
+                // With `sparse`, only garbage is prefetched: survivors are not read at all,
+                // and a little garbage in a large set must not cost a pass over all of it.
+                if let Some(ahead) = src.get(i + PREFETCH_AHEAD)
+                    && (!sparse || garbage(i + PREFETCH_AHEAD))
+                {
                     ahead.prefetch();
                 }
                 let e = obj.ext();
                 // A survivor's header is not read (the side table decides).
-                if garbage(i) && obj.strong() != 0 {
+                if garbage(i) && obj.has_strong() {
                     let f = e.flags.get();
                     deaths += (f & flags::COUNTED != 0) as usize;
                     e.flags.set(
@@ -468,13 +475,11 @@ impl Heap {
     ///
     /// # Safety
     /// The object is `DEAD` and the caller owns its temporary strong reference.
-    #[inline]
+    #[inline(always)]
     unsafe fn release_doomed(&self, obj: ObjPtr) {
         // SAFETY: per the caller; the value is dropped, so nothing but memory remains.
         unsafe {
-            let s = obj.strong() - 1;
-            obj.set_strong(s);
-            if s == 0 {
+            if obj.dec_strong_no_release() {
                 // A destructor of the same garbage may have registered a callback on it.
                 self.fire_weakref_callbacks(obj);
                 self.drop_implicit_weak(obj);
