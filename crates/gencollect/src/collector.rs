@@ -732,14 +732,7 @@ impl Visitor for Closure<'_> {
             if !obj.has_ext() {
                 return;
             }
-            let f = obj.ext_flags();
-            if f & flags::TRACKED == 0 {
-                return;
-            }
-            let Some(j) = self
-                .layout
-                .position((f & flags::LIST_MASK) as usize, obj.index())
-            else {
+            let Some(j) = self.layout.position_of(obj) else {
                 return;
             };
             if !self.selected[j] {

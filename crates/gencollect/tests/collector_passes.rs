@@ -56,6 +56,18 @@ fn bytes() -> usize {
     with_heap(|h| h.bytes_in_use())
 }
 
+/// A garbage cycle of a victim (allocated first) and a dropper that holds the victim.
+fn victim_and_dropper_cycle() {
+    let v = Gc::new(Victim {
+        back: RefCell::new(None),
+    });
+    let d = Gc::new(Dropper {
+        victim: RefCell::new(Some(v.clone())),
+    });
+    *v.back.borrow_mut() = Some(d.clone());
+    drop((v, d));
+}
+
 #[test]
 fn trace_dropping_a_counted_garbage_handle_frees_each_object_once() {
     // Regression: the victim is counted first (count 1), then the dropper's trace reports
@@ -65,14 +77,7 @@ fn trace_dropping_a_counted_garbage_handle_frees_each_object_once() {
     gencollect::set_full_scan(true);
     gencollect::collect();
     let before = bytes();
-    let v = Gc::new(Victim {
-        back: RefCell::new(None),
-    });
-    let d = Gc::new(Dropper {
-        victim: RefCell::new(Some(v.clone())),
-    });
-    *v.back.borrow_mut() = Some(d.clone());
-    drop((v, d));
+    victim_and_dropper_cycle();
     assert_eq!(gencollect::collect(), 2);
     assert_eq!(drops(), vec!["dropper", "victim"]);
     assert_eq!(bytes(), before, "both objects' memory is back");
@@ -87,14 +92,7 @@ fn trace_dropping_a_garbage_handle_during_a_restricted_full_collection_frees_eac
     // collection then finds, each object is dropped exactly once and all memory comes back.
     gencollect::collect();
     let before = bytes();
-    let v = Gc::new(Victim {
-        back: RefCell::new(None),
-    });
-    let d = Gc::new(Dropper {
-        victim: RefCell::new(Some(v.clone())),
-    });
-    *v.back.borrow_mut() = Some(d.clone());
-    drop((v, d));
+    victim_and_dropper_cycle();
     let found = gencollect::collect();
     assert!(found <= 2);
     assert_eq!(drops(), vec!["dropper", "victim"]);

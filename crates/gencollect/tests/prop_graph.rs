@@ -127,14 +127,19 @@ impl World {
     }
 
     fn create(&mut self) {
-        let id = self.edges.len();
-        self.drops.0.borrow_mut().push(0);
         let mut targets = Vec::new();
         for _ in 0..self.rng.below(3) {
             if let Some(t) = self.pick() {
                 targets.push(t);
             }
         }
+        self.spawn(targets);
+    }
+
+    /// A new node holding `targets`, added as a root and to the model.
+    fn spawn(&mut self, targets: Vec<Gc<PNode>>) {
+        let id = self.edges.len();
+        self.drops.0.borrow_mut().push(0);
         self.edges.push(targets.iter().map(|t| t.id).collect());
         // May start an automatic collection.
         let n = Gc::new(PNode {
@@ -188,8 +193,6 @@ impl World {
 
     /// A new root node whose edges are root handles moved out of `roots`: no count changes.
     fn create_moving(&mut self) {
-        let id = self.edges.len();
-        self.drops.0.borrow_mut().push(0);
         let mut targets = Vec::new();
         for _ in 0..self.rng.below(3) {
             if self.roots.is_empty() {
@@ -198,14 +201,7 @@ impl World {
             let i = self.rng.below(self.roots.len());
             targets.push(self.roots.swap_remove(i));
         }
-        self.edges.push(targets.iter().map(|t| t.id).collect());
-        let n = Gc::new(PNode {
-            id,
-            edges: RefCell::new(targets),
-            drops: self.drops.clone(),
-        });
-        self.weak.push(Gc::downgrade(&n));
-        self.roots.push(n);
+        self.spawn(targets);
     }
 
     /// Moves a root handle into another root's node, or into a node one edge away reached
@@ -238,16 +234,7 @@ impl World {
 
     /// A new root node without edges.
     fn create_leaf(&mut self) {
-        let id = self.edges.len();
-        self.drops.0.borrow_mut().push(0);
-        self.edges.push(Vec::new());
-        let n = Gc::new(PNode {
-            id,
-            edges: RefCell::new(Vec::new()),
-            drops: self.drops.clone(),
-        });
-        self.weak.push(Gc::downgrade(&n));
-        self.roots.push(n);
+        self.spawn(Vec::new());
     }
 
     /// Adds a root by cloning another: an increment only.

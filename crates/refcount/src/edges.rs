@@ -74,6 +74,22 @@ impl SetLayout {
     pub fn position(&self, list: usize, index: usize) -> Option<usize> {
         (index < self.len[list] as usize).then(|| self.base[list] as usize + index)
     }
+
+    /// Position in the set of a tracked object with an extension, if it belongs to the set.
+    ///
+    /// # Safety
+    /// `obj`'s memory is held and it has an extension.
+    #[inline(always)]
+    pub unsafe fn position_of(&self, obj: ObjPtr) -> Option<usize> {
+        // SAFETY: per the caller.
+        unsafe {
+            let f = obj.ext_flags();
+            if f & flags::TRACKED == 0 {
+                return None;
+            }
+            self.position((f & flags::LIST_MASK) as usize, obj.index())
+        }
+    }
 }
 
 /// Counts, for each object of a set, the references to it found by tracing: each reported
@@ -160,14 +176,7 @@ impl EdgeCounter {
     pub(crate) unsafe fn visit_ext(&mut self, obj: ObjPtr) {
         // SAFETY: per the caller.
         unsafe {
-            let f = obj.ext_flags();
-            if f & flags::TRACKED == 0 {
-                return;
-            }
-            let Some(j) = self
-                .layout
-                .position((f & flags::LIST_MASK) as usize, obj.index())
-            else {
+            let Some(j) = self.layout.position_of(obj) else {
                 return;
             };
             // SAFETY: `position` is below the set's size, which is `refs.len()` (checked in

@@ -427,6 +427,17 @@ impl ObjPtr {
     /// The caller owns one strong reference to the object and gives it up.
     #[inline]
     pub unsafe fn dec_strong(self) {
+        // SAFETY: per the caller; `release` is the untyped release.
+        unsafe { self.dec_strong_with(|obj| crate::heap::release(obj)) }
+    }
+
+    /// Drops one strong reference; `release` runs if it was the last.
+    ///
+    /// # Safety
+    /// The caller owns one strong reference to the object and gives it up; `release` frees
+    /// an object whose count reached 0.
+    #[inline(always)]
+    unsafe fn dec_strong_with(self, release: impl FnOnce(ObjPtr)) {
         let h = self.header();
         let s = h.strong.get();
         if (s as i32) > (ONE | DIRTY) as i32 {
@@ -434,8 +445,7 @@ impl ObjPtr {
             h.strong.set((s - ONE) | DIRTY);
         } else if (s as i32) >= ONE as i32 {
             h.strong.set(0);
-            // SAFETY: that was the last strong reference.
-            unsafe { crate::heap::release(self) }
+            release(self);
         }
         // Otherwise immortal (2^31 and up): never changes.
     }
@@ -739,16 +749,8 @@ impl ObjPtr {
     /// The caller owns one strong reference to the object and gives it up.
     #[inline(always)]
     pub(crate) unsafe fn dec_strong_typed<T: Trace + 'static>(self) {
-        let h = self.header();
-        let s = h.strong.get();
-        if (s as i32) > (ONE | DIRTY) as i32 {
-            h.strong.set((s - ONE) | DIRTY);
-        } else if (s as i32) >= ONE as i32 {
-            h.strong.set(0);
-            // SAFETY: that was the last strong reference.
-            unsafe { crate::heap::release_typed::<T>(self) }
-        }
-        // Otherwise immortal (2^31 and up): never changes.
+        // SAFETY: per the caller; `release_typed` is the release for type `T`.
+        unsafe { self.dec_strong_with(|obj| crate::heap::release_typed::<T>(obj)) }
     }
 
     #[inline(always)]
