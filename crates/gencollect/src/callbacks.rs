@@ -42,7 +42,8 @@ pub struct CollectionInfo {
     pub collected: usize,
     /// Objects found uncollectable (0 at [`Phase::Start`]).
     pub uncollectable: usize,
-    /// Objects examined (0 at [`Phase::Start`]).
+    /// Objects analysed (0 at [`Phase::Start`]; see
+    /// [`GenerationStats::candidates`](crate::GenerationStats::candidates)).
     pub candidates: usize,
     /// Time the collection took (zero at [`Phase::Start`]).
     pub duration: Duration,

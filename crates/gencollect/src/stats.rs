@@ -23,7 +23,9 @@ pub struct GenerationStats {
     pub collected: usize,
     /// Objects found unreachable that could not be collected.
     pub uncollectable: usize,
-    /// Objects examined (the size of the collected set), summed over the collections.
+    /// Objects analysed, summed over the collections: the whole collected set, except in
+    /// full collections, which analyse only what dirty objects reach
+    /// ([`set_full_scan`](crate::set_full_scan)).
     pub candidates: usize,
     /// Time spent in those collections.
     pub duration: Duration,
