@@ -127,3 +127,23 @@ fn a_cycle_through_an_unfrozen_object_is_found() {
     assert_eq!(collect(), 2);
     assert_eq!(drops(), 2);
 }
+
+#[test]
+fn an_object_that_could_not_be_read_stays_dirty_until_one_can() {
+    // A mutably borrowed `RefCell` hides what its object holds: the collection keeps it,
+    // so nothing proved it reachable, and the next full collection must look again.
+    collect();
+    let x = node();
+    drop(x.clone());
+    let obj = Gc::as_obj(&x);
+    // SAFETY: `x` holds the memory for every read below.
+    let dirty = || unsafe { obj.is_dirty() };
+    assert!(dirty());
+    let guard = x.next.borrow_mut();
+    assert_eq!(collect_analysed(), (0, 1));
+    assert!(dirty(), "unreadable during the collection");
+    drop(guard);
+    assert_eq!(collect_analysed(), (0, 1));
+    assert!(!dirty(), "read and proved reachable");
+    assert_eq!(collect_analysed(), (0, 0));
+}
