@@ -21,7 +21,9 @@
 //!   gcrt runs three times: at its defaults (a full collection analyses what objects
 //!   decremented since the last one reach: here nothing), "every object dirty" (each
 //!   object's count was decremented before each collection, like "all candidates"), and
-//!   "full scan" (`gc::set_full_scan(true)`: every object analysed, as CPython does).
+//!   "full scan" (`gc::set_full_scan(true)`: every object analysed, as CPython does); and
+//!   "0.1 % dirty" (one object in 1,000 decremented before each collection: the analysis
+//!   covers those and what they reach).
 //! * `w7_pyperf_gc_collect`: pyperformance's `gc_collect` shape, 100 rings of a head plus
 //!   20 nodes, doubly linked (2,100 dead objects); an untimed full collection, the build,
 //!   then one timed collection.
@@ -670,6 +672,19 @@ fn w5_live(c: &mut Criterion) {
     gcrt::gc::set_full_scan(true);
     live!(g, "gcrt, full scan", sys_gcrt, false);
     gcrt::gc::set_full_scan(false);
+    // Between the two: one object in 1,000 (and its partner) changed since the last one.
+    let root = sys_gcrt::live_build(LIVE_OBJECTS, false);
+    g.bench_function("gcrt, 0.1 % dirty", |b| {
+        timed(b, || {
+            for item in root.items.borrow().iter().step_by(1000) {
+                drop(black_box(item.clone()));
+            }
+            let t = Instant::now();
+            assert_eq!(gcrt::gc::collect(), 0);
+            t.elapsed()
+        })
+    });
+    sys_gcrt::live_teardown(root);
     live!(g, "gcmodule", sys_gcmodule, false);
     live!(g, "rust-cc, all candidates", sys_rust_cc, true);
     live!(g, "rust-cc, no candidates", sys_rust_cc, false);
