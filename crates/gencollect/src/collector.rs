@@ -20,8 +20,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
 use refcount::{
-    EdgeCounter, Heap, ObjPtr, PREFETCH_AHEAD, SCRATCH, SetLayout, Tracer, UNREACHABLE, Visitor,
-    flags,
+    EdgeCounter, Heap, NOT_COUNTED, ObjPtr, PREFETCH_AHEAD, SCRATCH, SetLayout, Tracer,
+    UNREACHABLE, Visitor, flags,
 };
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
@@ -427,9 +427,11 @@ pub(crate) struct Graph {
     stack: Vec<u32>,
     /// The garbage set apart by [`Heap::doom`].
     garbage: Vec<ObjPtr>,
-    /// Full collections: which positions are analysed (reachable from dirty objects). All
-    /// false outside [`select`]'s use of it; `marked` lists the entries set.
-    selected: Vec<bool>,
+    /// Full collections: for each position of the set, [`NOT_COUNTED`], or its entry in
+    /// the side tables when [`select`] chose it (`marked` lists those positions, in order
+    /// once numbered). All [`NOT_COUNTED`] between collections: only the entries set are
+    /// reset, so a large set with a few chosen objects costs tables of their size.
+    slot: Vec<u32>,
     marked: Vec<u32>,
 }
 
@@ -454,7 +456,7 @@ impl Graph {
     /// Returns the buffers, the garbage emptied, for the next analysis.
     fn put_back(mut self) {
         for &p in &self.marked {
-            self.selected[p as usize] = false;
+            self.slot[p as usize] = NOT_COUNTED;
         }
         self.marked.clear();
         let n = self.refs.len();
@@ -462,9 +464,9 @@ impl Graph {
         trim(&mut self.start, n);
         trim(&mut self.edges, n);
         trim(&mut self.stack, n);
-        if self.selected.capacity() > KEEP_ENTRIES && self.selected.capacity() / 8 > n {
-            // Dropped whole: its entries are all false again, but it is far too large.
-            self.selected = Vec::new();
+        if self.slot.capacity() > KEEP_ENTRIES && self.slot.capacity() / 8 > n {
+            // Dropped whole: its entries are all reset, but it is far too large.
+            self.slot = Vec::new();
         }
         trim(&mut self.marked, n);
         let garbage = self.garbage.len();
@@ -524,12 +526,19 @@ unsafe fn analyse(
         ));
     }
     let only_selected = selected.is_some();
-    // SAFETY: per the caller. Two instances, so that the whole-set pass tests nothing more.
+    if only_selected {
+        // Number the selected objects 0..m in set order (the order the mark pass walks).
+        g.marked.sort_unstable();
+        for (k, &p) in g.marked.iter().enumerate() {
+            g.slot[p as usize] = k as u32;
+        }
+    }
+    // SAFETY: per the caller.
     let counted = layout.is_some_and(|layout| unsafe {
         if only_selected {
-            count::<true>(heap, from, layout, &mut g)
+            count_selected(heap, from, layout, &mut g)
         } else {
-            count::<false>(heap, from, layout, &mut g)
+            count(heap, from, layout, &mut g)
         }
     });
     let reached = if counted { mark(&mut g) } else { None };
@@ -542,36 +551,31 @@ unsafe fn analyse(
         g.put_back();
         return None;
     };
+    // The object behind entry `k` of the side tables.
+    let entry_object = |g: &Graph, k: usize| {
+        let p = if only_selected {
+            g.marked[k] as usize
+        } else {
+            k
+        };
+        object_at(heap, from, layout, p)
+    };
     if restrict {
         // The analysed survivors are proved reachable: clean. Only their headers are
         // read, and only dirty ones written; garbage is not touched.
-        let mut survivors = reached - (layout.len() - analysed);
-        let mut p = 0;
-        'clean: for &l in from {
-            // SAFETY: per the caller; no user code runs while the slice is used.
-            let list = unsafe { heap.list_slice(l) };
-            for (k, &obj) in list[..layout.list_len(l)].iter().enumerate() {
-                if survivors == 0 {
-                    break 'clean;
-                }
-                if g.refs[p] == REACHED && (!only_selected || g.selected[p]) {
-                    if g.refs.get(p + PREFETCH_AHEAD) == Some(&REACHED)
-                        && let Some(ahead) = list.get(k + PREFETCH_AHEAD)
-                    {
-                        ahead.prefetch();
-                    }
-                    // SAFETY: an object of the list is alive.
-                    unsafe { obj.clear_dirty() };
-                    survivors -= 1;
-                }
-                p += 1;
+        for k in 0..g.refs.len() {
+            if g.refs[k] == REACHED
+                && let Some(obj) = entry_object(&g, k)
+            {
+                // SAFETY: objects of the analysed lists are alive (frees are deferred).
+                unsafe { obj.clear_dirty() };
             }
         }
         // Objects counted as referenced from outside whatever their count says (a mutably
         // borrowed `RefCell` among them) were not proved reachable: they stay dirty, so
         // the next full collection looks at them, and at what they hold, again.
-        for &p in &g.pinned {
-            if let Some(obj) = object_at(heap, from, layout, p as usize) {
+        for &k in &g.pinned {
+            if let Some(obj) = entry_object(&g, k as usize) {
                 // SAFETY: objects of the analysed lists are alive (frees are deferred).
                 unsafe {
                     if obj.strong() != 0 {
@@ -581,20 +585,19 @@ unsafe fn analyse(
             }
         }
     }
-    let garbage = layout.len() - reached;
+    let garbage = g.refs.len() - reached;
     let finalization = g.special.iter().any(|&i| g.refs[i as usize] != REACHED);
     if fast && !finalization {
         if garbage != 0 {
             let mut out = core::mem::take(&mut g.garbage);
             out.reserve(garbage);
             for &l in from {
-                let refs = &g.refs[layout.range(l)];
                 // SAFETY: the objects of the lists are alive and tracked; the predicate runs
                 // no user code. `run` drops every object set apart, once.
                 unsafe {
                     heap.doom(
                         l,
-                        |i| refs.get(i).is_some_and(|&r| r != REACHED),
+                        is_garbage(&g.refs, &g.slot, layout.range(l), only_selected),
                         garbage * 4 < layout.len(),
                         &mut out,
                     )
@@ -606,13 +609,12 @@ unsafe fn analyse(
     }
     if garbage != 0 {
         for &l in from {
-            let refs = &g.refs[layout.range(l)];
             // SAFETY: as above; `to` is a working list distinct from the analysed ones.
             unsafe {
                 heap.split_off(
                     l,
                     to,
-                    |i| refs.get(i).is_some_and(|&r| r != REACHED),
+                    is_garbage(&g.refs, &g.slot, layout.range(l), only_selected),
                     flags::DOOMED | flags::WEAK_CLEARED,
                 )
             };
@@ -622,9 +624,26 @@ unsafe fn analyse(
     Some((Verdict::Moved(Found { finalization }), analysed))
 }
 
-/// The count given to objects a full collection leaves out: referenced from outside, and
-/// far from 0 whatever a misbehaving trace subtracts.
-const NOT_ANALYSED: i32 = 1 << 30;
+/// Whether the object at index `i` of a list whose positions in the set are `range` is
+/// garbage after the mark (objects past the set's part of the list are not).
+fn is_garbage<'a>(
+    refs: &'a [i32],
+    slot: &'a [u32],
+    range: core::ops::Range<usize>,
+    only_selected: bool,
+) -> impl Fn(usize) -> bool + 'a {
+    move |i| {
+        let p = range.start + i;
+        if !range.contains(&p) {
+            return false;
+        }
+        if only_selected {
+            slot[p] != NOT_COUNTED && refs[slot[p] as usize] != REACHED
+        } else {
+            refs[p] != REACHED
+        }
+    }
+}
 
 /// Up to this many selected objects, a full collection restricts itself whatever their
 /// share of the set (so that small heaps take the same path as large ones).
@@ -641,11 +660,12 @@ const MIN_SELECTED: usize = 16;
 unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -> Option<usize> {
     let n = layout.len();
     let _span = tracing::debug_span!(target: "gcrt::gc", "select", objects = n).entered();
-    // All false between collections: only the entries set here are cleared afterwards
-    // (`Graph::unselect`), so a set of n objects costs no n-byte clearing.
-    let mut selected = core::mem::take(&mut g.selected);
+    // All `NOT_COUNTED` between collections: `Graph::put_back` resets only the entries set
+    // here, so a set of n objects costs no clearing of n entries. Chosen ones are marked 0
+    // for now; `analyse` numbers them.
+    let mut selected = core::mem::take(&mut g.slot);
     if selected.len() < n {
-        selected.resize(n, false);
+        selected.resize(n, NOT_COUNTED);
     }
     g.marked.clear();
     let mut stack = core::mem::take(&mut g.stack);
@@ -660,7 +680,7 @@ unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) 
         let mut i = 0;
         for &l in from {
             for k in 0..layout.list_len(l) {
-                if selected[i] {
+                if selected[i] != NOT_COUNTED {
                     // Reached from an earlier seed: already followed.
                     i += 1;
                     continue;
@@ -679,7 +699,7 @@ unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) 
                 // SAFETY: an object of the list is alive and tracked.
                 let seed = unsafe { obj.is_dirty() || obj.ext_flags() & flags::EXPOSED != 0 };
                 if seed {
-                    selected[i] = true;
+                    selected[i] = 0;
                     g.marked.push(i as u32);
                     stack.push(i as u32);
                     // Everything it reaches, through traces (user code: frees are deferred,
@@ -710,7 +730,7 @@ unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) 
         }
         result = Some(count);
     }
-    g.selected = selected;
+    g.slot = selected;
     g.stack = stack;
     result
 }
@@ -718,7 +738,7 @@ unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) 
 /// The visitor of [`select`]'s closure: selects every object of the set it is shown.
 struct Closure<'a> {
     layout: SetLayout,
-    selected: &'a mut Vec<bool>,
+    selected: &'a mut Vec<u32>,
     marked: &'a mut Vec<u32>,
     stack: &'a mut Vec<u32>,
     count: usize,
@@ -735,8 +755,8 @@ impl Visitor for Closure<'_> {
             let Some(j) = self.layout.position_of(obj) else {
                 return;
             };
-            if !self.selected[j] {
-                self.selected[j] = true;
+            if self.selected[j] == NOT_COUNTED {
+                self.selected[j] = 0;
                 self.marked.push(j as u32);
                 self.stack.push(j as u32);
                 self.count += 1;
@@ -761,35 +781,13 @@ fn object_at(heap: &Heap, from: &[usize], layout: SetLayout, p: usize) -> Option
 ///
 /// # Safety
 /// Frees are deferred; every object of the lists is alive.
-unsafe fn count<const SELECTED: bool>(
-    heap: &Heap,
-    from: &[usize],
-    layout: SetLayout,
-    g: &mut Graph,
-) -> bool {
+unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -> bool {
     let n = layout.len();
-    let mut refs = core::mem::take(&mut g.refs);
-    refs.clear();
-    refs.resize(n, 0);
-    let mut edges = core::mem::take(&mut g.edges);
-    edges.clear();
-    g.start.clear();
-    g.start.reserve(n + 1);
-    g.start.push(0);
-    g.pinned.clear();
-    g.special.clear();
-    let mut counter = EdgeCounter::new(layout, refs, edges);
+    let mut counter = EdgeCounter::new(layout, start_tables(g, n), core::mem::take(&mut g.edges));
     let ok = 'pass: {
         let mut i = 0;
         for &l in from {
             for k in 0..layout.list_len(l) {
-                if SELECTED && !g.selected[i] {
-                    // Left out: counts as referenced from outside; its memory is not read.
-                    counter.add_count(i, NOT_ANALYSED);
-                    g.start.push(counter.edge_count() as u32);
-                    i += 1;
-                    continue;
-                }
                 // SAFETY: the borrow of the list ends before the trace runs user code (which
                 // may append to the list, never remove from it: frees are deferred).
                 let obj = unsafe {
@@ -797,43 +795,99 @@ unsafe fn count<const SELECTED: bool>(
                     let Some(&obj) = list.get(k) else {
                         break 'pass false;
                     };
-                    // Objects left out are not prefetched: a few selected objects in a large
-                    // heap must not cost a pass over all of it.
-                    if let Some(ahead) = list.get(k + PREFETCH_AHEAD)
-                        && (!SELECTED || g.selected.get(i + PREFETCH_AHEAD) == Some(&true))
-                    {
+                    if let Some(ahead) = list.get(k + PREFETCH_AHEAD) {
                         ahead.prefetch();
                     }
                     obj
                 };
-                // SAFETY: an object of the list is alive and tracked (so it has an extension).
-                unsafe {
-                    if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
-                        g.special.push(i as u32);
-                    }
-                    if let Some(s) = obj.mortal_strong() {
-                        counter.add_count(i, s as i32);
-                    } else {
-                        // 0: queued for release, so keep it (and what it holds) alive until
-                        // its destructor runs. Immortal: always reachable.
-                        g.pinned.push(i as u32);
-                    }
-                    obj.count_edges(&mut counter);
-                }
-                if counter.take_opaque() {
-                    // Could not read this object: count it as referenced from outside.
-                    g.pinned.push(i as u32);
-                }
-                // Truncation is caught once, after the pass.
-                g.start.push(counter.edge_count() as u32);
+                // SAFETY: an object of the list is alive and tracked.
+                unsafe { count_object(obj, i, &mut counter, g) };
                 i += 1;
             }
         }
-        u32::try_from(counter.edge_count()).is_ok()
-            && from.iter().all(|&l| heap.list_len(l) >= layout.list_len(l))
+        finish_pass(heap, from, layout, &counter)
     };
     (g.refs, g.edges) = counter.into_parts();
     ok
+}
+
+/// Step 2 for the objects [`select`] chose, numbered in `g.marked`'s order: the side tables
+/// have one entry per chosen object, and references to the others are not counted (they are
+/// outside the analysed set).
+///
+/// # Safety
+/// As for [`count`]; `g.slot` maps each chosen position to its index in `g.marked`.
+unsafe fn count_selected(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -> bool {
+    let m = g.marked.len();
+    let refs = start_tables(g, m);
+    let slot = core::mem::take(&mut g.slot);
+    let mut counter = EdgeCounter::with_remap(layout, refs, core::mem::take(&mut g.edges), slot);
+    let ok = 'pass: {
+        for k in 0..m {
+            let Some(obj) = object_at(heap, from, layout, g.marked[k] as usize) else {
+                break 'pass false;
+            };
+            if let Some(&ahead) = g.marked.get(k + PREFETCH_AHEAD)
+                && let Some(ahead) = object_at(heap, from, layout, ahead as usize)
+            {
+                ahead.prefetch();
+            }
+            // SAFETY: an object of the analysed lists is alive and tracked.
+            unsafe { count_object(obj, k, &mut counter, g) };
+        }
+        finish_pass(heap, from, layout, &counter)
+    };
+    g.slot = counter.take_remap();
+    (g.refs, g.edges) = counter.into_parts();
+    ok
+}
+
+/// Resets the side tables for `n` entries; returns the count table.
+fn start_tables(g: &mut Graph, n: usize) -> Vec<i32> {
+    let mut refs = core::mem::take(&mut g.refs);
+    refs.clear();
+    refs.resize(n, 0);
+    g.edges.clear();
+    g.start.clear();
+    g.start.reserve(n + 1);
+    g.start.push(0);
+    g.pinned.clear();
+    g.special.clear();
+    refs
+}
+
+/// Whether a count pass stayed consistent: the edges fit the tables and no list shrank.
+fn finish_pass(heap: &Heap, from: &[usize], layout: SetLayout, counter: &EdgeCounter) -> bool {
+    u32::try_from(counter.edge_count()).is_ok()
+        && from.iter().all(|&l| heap.list_len(l) >= layout.list_len(l))
+}
+
+/// The count pass's work for one object, entry `i` of the side tables.
+///
+/// # Safety
+/// `obj` is alive and tracked (so it has an extension); frees are deferred.
+#[inline(always)]
+unsafe fn count_object(obj: ObjPtr, i: usize, counter: &mut EdgeCounter, g: &mut Graph) {
+    // SAFETY: per the caller.
+    unsafe {
+        if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
+            g.special.push(i as u32);
+        }
+        if let Some(s) = obj.mortal_strong() {
+            counter.add_count(i, s as i32);
+        } else {
+            // 0: queued for release, so keep it (and what it holds) alive until its
+            // destructor runs. Immortal: always reachable.
+            g.pinned.push(i as u32);
+        }
+        obj.count_edges(counter);
+    }
+    if counter.take_opaque() {
+        // Could not read this object: count it as referenced from outside.
+        g.pinned.push(i as u32);
+    }
+    // Truncation is caught once, after the pass.
+    g.start.push(counter.edge_count() as u32);
 }
 
 /// Step 3: marks every entry reachable from outside as [`REACHED`], along the recorded edges.

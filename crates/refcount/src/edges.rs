@@ -115,8 +115,14 @@ pub struct EdgeCounter {
     layout: SetLayout,
     refs: Vec<i32>,
     edges: Vec<u32>,
+    /// Empty (each position counts in its own entry), or one entry per position of the set:
+    /// the entry of `refs` it counts in, or [`NOT_COUNTED`].
+    remap: Vec<u32>,
     opaque: bool,
 }
+
+/// An entry of [`EdgeCounter::with_remap`]'s table for a position that is not counted.
+pub const NOT_COUNTED: u32 = u32::MAX;
 
 impl EdgeCounter {
     /// A counter for the set `layout` describes, with one entry of `refs` per object of it,
@@ -130,8 +136,34 @@ impl EdgeCounter {
             layout,
             refs,
             edges,
+            remap: Vec::new(),
             opaque: false,
         }
+    }
+
+    /// A counter for a subset of the set `layout` describes: position `p` counts in entry
+    /// `remap[p]` of `refs` (and is recorded as that entry in `edges`), or not at all if it
+    /// is [`NOT_COUNTED`]. So that a few objects of a large set cost tables of their size.
+    ///
+    /// # Panics
+    /// If `remap` has fewer entries than the set has positions (more are ignored).
+    pub fn with_remap(layout: SetLayout, refs: Vec<i32>, edges: Vec<u32>, remap: Vec<u32>) -> Self {
+        assert!(
+            remap.len() >= layout.len(),
+            "one entry per position of the set"
+        );
+        EdgeCounter {
+            layout,
+            refs,
+            edges,
+            remap,
+            opaque: false,
+        }
+    }
+
+    /// Gives the remapping table back (empty if there was none).
+    pub fn take_remap(&mut self) -> Vec<u32> {
+        core::mem::take(&mut self.remap)
     }
 
     /// A tracer that feeds this counter.
@@ -179,6 +211,19 @@ impl EdgeCounter {
             let Some(j) = self.layout.position_of(obj) else {
                 return;
             };
+            if !self.remap.is_empty() {
+                // Checked: the table's entries are the caller's.
+                let Some(r) = self
+                    .remap
+                    .get(j)
+                    .and_then(|&k| self.refs.get_mut(k as usize))
+                else {
+                    return;
+                };
+                *r = r.wrapping_sub(1);
+                self.edges.push(self.remap[j]);
+                return;
+            }
             // SAFETY: `position` is below the set's size, which is `refs.len()` (checked in
             // `new`; the field is never replaced).
             let r = self.refs.get_unchecked_mut(j);
