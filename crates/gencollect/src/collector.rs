@@ -563,12 +563,38 @@ unsafe fn analyse(
     if restrict {
         // The analysed survivors are proved reachable: clean. Only their headers are
         // read, and only dirty ones written; garbage is not touched.
-        for k in 0..g.refs.len() {
-            if g.refs[k] == REACHED
-                && let Some(obj) = entry_object(&g, k)
-            {
-                // SAFETY: objects of the analysed lists are alive (frees are deferred).
-                unsafe { obj.clear_dirty() };
+        if only_selected {
+            for k in 0..g.refs.len() {
+                if g.refs[k] == REACHED
+                    && let Some(obj) = entry_object(&g, k)
+                {
+                    // SAFETY: objects of the analysed lists are alive (frees are deferred).
+                    unsafe { obj.clear_dirty() };
+                }
+            }
+        } else {
+            // In list order, stopping after the last survivor (none, often).
+            let mut survivors = reached;
+            let mut p = 0;
+            'clean: for &l in from {
+                // SAFETY: per the caller; no user code runs while the slice is used.
+                let list = unsafe { heap.list_slice(l) };
+                for (k, &obj) in list[..layout.list_len(l)].iter().enumerate() {
+                    if survivors == 0 {
+                        break 'clean;
+                    }
+                    if g.refs[p] == REACHED {
+                        if g.refs.get(p + PREFETCH_AHEAD) == Some(&REACHED)
+                            && let Some(ahead) = list.get(k + PREFETCH_AHEAD)
+                        {
+                            ahead.prefetch();
+                        }
+                        // SAFETY: an object of the list is alive.
+                        unsafe { obj.clear_dirty() };
+                        survivors -= 1;
+                    }
+                    p += 1;
+                }
             }
         }
         // Objects counted as referenced from outside whatever their count says (a mutably
@@ -591,17 +617,19 @@ unsafe fn analyse(
         if garbage != 0 {
             let mut out = core::mem::take(&mut g.garbage);
             out.reserve(garbage);
+            let sparse = garbage * 4 < layout.len();
             for &l in from {
-                // SAFETY: the objects of the lists are alive and tracked; the predicate runs
+                let (refs, slot) = (&g.refs[..], &g.slot[..]);
+                let range = layout.range(l);
+                // SAFETY: the objects of the lists are alive and tracked; the predicates run
                 // no user code. `run` drops every object set apart, once.
                 unsafe {
-                    heap.doom(
-                        l,
-                        is_garbage(&g.refs, &g.slot, layout.range(l), only_selected),
-                        garbage * 4 < layout.len(),
-                        &mut out,
-                    )
-                };
+                    if only_selected {
+                        heap.doom(l, selected_garbage(refs, slot, range), sparse, &mut out);
+                    } else {
+                        heap.doom(l, set_garbage(&refs[range]), sparse, &mut out);
+                    }
+                }
             }
             g.garbage = out;
         }
@@ -609,39 +637,41 @@ unsafe fn analyse(
     }
     if garbage != 0 {
         for &l in from {
+            let (refs, slot) = (&g.refs[..], &g.slot[..]);
+            let range = layout.range(l);
+            let mark = flags::DOOMED | flags::WEAK_CLEARED;
             // SAFETY: as above; `to` is a working list distinct from the analysed ones.
             unsafe {
-                heap.split_off(
-                    l,
-                    to,
-                    is_garbage(&g.refs, &g.slot, layout.range(l), only_selected),
-                    flags::DOOMED | flags::WEAK_CLEARED,
-                )
-            };
+                if only_selected {
+                    heap.split_off(l, to, selected_garbage(refs, slot, range), mark);
+                } else {
+                    heap.split_off(l, to, set_garbage(&refs[range]), mark);
+                }
+            }
         }
     }
     g.put_back();
     Some((Verdict::Moved(Found { finalization }), analysed))
 }
 
-/// Whether the object at index `i` of a list whose positions in the set are `range` is
-/// garbage after the mark (objects past the set's part of the list are not).
-fn is_garbage<'a>(
+/// Whether the object at index `i` of a list is garbage after the mark of the whole set,
+/// given the list's part of the count table (objects past it are not garbage).
+fn set_garbage(refs: &[i32]) -> impl Fn(usize) -> bool + '_ {
+    move |i| refs.get(i).is_some_and(|&r| r != REACHED)
+}
+
+/// The same after the mark of the chosen objects, for a list whose positions in the set are
+/// `range`.
+fn selected_garbage<'a>(
     refs: &'a [i32],
     slot: &'a [u32],
     range: core::ops::Range<usize>,
-    only_selected: bool,
 ) -> impl Fn(usize) -> bool + 'a {
     move |i| {
         let p = range.start + i;
-        if !range.contains(&p) {
-            return false;
-        }
-        if only_selected {
-            slot[p] != NOT_COUNTED && refs[slot[p] as usize] != REACHED
-        } else {
-            refs[p] != REACHED
-        }
+        range.contains(&p)
+            && slot[p] != NOT_COUNTED
+            && refs.get(slot[p] as usize).is_some_and(|&r| r != REACHED)
     }
 }
 

@@ -212,16 +212,7 @@ impl EdgeCounter {
                 return;
             };
             if !self.remap.is_empty() {
-                // Checked: the table's entries are the caller's.
-                let Some(r) = self
-                    .remap
-                    .get(j)
-                    .and_then(|&k| self.refs.get_mut(k as usize))
-                else {
-                    return;
-                };
-                *r = r.wrapping_sub(1);
-                self.edges.push(self.remap[j]);
+                self.visit_remapped(j);
                 return;
             }
             // SAFETY: `position` is below the set's size, which is `refs.len()` (checked in
@@ -229,6 +220,20 @@ impl EdgeCounter {
             let r = self.refs.get_unchecked_mut(j);
             *r = r.wrapping_sub(1);
             self.edges.push(j as u32);
+        }
+    }
+
+    /// [`visit_ext`](Self::visit_ext) for a counter built [`with_remap`](Self::with_remap),
+    /// kept out of line so that the whole-set pass stays small.
+    #[inline(never)]
+    fn visit_remapped(&mut self, j: usize) {
+        // Checked: the table's entries are the caller's.
+        let Some(&k) = self.remap.get(j) else {
+            return;
+        };
+        if let Some(r) = self.refs.get_mut(k as usize) {
+            *r = r.wrapping_sub(1);
+            self.edges.push(k);
         }
     }
 
