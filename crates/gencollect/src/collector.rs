@@ -433,6 +433,8 @@ pub(crate) struct Graph {
     /// reset, so a large set with a few chosen objects costs tables of their size.
     slot: Vec<u32>,
     marked: Vec<u32>,
+    /// The size of the set the last [`select`] saw (what `slot` must cover).
+    selected_from: usize,
 }
 
 /// Marks an entry of [`Graph::refs`] as reached (counts are never negative after a
@@ -464,7 +466,7 @@ impl Graph {
         trim(&mut self.start, n);
         trim(&mut self.edges, n);
         trim(&mut self.stack, n);
-        if self.slot.capacity() > KEEP_ENTRIES && self.slot.capacity() / 8 > n {
+        if self.slot.capacity() > KEEP_ENTRIES && self.slot.capacity() / 8 > self.selected_from {
             // Dropped whole: its entries are all reset, but it is far too large.
             self.slot = Vec::new();
         }
@@ -697,6 +699,7 @@ unsafe fn select(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) 
     if selected.len() < n {
         selected.resize(n, NOT_COUNTED);
     }
+    g.selected_from = n;
     g.marked.clear();
     let mut stack = core::mem::take(&mut g.stack);
     stack.clear();
