@@ -235,6 +235,10 @@ pub fn set_full_scan(on: bool) {
 }
 
 /// Whether full collections analyse every tracked object ([`set_full_scan`]).
+///
+/// ```
+/// assert!(!gencollect::get_full_scan(), "off by default");
+/// ```
 pub fn get_full_scan() -> bool {
     with_state(|s| s.full_scan.get()).unwrap_or(true)
 }

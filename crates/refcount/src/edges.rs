@@ -145,6 +145,24 @@ impl EdgeCounter {
     /// `remap[p]` of `refs` (and is recorded as that entry in `edges`), or not at all if it
     /// is [`NOT_COUNTED`]. So that a few objects of a large set cost tables of their size.
     ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::{EdgeCounter, Gc, NOT_COUNTED, SetLayout, with_heap};
+    ///
+    /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
+    /// let b = Gc::new(RefCell::new(Some(a.clone())));
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// // Count only `a`, in entry 0.
+    /// let mut remap = vec![NOT_COUNTED; layout.len()];
+    /// let pos = |g| unsafe { layout.position_of(Gc::as_obj(g)) }.unwrap();
+    /// remap[pos(&a)] = 0;
+    /// let mut counter = EdgeCounter::with_remap(layout, vec![0], Vec::new(), remap);
+    /// // SAFETY: `b` is alive.
+    /// unsafe { Gc::as_obj(&b).trace(&mut counter.tracer()) };
+    /// assert_eq!(counter.take_remap().len(), layout.len());
+    /// assert_eq!(counter.into_parts(), (vec![-1], vec![0]));
+    /// ```
+    ///
     /// # Panics
     /// If `remap` has fewer entries than the set has positions (more are ignored).
     pub fn with_remap(layout: SetLayout, refs: Vec<i32>, edges: Vec<u32>, remap: Vec<u32>) -> Self {

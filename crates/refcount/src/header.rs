@@ -368,6 +368,17 @@ impl ObjPtr {
     /// another handle into it, which must then go too). So a full collection only needs to
     /// analyse what is reachable from dirty objects; the rest was reachable and still is.
     ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(core::cell::RefCell::new(None::<Gc<u8>>));
+    /// let obj = Gc::as_obj(&a);
+    /// // SAFETY: `a` holds the memory.
+    /// assert!(!unsafe { obj.is_dirty() }, "new objects are clean");
+    /// drop(a.clone()); // an increment, then a decrement that leaves 1
+    /// assert!(unsafe { obj.is_dirty() });
+    /// assert_eq!(Gc::ref_count(&a), 1);
+    /// ```
+    ///
     /// # Safety
     /// The object's memory is held.
     #[inline(always)]
