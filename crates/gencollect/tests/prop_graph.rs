@@ -237,6 +237,18 @@ impl World {
         self.spawn(Vec::new());
     }
 
+    /// Adds a root by upgrading the weak handle of a random node, alive or not: an increment
+    /// only (it may bring back a node that nothing reached, before a collection found it).
+    fn upgrade_root(&mut self) {
+        if self.weak.is_empty() {
+            return;
+        }
+        let i = self.rng.below(self.weak.len());
+        if let Some(n) = self.weak[i].upgrade() {
+            self.roots.push(n);
+        }
+    }
+
     /// Adds a root by cloning another: an increment only.
     fn clone_root(&mut self) {
         if !self.roots.is_empty() {
@@ -463,7 +475,8 @@ fn random_graphs_manual_collections_only() {
 
 /// Cycles closed by moving handles (no clone, no drop), with the default full collections
 /// that analyse only what dirty objects reach: every full collection must still find
-/// exactly the model's garbage. Only drops of roots decrement counts here.
+/// exactly the model's garbage. Only drops of roots decrement counts here; new roots come
+/// from clones and weak upgrades (increments only).
 #[test]
 fn cycles_formed_by_moves_are_found() {
     let (seeds, steps) = if cfg!(miri) {
@@ -484,7 +497,8 @@ fn cycles_formed_by_moves_are_found() {
                 0..=14 => w.create_moving(),
                 15..=29 => w.create_leaf(),
                 30..=59 => w.move_root(),
-                60..=67 => w.clone_root(),
+                60..=64 => w.clone_root(),
+                65..=67 => w.upgrade_root(),
                 68..=81 => w.drop_root(),
                 82..=91 => {
                     let (analysed, tracked) = w.full_collect_by_borrows(&context);
