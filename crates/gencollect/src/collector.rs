@@ -219,9 +219,8 @@ pub(crate) enum Verdict {
 }
 
 /// Runs [`analyse`] with frees deferred. Returns its verdict and the number of objects it
-/// analysed, `None` if the analysis was
-/// abandoned or a `Trace` impl panicked (the objects are then left in their lists,
-/// untouched), and the panic to resume once the collection is complete: from a `Trace` impl,
+/// analysed, `None` if the analysis was abandoned or a `Trace` impl panicked (the objects
+/// are then left in their lists, untouched), and the panic to resume once the collection is complete: from a `Trace` impl,
 /// or from a destructor that the deferred frees ran after the analysis (the verdict stands
 /// then, and the collection goes on). With `fast`, garbage that needs no finalization is set
 /// apart for dropping instead of moved to `to`.
@@ -466,10 +465,8 @@ impl Graph {
         trim(&mut self.start, n);
         trim(&mut self.edges, n);
         trim(&mut self.stack, n);
-        if self.slot.capacity() > KEEP_ENTRIES && self.slot.capacity() / 8 > self.selected_from {
-            // Dropped whole: its entries are all reset, but it is far too large.
-            self.slot = Vec::new();
-        }
+        // Emptied, not just shrunk: `select` refills it with `NOT_COUNTED` as it grows.
+        trim(&mut self.slot, self.selected_from);
         trim(&mut self.marked, n);
         let garbage = self.garbage.len();
         self.garbage.clear();
