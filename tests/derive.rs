@@ -652,3 +652,52 @@ fn frozen_is_the_and_of_the_fields() {
     assert!(!gcrt::gc::is_tracked(&root));
     assert_eq!(Forced { x: 1 }.x, 1);
 }
+
+/// `pure_trace`: tracing runs only gcrt's own code, so a `RefCell` of the type is read
+/// without a borrow during the count pass.
+#[test]
+fn pure_trace_is_the_and_of_the_fields() {
+    #[derive(Trace)]
+    struct Node {
+        next: RefCell<Option<Gc<Node>>>,
+        kids: Vec<Gc<Node>>,
+        names: HashMap<String, (u32, Option<Gc<Node>>)>,
+    }
+    #[derive(Trace)]
+    enum Json {
+        Num(f64),
+        Arr(Vec<Json>),
+        Obj(Vec<(String, Json)>),
+    }
+    /// A hand-written impl keeps the default: `false`.
+    struct Custom;
+    // SAFETY: reports nothing and holds no handle.
+    unsafe impl Trace for Custom {
+        fn trace(&self, _: &mut Tracer<'_>) {}
+    }
+    #[derive(Trace)]
+    struct WithCustom {
+        a: Option<Gc<Node>>,
+        c: Custom,
+    }
+    #[derive(Trace)]
+    struct Boxed {
+        b: Box<Node>,
+    }
+    #[derive(Trace)]
+    #[trace(tracked)]
+    struct Forced {
+        x: u8,
+    }
+    #[derive(Trace)]
+    struct Empty;
+    assert!(<Node as Trace>::pure_trace());
+    assert!(<RefCell<Node> as Trace>::pure_trace());
+    // Recursive through `Vec`, answered without asking itself forever.
+    assert!(<Json as Trace>::pure_trace());
+    assert!(!<WithCustom as Trace>::pure_trace());
+    assert!(!<RefCell<WithCustom> as Trace>::pure_trace());
+    assert!(!<Boxed as Trace>::pure_trace());
+    assert!(!<Forced as Trace>::pure_trace());
+    assert!(<Empty as Trace>::pure_trace());
+}

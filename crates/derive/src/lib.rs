@@ -27,7 +27,10 @@
 //!   structs, fieldless enums) are atomic too;
 //! * `frozen` is the `&&` of the fields' `frozen`: `true` when no field has interior
 //!   mutability (`Cell`, `RefCell`) on the way to a handle. An object of a frozen type whose
-//!   referents are all untracked is not tracked at creation, like CPython's tuples.
+//!   referents are all untracked is not tracked at creation, like CPython's tuples;
+//! * `pure_trace` is the `&&` of the fields' `pure_trace`: `true` when tracing runs only
+//!   gcrt's own code, so that a `RefCell` holding the type can be read without a borrow
+//!   while the collector counts references.
 //!
 //! Every generic type parameter gets a `T: Trace` bound; existing bounds, `where` clauses,
 //! lifetimes and const generics are kept as they are:
@@ -122,7 +125,8 @@
 //! type in a field type, as `Self` or as a path whose last segment is the type's name (with
 //! any generic arguments), is replaced by a leaf type that answers `false`. A copy of the
 //! type cannot add a `Gc` that its other fields do not already have, so the answer is still
-//! exact: `Json` above is atomic, while
+//! exact (the same holds for `frozen` and `pure_trace`, where the leaf answers `true`: a copy
+//! of the type is as frozen and as pure as the type itself): `Json` above is atomic, while
 //!
 //! ```ignore
 //! #[derive(Trace)]
@@ -422,7 +426,8 @@ impl VisitMut for ReplaceSelf<'_> {
     }
 }
 
-/// Builds the term of a type-level question (`needs_trace` or `frozen`) for one field type.
+/// Builds the term of a type-level question (`needs_trace`, `frozen` or `pure_trace`) for one
+/// field type.
 struct NeedsTrace<'a> {
     krate: &'a Path,
     unsized_params: Vec<Ident>,
@@ -430,7 +435,7 @@ struct NeedsTrace<'a> {
     /// The `Trace` method asked.
     method: Ident,
     /// The safe answer for a field whose type cannot be asked (unsized): `true` for
-    /// `needs_trace`, `false` for `frozen`.
+    /// `needs_trace`, `false` for `frozen` and `pure_trace`.
     unknown: bool,
 }
 
@@ -567,8 +572,8 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
     };
     let body = finish(body, errors)?;
 
-    // The two type-level questions. `needs_trace` is the `||` of the fields' answers, `frozen`
-    // the `&&`: `any` picks the operator, and is also the safe answer for a field that cannot
+    // The type-level questions. `needs_trace` is the `||` of the fields' answers, `frozen` and
+    // `pure_trace` the `&&`: `any` picks the operator, and is also the safe answer for a field that cannot
     // be asked and for `#[trace(tracked)]`, which answers without asking the fields (the way
     // out of mutual recursion); a type with no traced field gives the other answer.
     let question = |method: &str, any: bool| {
@@ -598,6 +603,7 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
     };
     let needs_trace = question("needs_trace", true);
     let frozen = question("frozen", false);
+    let pure_trace = question("pure_trace", false);
 
     // `T: Trace` for every type parameter, then the original `where` predicates.
     let mut generics = input.generics.clone();
@@ -652,6 +658,14 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 Self: ::core::marker::Sized,
             {
                 #frozen
+            }
+
+            #[inline(always)]
+            fn pure_trace() -> bool
+            where
+                Self: ::core::marker::Sized,
+            {
+                #pure_trace
             }
         }
     })

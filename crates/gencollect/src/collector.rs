@@ -20,7 +20,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
 use refcount::{
-    EdgeCounter, Heap, NOT_COUNTED, ObjPtr, PREFETCH_AHEAD, SCRATCH, SetLayout, Tracer,
+    EdgeCounter, Heap, NOT_COUNTED, ObjPtr, PREFETCH_AHEAD, PassTables, SCRATCH, SetLayout, Tracer,
     UNREACHABLE, Visitor, flags,
 };
 
@@ -795,48 +795,50 @@ impl Visitor for Closure<'_> {
     }
 }
 
-/// The object at position `p` of the set `layout` numbers (lists in the order of `from`).
-fn object_at(heap: &Heap, from: &[usize], layout: SetLayout, p: usize) -> Option<ObjPtr> {
+/// The list and index of position `p` of the set `layout` numbers (lists in the order of
+/// `from`), if it is in the set.
+fn place_of(from: &[usize], layout: SetLayout, p: usize) -> Option<(usize, usize)> {
     from.iter().find_map(|&l| {
         let r = layout.range(l);
-        r.contains(&p)
-            .then(|| heap.list_get(l, p - r.start))
-            .flatten()
+        r.contains(&p).then(|| (l, p - r.start))
     })
 }
 
-/// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says
-/// (with `SELECTED`, only for the positions [`select`] marked). Returns false if the lists changed under the pass (only a misbehaving `Trace` impl can
+/// The object at position `p` of the set `layout` numbers.
+fn object_at(heap: &Heap, from: &[usize], layout: SetLayout, p: usize) -> Option<ObjPtr> {
+    place_of(from, layout, p).and_then(|(l, k)| heap.list_get(l, k))
+}
+
+/// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says.
+/// Returns false if the lists changed under the pass (only a misbehaving `Trace` impl can
 /// cause that).
 ///
 /// # Safety
 /// Frees are deferred; every object of the lists is alive.
 unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -> bool {
     let n = layout.len();
-    let mut counter = EdgeCounter::new(layout, start_tables(g, n), core::mem::take(&mut g.edges));
+    let refs = start_tables(g, n);
+    let mut counter = EdgeCounter::new(layout, refs, core::mem::take(&mut g.edges))
+        .with_pass_tables(take_pass_tables(g));
     let ok = 'pass: {
         let mut i = 0;
         for &l in from {
-            for k in 0..layout.list_len(l) {
-                // SAFETY: the borrow of the list ends before the trace runs user code (which
-                // may append to the list, never remove from it: frees are deferred).
-                let obj = unsafe {
-                    let list = heap.list_slice(l);
-                    let Some(&obj) = list.get(k) else {
-                        break 'pass false;
-                    };
-                    if let Some(ahead) = list.get(k + PREFETCH_AHEAD) {
-                        ahead.prefetch();
-                    }
-                    obj
-                };
-                // SAFETY: an object of the list is alive and tracked.
-                unsafe { count_object(obj, i, &mut counter, g) };
-                i += 1;
+            let len = layout.list_len(l);
+            let mut k = 0;
+            while k < len {
+                // Runs of objects of one type go through a loop compiled for it.
+                // SAFETY: per the caller.
+                let done = unsafe { counter.count_entries(heap, l, k, len, i) };
+                if done == 0 {
+                    break 'pass false;
+                }
+                k += done;
+                i += done;
             }
         }
         finish_pass(heap, from, layout, &counter)
     };
+    put_pass_tables(g, counter.take_pass_tables());
     (g.refs, g.edges) = counter.into_parts();
     ok
 }
@@ -851,10 +853,11 @@ unsafe fn count_selected(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut
     let m = g.marked.len();
     let refs = start_tables(g, m);
     let slot = core::mem::take(&mut g.slot);
-    let mut counter = EdgeCounter::with_remap(layout, refs, core::mem::take(&mut g.edges), slot);
+    let mut counter = EdgeCounter::with_remap(layout, refs, core::mem::take(&mut g.edges), slot)
+        .with_pass_tables(take_pass_tables(g));
     let ok = 'pass: {
         for k in 0..m {
-            let Some(obj) = object_at(heap, from, layout, g.marked[k] as usize) else {
+            let Some((l, index)) = place_of(from, layout, g.marked[k] as usize) else {
                 break 'pass false;
             };
             if let Some(&ahead) = g.marked.get(k + PREFETCH_AHEAD)
@@ -862,11 +865,14 @@ unsafe fn count_selected(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut
             {
                 ahead.prefetch();
             }
-            // SAFETY: an object of the analysed lists is alive and tracked.
-            unsafe { count_object(obj, k, &mut counter, g) };
+            // SAFETY: per the caller; one object, entry `k`.
+            if unsafe { counter.count_entries(heap, l, index, index + 1, k) } == 0 {
+                break 'pass false;
+            }
         }
         finish_pass(heap, from, layout, &counter)
     };
+    put_pass_tables(g, counter.take_pass_tables());
     g.slot = counter.take_remap();
     (g.refs, g.edges) = counter.into_parts();
     ok
@@ -886,38 +892,24 @@ fn start_tables(g: &mut Graph, n: usize) -> Vec<i32> {
     refs
 }
 
+/// Moves the per-object tables into a count pass.
+fn take_pass_tables(g: &mut Graph) -> PassTables {
+    PassTables {
+        start: core::mem::take(&mut g.start),
+        pinned: core::mem::take(&mut g.pinned),
+        special: core::mem::take(&mut g.special),
+    }
+}
+
+/// Takes the per-object tables back from a count pass.
+fn put_pass_tables(g: &mut Graph, t: PassTables) {
+    (g.start, g.pinned, g.special) = (t.start, t.pinned, t.special);
+}
+
 /// Whether a count pass stayed consistent: the edges fit the tables and no list shrank.
 fn finish_pass(heap: &Heap, from: &[usize], layout: SetLayout, counter: &EdgeCounter) -> bool {
     u32::try_from(counter.edge_count()).is_ok()
         && from.iter().all(|&l| heap.list_len(l) >= layout.list_len(l))
-}
-
-/// The count pass's work for one object, entry `i` of the side tables.
-///
-/// # Safety
-/// `obj` is alive and tracked (so it has an extension); frees are deferred.
-#[inline(always)]
-unsafe fn count_object(obj: ObjPtr, i: usize, counter: &mut EdgeCounter, g: &mut Graph) {
-    // SAFETY: per the caller.
-    unsafe {
-        if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
-            g.special.push(i as u32);
-        }
-        if let Some(s) = obj.mortal_strong() {
-            counter.add_count(i, s as i32);
-        } else {
-            // 0: queued for release, so keep it (and what it holds) alive until its
-            // destructor runs. Immortal: always reachable.
-            g.pinned.push(i as u32);
-        }
-        obj.count_edges(counter);
-    }
-    if counter.take_opaque() {
-        // Could not read this object: count it as referenced from outside.
-        g.pinned.push(i as u32);
-    }
-    // Truncation is caught once, after the pass.
-    g.start.push(counter.edge_count() as u32);
 }
 
 /// Step 3: marks every entry reachable from outside as [`REACHED`], along the recorded edges.

@@ -386,3 +386,108 @@ fn a_callback_registered_on_garbage_by_a_destructor_fires_once_and_is_forgotten(
     KEEP.with(|k| k.borrow_mut().clear());
     assert_eq!(gencollect::collect(), 0);
 }
+
+/// Contents of a `RefCell` whose `Trace` impl is not gcrt's own code (so `pure_trace` keeps
+/// its default, `false`): while traced, it tries to borrow the cell that holds it mutably.
+struct Prober {
+    handle: Option<Gc<Probed>>,
+}
+
+// SAFETY: reports its one handle; the borrow attempt below changes nothing.
+unsafe impl Trace for Prober {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self.handle.trace(t);
+        if let Some(cell) = PROBED.with(|p| p.borrow().clone()) {
+            PROBES.with(|r| r.borrow_mut().push(cell.cell.try_borrow_mut().is_err()));
+        }
+    }
+}
+
+struct Probed {
+    cell: RefCell<Prober>,
+}
+
+// SAFETY: reports what the cell holds.
+unsafe impl Trace for Probed {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        self.cell.trace(t);
+    }
+}
+
+thread_local! {
+    static PROBED: RefCell<Option<Gc<Probed>>> = const { RefCell::new(None) };
+    static PROBES: RefCell<Vec<bool>> = const { RefCell::new(Vec::new()) };
+}
+
+#[test]
+fn a_refcell_is_borrowed_while_code_other_than_gcrts_traces_its_contents() {
+    // Only contents whose trace is gcrt's own code are read without a borrow: here user code
+    // runs inside the trace, and it must find the cell borrowed (a mutable borrow would alias
+    // the collector's read).
+    assert!(!<RefCell<Prober> as Trace>::pure_trace());
+    gencollect::set_full_scan(true);
+    let a = Gc::new(Probed {
+        cell: RefCell::new(Prober { handle: None }),
+    });
+    a.cell.borrow_mut().handle = Some(a.clone());
+    PROBED.with(|p| *p.borrow_mut() = Some(a.clone()));
+    PROBES.with(|r| r.borrow_mut().clear());
+    assert_eq!(gencollect::collect(), 0);
+    let probes = PROBES.with(|r| r.borrow().clone());
+    assert!(!probes.is_empty(), "the count pass traced the object");
+    assert!(probes.iter().all(|&borrowed| borrowed), "{probes:?}");
+    // Let the cycle go: the self-reference, then the thread-local's handle.
+    a.cell.borrow_mut().handle = None;
+    PROBED.with(|p| *p.borrow_mut() = None);
+    drop(a);
+    gencollect::set_full_scan(false);
+}
+
+#[derive(gcrt_derive::Trace)]
+#[trace(crate = "refcount")]
+struct Small {
+    other: RefCell<Option<Gc<Large>>>,
+}
+
+// The handle sits at another offset than in `Small`, so tracing one type as the other
+// would read the wrong bytes.
+#[derive(gcrt_derive::Trace)]
+#[trace(crate = "refcount")]
+#[repr(C)]
+struct Large {
+    weight: [u64; 6],
+    other: RefCell<Option<Gc<Small>>>,
+}
+
+#[test]
+fn objects_of_interleaved_types_are_each_counted_as_their_own_type() {
+    // The count pass traces runs of one type with a loop compiled for it; a run must end at
+    // every change of type. Small and Large alternate in generation 0, in garbage cycles
+    // and in live ones.
+    gencollect::collect();
+    let mut live = Vec::new();
+    for i in 0..300 {
+        let s = Gc::new(Small {
+            other: RefCell::new(None),
+        });
+        let l = Gc::new(Large {
+            other: RefCell::new(Some(s.clone())),
+            weight: [i; 6],
+        });
+        *s.other.borrow_mut() = Some(l.clone());
+        if i % 3 == 0 {
+            live.push(s);
+        }
+    }
+    // 200 garbage cycles of two objects; the 100 held ones survive, intact.
+    assert_eq!(gencollect::collect_generation(0).unwrap(), 400);
+    for (k, s) in live.iter().enumerate() {
+        let l = s.other.borrow().clone().unwrap();
+        assert_eq!(l.weight, [3 * k as u64; 6]);
+        assert!(Gc::ptr_eq(l.other.borrow().as_ref().unwrap(), s));
+    }
+    assert_eq!(gencollect::collect(), 0);
+    for s in &live {
+        s.other.borrow_mut().take();
+    }
+}

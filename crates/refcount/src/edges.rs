@@ -3,8 +3,8 @@
 //! `dyn Visitor` call per edge.
 
 use crate::header::{ObjPtr, flags};
-use crate::heap::{Heap, NUM_LISTS};
-use crate::trace::Tracer;
+use crate::heap::{Heap, NUM_LISTS, PREFETCH_AHEAD};
+use crate::trace::{Trace, Tracer};
 
 /// Where each heap list starts in a set of lists numbered as one sequence, and how many of
 /// its objects belong to the set (objects appended later, for example by a `Trace` impl that
@@ -118,7 +118,29 @@ pub struct EdgeCounter {
     /// Empty (each position counts in its own entry), or one entry per position of the set:
     /// the entry of `refs` it counts in, or [`NOT_COUNTED`].
     remap: Vec<u32>,
+    tables: PassTables,
     opaque: bool,
+}
+
+/// The per-object tables a count pass fills besides the counts and the edges (see
+/// [`EdgeCounter::count_entries`]); moved in and out so that their buffers can be reused.
+///
+/// ```
+/// use refcount::PassTables;
+/// let t = PassTables::default();
+/// assert!(t.start.is_empty() && t.pinned.is_empty() && t.special.is_empty());
+/// ```
+#[derive(Debug, Default)]
+pub struct PassTables {
+    /// Where each counted entry's edges start in the edge table, and one more: entry `e`'s
+    /// edges are `edges[start[e]..start[e + 1]]`. The pass appends one value per entry; the
+    /// caller puts the leading `0`.
+    pub start: Vec<u32>,
+    /// Entries that count as referenced from outside whatever their count says: count 0
+    /// (release queued), immortal, or not readable now (a mutably borrowed `RefCell`).
+    pub pinned: Vec<u32>,
+    /// Entries whose object has a finalizer or weak-reference callbacks.
+    pub special: Vec<u32>,
 }
 
 /// An entry of [`EdgeCounter::with_remap`]'s table for a position that is not counted.
@@ -137,6 +159,7 @@ impl EdgeCounter {
             refs,
             edges,
             remap: Vec::new(),
+            tables: PassTables::default(),
             opaque: false,
         }
     }
@@ -175,8 +198,141 @@ impl EdgeCounter {
             refs,
             edges,
             remap,
+            tables: PassTables::default(),
             opaque: false,
         }
+    }
+
+    /// Uses `tables` for the per-object results of [`count_entries`](Self::count_entries).
+    pub fn with_pass_tables(mut self, tables: PassTables) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    /// Gives the per-object tables back.
+    pub fn take_pass_tables(&mut self) -> PassTables {
+        core::mem::take(&mut self.tables)
+    }
+
+    /// The count pass over a run of heap list `list`: the objects at indices `k..end`, which
+    /// are entries `entry..` of the tables. For each object, its strong count is added to
+    /// its entry (or the entry is pinned), its handles are traced into this counter, and
+    /// the [`PassTables`] get its results. Stops early at an object of another type than
+    /// the first (the loop is compiled for that type) or at the list's end; returns how
+    /// many objects it counted, 0 only if `k` is not below both `end` and the list's length.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::{EdgeCounter, Gc, PassTables, SetLayout, with_heap};
+    ///
+    /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
+    /// let b = Gc::new(RefCell::new(Some(a.clone())));
+    /// let n = with_heap(|h| h.list_len(0));
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let tables = PassTables { start: vec![0], ..PassTables::default() };
+    /// let mut counter = EdgeCounter::new(layout, vec![0; n], Vec::new()).with_pass_tables(tables);
+    /// let mut k = 0;
+    /// while k < n {
+    ///     // SAFETY: no object of the list is freed meanwhile, and no other code uses it.
+    ///     k += with_heap(|h| unsafe { counter.count_entries(h, 0, k, n, k) });
+    /// }
+    /// assert_eq!(counter.take_pass_tables().start.len(), n + 1);
+    /// let (refs, edges) = counter.into_parts();
+    /// // `a` is held by its handle and by `b`, which the trace found; `b` by its handle.
+    /// assert_eq!((refs[n - 2], refs[n - 1]), (1, 1));
+    /// assert_eq!(edges, vec![(n - 2) as u32]);
+    /// # drop((a, b));
+    /// ```
+    ///
+    /// # Safety
+    /// Frees are deferred for the whole pass ([`Heap::defer_frees`]) and every object of the
+    /// list from `k` on is alive and tracked, with its value initialised and not borrowed
+    /// mutably by the caller.
+    #[inline]
+    pub unsafe fn count_entries(
+        &mut self,
+        heap: &Heap,
+        list: usize,
+        k: usize,
+        end: usize,
+        entry: usize,
+    ) -> usize {
+        if k >= end {
+            return 0;
+        }
+        let Some(first) = heap.list_get(list, k) else {
+            return 0;
+        };
+        // SAFETY: per the caller; the descriptor's loop is compiled for the object's type.
+        unsafe { first.count_run(self, heap, list, k, end, entry) }
+    }
+
+    /// The loop of [`count_entries`](Self::count_entries) for objects of type `T`, which is
+    /// the type of the object at `k` (the type descriptor calls it).
+    ///
+    /// # Safety
+    /// As for `count_entries`, and the object at `k` exists and is a `T`.
+    #[inline(always)]
+    pub(crate) unsafe fn count_run<T: Trace + 'static>(
+        &mut self,
+        heap: &Heap,
+        list: usize,
+        k: usize,
+        end: usize,
+        entry: usize,
+    ) -> usize {
+        let mut i = k;
+        let mut e = entry;
+        let mut ty = None;
+        while i < end {
+            // SAFETY: the slice is used only before the trace runs user code, which may
+            // append to the list (never remove from it: frees are deferred).
+            let obj = unsafe {
+                let objs = heap.list_slice(list);
+                let Some(&obj) = objs.get(i) else { break };
+                let t = obj.type_info_ptr();
+                if *ty.get_or_insert(t) != t {
+                    break;
+                }
+                if let Some(ahead) = objs.get(i + PREFETCH_AHEAD) {
+                    ahead.prefetch();
+                }
+                obj
+            };
+            // SAFETY: per the caller: alive, tracked (so it has an extension), a `T`.
+            unsafe { self.count_object::<T>(obj, e) };
+            i += 1;
+            e += 1;
+        }
+        i - k
+    }
+
+    /// The count pass's work for one object of type `T`, entry `e` of the tables.
+    ///
+    /// # Safety
+    /// `obj` is alive and tracked, of type `T`, and frees are deferred.
+    #[inline(always)]
+    unsafe fn count_object<T: Trace + 'static>(&mut self, obj: ObjPtr, e: usize) {
+        // SAFETY: per the caller.
+        unsafe {
+            if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
+                self.tables.special.push(e as u32);
+            }
+            if let Some(s) = obj.mortal_strong() {
+                self.add_count(e, s as i32);
+            } else {
+                // 0: queued for release, so keep it (and what it holds) alive until its
+                // destructor runs. Immortal: always reachable.
+                self.tables.pinned.push(e as u32);
+            }
+            (*obj.value::<T>()).trace(&mut self.tracer());
+        }
+        if self.take_opaque() {
+            // Could not read this object: count it as referenced from outside.
+            self.tables.pinned.push(e as u32);
+        }
+        // Truncation is caught once, by the caller, after the pass.
+        self.tables.start.push(self.edges.len() as u32);
     }
 
     /// Gives the remapping table back (empty if there was none).

@@ -13,6 +13,7 @@ use rawalloc::Allocator;
 
 use crate::edges::EdgeCounter;
 use crate::finalize::Finalize;
+use crate::heap::Heap;
 use crate::trace::{Trace, Tracer};
 
 /// Reference count value that marks an object immortal: refcounting never frees it and a
@@ -132,8 +133,8 @@ pub struct TypeInfo {
     name: fn() -> &'static str,
     type_id: fn() -> TypeId,
     trace: unsafe fn(ObjPtr, &mut Tracer<'_>),
-    /// `trace` into the collector's edge counter, compiled for it (no dispatch per edge).
-    count_edges: unsafe fn(ObjPtr, &mut EdgeCounter),
+    /// [`EdgeCounter::count_entries`]'s loop, compiled for the type.
+    count_run: unsafe fn(&mut EdgeCounter, &Heap, usize, usize, usize, usize) -> usize,
     drop_value: unsafe fn(ObjPtr),
     dealloc: unsafe fn(ObjPtr, &mut Allocator),
     finalize: Option<unsafe fn(ObjPtr)>,
@@ -163,7 +164,7 @@ impl<T: Trace + 'static> VTable<T> {
         name: core::any::type_name::<T>,
         type_id: TypeId::of::<T>,
         trace: trace_erased::<T>,
-        count_edges: count_edges_erased::<T>,
+        count_run: count_run_erased::<T>,
         drop_value: drop_erased::<T>,
         dealloc: dealloc_erased::<T>,
         finalize: None,
@@ -194,11 +195,17 @@ unsafe fn trace_erased<T: Trace + 'static>(obj: ObjPtr, tracer: &mut Tracer<'_>)
 }
 
 /// # Safety
-/// `obj` is a live object of type `T` whose value is initialised.
-unsafe fn count_edges_erased<T: Trace + 'static>(obj: ObjPtr, counter: &mut EdgeCounter) {
-    // SAFETY: the caller guarantees the value is initialised and of type `T`.
-    let value = unsafe { &*obj.value::<T>() };
-    value.trace(&mut counter.tracer());
+/// As for [`EdgeCounter::count_run`].
+unsafe fn count_run_erased<T: Trace + 'static>(
+    counter: &mut EdgeCounter,
+    heap: &Heap,
+    list: usize,
+    k: usize,
+    end: usize,
+    entry: usize,
+) -> usize {
+    // SAFETY: per the caller.
+    unsafe { counter.count_run::<T>(heap, list, k, end, entry) }
 }
 
 /// # Safety
@@ -559,14 +566,32 @@ impl ObjPtr {
         unsafe { (self.header().ty.trace)(self, tracer) }
     }
 
-    /// Traces the value into the collector's edge counter (the count pass of a collection).
+    /// The address of the object's type descriptor: equal for two objects means the same
+    /// type.
     ///
     /// # Safety
-    /// As for [`trace`](Self::trace).
+    /// The object's memory is held.
     #[inline(always)]
-    pub unsafe fn count_edges(self, counter: &mut EdgeCounter) {
-        // SAFETY: the value is alive per the caller.
-        unsafe { (self.header().ty.count_edges)(self, counter) }
+    pub(crate) unsafe fn type_info_ptr(self) -> *const TypeInfo {
+        self.header().ty
+    }
+
+    /// [`EdgeCounter::count_entries`] from this object on, through its type's descriptor.
+    ///
+    /// # Safety
+    /// As for [`EdgeCounter::count_run`]; this is the object at `k`.
+    #[inline(always)]
+    pub(crate) unsafe fn count_run(
+        self,
+        counter: &mut EdgeCounter,
+        heap: &Heap,
+        list: usize,
+        k: usize,
+        end: usize,
+        entry: usize,
+    ) -> usize {
+        // SAFETY: per the caller.
+        unsafe { (self.header().ty.count_run)(counter, heap, list, k, end, entry) }
     }
 
     /// The type's name (`core::any::type_name`).

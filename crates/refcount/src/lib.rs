@@ -44,7 +44,7 @@ mod weak;
 mod weakref;
 
 pub use any::AnyGc;
-pub use edges::{EdgeCounter, NOT_COUNTED, SetLayout};
+pub use edges::{EdgeCounter, NOT_COUNTED, PassTables, SetLayout};
 pub use finalize::Finalize;
 pub use gc::Gc;
 pub use header::{Header, IMMORTAL, MAX_COUNT, ObjPtr, TypeInfo, flags};

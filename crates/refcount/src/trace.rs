@@ -18,7 +18,7 @@ use crate::weak::Weak;
 ///
 /// # Safety
 ///
-/// An implementation must uphold four rules. The derive upholds all four.
+/// An implementation must uphold five rules. The derive upholds all five.
 ///
 /// 1. **Never report a handle the value does not own.** Each `Gc` passed to
 ///    [`Tracer::visit`] must be stored inside `self` (directly or behind owned indirection
@@ -35,6 +35,10 @@ use crate::weak::Weak;
 /// 4. **Answer [`needs_trace`](Trace::needs_trace) the same way every time.** Whether an
 ///    object carries the tracking extension is decided from it when the object is created,
 ///    and the heap and the collector rely on the answer when they read the object later.
+/// 5. **Answer [`pure_trace`](Trace::pure_trace) `true` only if `trace` runs nothing but
+///    [`Tracer`] methods and the `trace` of values whose types answer `true` as well.**
+///    A `RefCell` holding such a value is read without taking a borrow while the collector
+///    counts references; any other code running then could borrow it mutably.
 ///
 /// Reporting *fewer* handles than the value owns is always memory-safe: the missing
 /// references look like references from outside, so their targets are kept alive. The only
@@ -125,6 +129,28 @@ pub unsafe trait Trace {
     /// ```
     #[inline(always)]
     fn prefetch_referents(&self) {}
+
+    /// Whether `trace` runs only gcrt's own code: [`Tracer`] methods and the `trace` of
+    /// values whose types answer `true` too (rule 5 of the trait's safety contract).
+    ///
+    /// `RefCell<T>` uses the answer for `T`: while the collector counts references it then
+    /// reads the contents without taking a borrow. Taking one writes the borrow flag, so a
+    /// collection would write to the memory of every object it traces. The default, `false`,
+    /// is always safe; gcrt's own implementations and `#[derive(Trace)]` answer for you.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::{Gc, Trace};
+    /// assert!(<RefCell<Option<Gc<u8>>> as Trace>::pure_trace());
+    /// assert!(!<Box<u8> as Trace>::pure_trace()); // `Box` keeps the default
+    /// ```
+    #[inline(always)]
+    fn pure_trace() -> bool
+    where
+        Self: Sized,
+    {
+        false
+    }
 }
 
 /// How many elements ahead a collection of handles prefetches while it is traced.
@@ -232,6 +258,13 @@ impl<'a> Tracer<'a> {
         }
     }
 
+    /// Whether handles go to the collector's count pass, which runs no user code (rather
+    /// than to a [`Visitor`]).
+    #[inline(always)]
+    pub(crate) fn is_counting(&self) -> bool {
+        matches!(self.sink, Sink::Counter(_))
+    }
+
     /// Reports that part of the value could not be read (for example a `RefCell` that is
     /// mutably borrowed while the collector runs).
     ///
@@ -269,6 +302,10 @@ macro_rules! leaf_trace {
             }
             #[inline(always)]
             fn frozen() -> bool {
+                true
+            }
+            #[inline(always)]
+            fn pure_trace() -> bool {
                 true
             }
         }
@@ -322,6 +359,10 @@ unsafe impl<T: Trace + 'static> Trace for Gc<T> {
     fn prefetch_referents(&self) {
         Gc::as_obj(self).prefetch();
     }
+    #[inline(always)]
+    fn pure_trace() -> bool {
+        true
+    }
     // The handle itself cannot be changed through `&`; what it points to is its own object.
     #[inline(always)]
     fn frozen() -> bool {
@@ -339,6 +380,10 @@ unsafe impl<T: Trace + 'static> Trace for Weak<T> {
     }
     #[inline(always)]
     fn frozen() -> bool {
+        true
+    }
+    #[inline(always)]
+    fn pure_trace() -> bool {
         true
     }
 }
@@ -368,6 +413,10 @@ unsafe impl<T: ?Sized + 'static> Trace for Rc<T> {
     fn frozen() -> bool {
         true
     }
+    #[inline(always)]
+    fn pure_trace() -> bool {
+        true
+    }
 }
 
 // SAFETY: every element is owned by the slice's owner.
@@ -392,6 +441,10 @@ unsafe impl<T: Trace, const N: usize> Trace for [T; N] {
     fn frozen() -> bool {
         T::frozen()
     }
+    #[inline(always)]
+    fn pure_trace() -> bool {
+        T::pure_trace()
+    }
 }
 
 macro_rules! seq_trace {
@@ -409,6 +462,10 @@ macro_rules! seq_trace {
             #[inline(always)]
             fn frozen() -> bool {
                 T::frozen()
+            }
+            #[inline(always)]
+            fn pure_trace() -> bool {
+                T::pure_trace()
             }
         }
     )*};
@@ -449,6 +506,10 @@ macro_rules! map_trace {
             fn frozen() -> bool {
                 K::frozen() && V::frozen()
             }
+            #[inline(always)]
+            fn pure_trace() -> bool {
+                K::pure_trace() && V::pure_trace()
+            }
         }
     )*};
 }
@@ -469,6 +530,10 @@ unsafe impl<T: Trace> Trace for Option<T> {
     #[inline(always)]
     fn frozen() -> bool {
         T::frozen()
+    }
+    #[inline(always)]
+    fn pure_trace() -> bool {
+        T::pure_trace()
     }
     #[inline(always)]
     fn prefetch_referents(&self) {
@@ -495,6 +560,10 @@ unsafe impl<T: Trace, E: Trace> Trace for Result<T, E> {
     fn frozen() -> bool {
         T::frozen() && E::frozen()
     }
+    #[inline(always)]
+    fn pure_trace() -> bool {
+        T::pure_trace() && E::pure_trace()
+    }
 }
 
 // SAFETY: a `Cell<T: Copy>` is read by copy; the copy's handles are the cell's handles. A
@@ -513,6 +582,10 @@ unsafe impl<T: Trace + Copy> Trace for Cell<T> {
         // A `Copy` value holds no handle: there is nothing to change.
         T::frozen()
     }
+    #[inline(always)]
+    fn pure_trace() -> bool {
+        T::pure_trace()
+    }
 }
 
 // SAFETY: forwards to the contents when they can be borrowed; when the cell is mutably
@@ -520,7 +593,19 @@ unsafe impl<T: Trace + Copy> Trace for Cell<T> {
 unsafe impl<T: Trace> Trace for RefCell<T> {
     #[inline]
     fn trace(&self, tracer: &mut Tracer<'_>) {
-        match self.try_borrow() {
+        let contents = if T::pure_trace() && tracer.is_counting() {
+            // SAFETY: no mutable borrow can start while `contents` is used: the collector's
+            // count pass runs no user code, and neither does `T`'s trace (rule 5), so nothing
+            // that could reach this cell runs. An existing mutable borrow makes this fail.
+            unsafe { self.try_borrow_unguarded() }
+        } else {
+            // Any code may run (a `Visitor`): a real borrow guards the contents meanwhile.
+            match self.try_borrow() {
+                Ok(v) => return v.trace(tracer),
+                Err(_) => return tracer.mark_opaque(),
+            }
+        };
+        match contents {
             Ok(v) => v.trace(tracer),
             Err(_) => tracer.mark_opaque(),
         }
@@ -528,6 +613,10 @@ unsafe impl<T: Trace> Trace for RefCell<T> {
     #[inline(always)]
     fn needs_trace() -> bool {
         T::needs_trace()
+    }
+    #[inline(always)]
+    fn pure_trace() -> bool {
+        T::pure_trace()
     }
 }
 
@@ -548,6 +637,10 @@ macro_rules! tuple_trace {
             #[inline(always)]
             fn frozen() -> bool {
                 true $(&& $name::frozen())+
+            }
+            #[inline(always)]
+            fn pure_trace() -> bool {
+                true $(&& $name::pure_trace())+
             }
         }
     };
