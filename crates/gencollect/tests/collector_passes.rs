@@ -461,9 +461,9 @@ struct Large {
 
 #[test]
 fn objects_of_interleaved_types_are_each_counted_as_their_own_type() {
-    // The count pass traces runs of one type with a loop compiled for it; a run must end at
-    // every change of type. Small and Large alternate in generation 0, in garbage cycles
-    // and in live ones.
+    // The count pass traces, and the drop pass drops, runs of one type with a loop compiled
+    // for it; a run must end at every change of type. Small and Large alternate in
+    // generation 0, in garbage cycles and in live ones.
     gencollect::collect();
     let mut live = Vec::new();
     for i in 0..300 {

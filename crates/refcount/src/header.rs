@@ -133,6 +133,8 @@ pub struct TypeInfo {
     name: fn() -> &'static str,
     type_id: fn() -> TypeId,
     trace: unsafe fn(ObjPtr, &mut Tracer<'_>),
+    /// [`Heap::drop_doomed`]'s loop, compiled for the type.
+    drop_doomed_run: unsafe fn(&Heap, &[ObjPtr], &mut usize),
     /// [`EdgeCounter::count_entries`]'s loop, compiled for the type.
     count_run: unsafe fn(&mut EdgeCounter, &Heap, usize, usize, usize, usize) -> usize,
     drop_value: unsafe fn(ObjPtr),
@@ -165,6 +167,7 @@ impl<T: Trace + 'static> VTable<T> {
         type_id: TypeId::of::<T>,
         trace: trace_erased::<T>,
         count_run: count_run_erased::<T>,
+        drop_doomed_run: drop_doomed_run_erased::<T>,
         drop_value: drop_erased::<T>,
         dealloc: dealloc_erased::<T>,
         finalize: None,
@@ -192,6 +195,17 @@ unsafe fn trace_erased<T: Trace + 'static>(obj: ObjPtr, tracer: &mut Tracer<'_>)
     // SAFETY: the caller guarantees the value is initialised and of type `T`.
     let value = unsafe { &*obj.value::<T>() };
     value.trace(tracer);
+}
+
+/// # Safety
+/// As for [`Heap::drop_doomed_run`].
+unsafe fn drop_doomed_run_erased<T: Trace + 'static>(
+    heap: &Heap,
+    objs: &[ObjPtr],
+    left: &mut usize,
+) {
+    // SAFETY: per the caller.
+    unsafe { heap.drop_doomed_run::<T>(objs, left) }
 }
 
 /// # Safety
@@ -592,6 +606,16 @@ impl ObjPtr {
     ) -> usize {
         // SAFETY: per the caller.
         unsafe { (self.header().ty.count_run)(counter, heap, list, k, end, entry) }
+    }
+
+    /// [`Heap::drop_doomed`] from this object on, through its type's descriptor.
+    ///
+    /// # Safety
+    /// As for [`Heap::drop_doomed_run`]; this is `objs[*left - 1]`.
+    #[inline(always)]
+    pub(crate) unsafe fn drop_doomed_run(self, heap: &Heap, objs: &[ObjPtr], left: &mut usize) {
+        // SAFETY: per the caller.
+        unsafe { (self.header().ty.drop_doomed_run)(heap, objs, left) }
     }
 
     /// The type's name (`core::any::type_name`).

@@ -444,18 +444,9 @@ impl Heap {
         while left != 0 {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 while left != 0 {
-                    left -= 1;
-                    let obj = objs[left];
-                    if let Some(ahead) = left.checked_sub(PREFETCH_AHEAD) {
-                        objs[ahead].prefetch();
-                    }
-                    // SAFETY: per the caller, the temporary reference holds the memory and
-                    // the value is alive; `DEAD` is set first, so it is dropped only here.
-                    unsafe {
-                        obj.ext().flags.set(obj.ext().flags.get() | flags::DEAD);
-                        obj.drop_value_raw();
-                        self.release_doomed(obj);
-                    }
+                    // Runs of one type go through a loop compiled for it.
+                    // SAFETY: per the caller.
+                    unsafe { objs[left - 1].drop_doomed_run(self, objs, &mut left) };
                 }
             }));
             if let Err(payload) = result {
@@ -469,6 +460,64 @@ impl Heap {
             }
         }
         first_panic
+    }
+
+    /// [`drop_doomed`](Self::drop_doomed)'s loop for objects of type `T`: drops the values
+    /// of `objs[..*left]` from the last on, while they are of the type of the last one,
+    /// counting `left` down before each drop (so that, if a `Drop` panics, `objs[*left]` is
+    /// the object whose drop panicked).
+    ///
+    /// # Safety
+    /// As for `drop_doomed`; `*left > 0` and `objs[*left - 1]` is a `T`.
+    #[inline(always)]
+    pub(crate) unsafe fn drop_doomed_run<T: crate::Trace + 'static>(
+        &self,
+        objs: &[ObjPtr],
+        left: &mut usize,
+    ) {
+        // SAFETY: the temporary reference holds the memory.
+        let ty = unsafe { objs[*left - 1].type_info_ptr() };
+        while *left != 0 {
+            let obj = objs[*left - 1];
+            // SAFETY: the temporary reference holds the memory.
+            if unsafe { obj.type_info_ptr() } != ty {
+                return;
+            }
+            *left -= 1;
+            if let Some(ahead) = left.checked_sub(PREFETCH_AHEAD) {
+                objs[ahead].prefetch();
+            }
+            // SAFETY: per the caller, the temporary reference holds the memory and the value
+            // (a `T`) is alive; `DEAD` is set first, so it is dropped only here.
+            unsafe {
+                let e = obj.ext();
+                e.flags.set(e.flags.get() | flags::DEAD);
+                core::ptr::drop_in_place(obj.value::<T>());
+                if obj.dec_strong_no_release() {
+                    // A destructor of the same garbage may have registered a callback on it.
+                    self.fire_weakref_callbacks(obj);
+                    if obj.dec_weak() == 0 {
+                        self.dealloc_typed::<T>(obj, true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Frees the memory of an object of type `T`.
+    ///
+    /// # Safety
+    /// No strong or weak reference remains, the value is dropped, and `has_ext` says whether
+    /// the object has an extension.
+    #[inline(always)]
+    unsafe fn dealloc_typed<T: crate::Trace + 'static>(&self, obj: ObjPtr, has_ext: bool) {
+        let back = head_room(has_ext, align_of::<T>()) - size_of::<Header>();
+        // SAFETY: per the caller; the allocation starts `back` bytes before the header and
+        // has `box_layout::<T>` (as in `ObjPtr::init`).
+        unsafe {
+            let start = obj.0.cast::<u8>().sub(back);
+            self.alloc_mut().dealloc(start, box_layout::<T>(has_ext));
+        }
     }
 
     /// Gives back the temporary reference of a doomed object whose value was dropped.
@@ -679,14 +728,9 @@ impl Heap {
                 #[inline]
                 fn drop(&mut self) {
                     if self.1.dec_weak() == 0 {
-                        let back = head_room(self.2, align_of::<T>()) - size_of::<Header>();
-                        // SAFETY: no strong or weak reference remains; the allocation starts
-                        // `back` bytes before the header and has `box_layout::<T>` (as in
-                        // `ObjPtr::init`).
-                        unsafe {
-                            let start = self.1.0.cast::<u8>().sub(back);
-                            self.0.alloc_mut().dealloc(start, box_layout::<T>(self.2));
-                        }
+                        // SAFETY: no strong or weak reference remains; the value is dropped
+                        // (or being unwound from) and `self.2` is whether it has an extension.
+                        unsafe { self.0.dealloc_typed::<T>(self.1, self.2) };
                     }
                 }
             }
