@@ -234,6 +234,25 @@ pub fn set_full_scan(on: bool) {
     with_state(|s| s.full_scan.set(on));
 }
 
+/// The default of [`set_young_hold_threshold`].
+pub(crate) const YOUNG_HOLD_THRESHOLD: usize = 1 << 16;
+
+/// Tuning for tests and measurements, not a stable interface: from how many objects in
+/// generation 0 a collection sets its garbage apart without a pass over it (the count pass
+/// then takes a temporary reference on each of those objects, and gives the survivors'
+/// back after the analysis; see `docs/collector.md`), as long as the last such collection
+/// found at least half of generation 0 garbage. Default 65,536; 0 makes every collection
+/// that includes generation 0 work that way whatever the last one found, `usize::MAX` none.
+///
+/// ```
+/// gencollect::set_young_hold_threshold(0);
+/// gencollect::set_young_hold_threshold(usize::MAX);
+/// ```
+#[doc(hidden)]
+pub fn set_young_hold_threshold(objects: usize) {
+    with_state(|s| s.hold_threshold.set(objects));
+}
+
 /// Whether full collections analyse every tracked object ([`set_full_scan`]).
 ///
 /// ```

@@ -422,6 +422,10 @@ pub(crate) struct Graph {
     pinned: Vec<u32>,
     /// Objects with a finalizer or weak-reference callbacks.
     special: Vec<u32>,
+    /// Held objects (see [`HOLD_LIST`]) with weak references.
+    weakly: Vec<u32>,
+    /// How many objects of [`HOLD_LIST`] the count pass held (the first ones of the list).
+    held: usize,
     /// The marking work list.
     stack: Vec<u32>,
     /// The garbage set apart by [`Heap::doom`].
@@ -460,6 +464,7 @@ impl Graph {
             self.slot[p as usize] = NOT_COUNTED;
         }
         self.marked.clear();
+        self.held = 0;
         let n = self.refs.len();
         trim(&mut self.refs, n);
         trim(&mut self.start, n);
@@ -532,12 +537,22 @@ unsafe fn analyse(
             g.slot[p as usize] = k as u32;
         }
     }
+    // A large generation 0 is held by the count pass, so that its garbage can be set apart
+    // without a pass over it, as long as the last such generation was mostly garbage: for
+    // survivors, holding costs a write in the count pass and a pass to give it back.
+    let threshold = with_state(|s| s.hold_threshold.get()).unwrap_or(usize::MAX);
+    let young_large = !only_selected
+        && from.contains(&HOLD_LIST)
+        && layout.is_some_and(|l| l.list_len(HOLD_LIST) >= threshold);
+    let hold = fast
+        && young_large
+        && (threshold == 0 || with_state(|s| s.hold_young.get()).unwrap_or(false));
     // SAFETY: per the caller.
     let counted = layout.is_some_and(|layout| unsafe {
         if only_selected {
             count_selected(heap, from, layout, &mut g)
         } else {
-            count(heap, from, layout, &mut g)
+            count(heap, from, layout, &mut g, hold)
         }
     });
     let reached = if counted { mark(&mut g) } else { None };
@@ -547,6 +562,8 @@ unsafe fn analyse(
             "a Trace implementation reported more handles than an object's reference \
              count allows; collection abandoned"
         );
+        // SAFETY: per the caller; the first `g.held` objects of the list are held.
+        unsafe { heap.unhold(HOLD_LIST, g.held, |_| false) };
         g.put_back();
         return None;
     };
@@ -612,7 +629,30 @@ unsafe fn analyse(
     }
     let garbage = g.refs.len() - reached;
     let finalization = g.special.iter().any(|&i| g.refs[i as usize] != REACHED);
+    // Held garbage is set apart as it is only if nothing can still reach it but handles
+    // (no weak references): otherwise every held reference is given back, and the garbage
+    // takes the path it would have taken unheld.
+    let lazy = g.held != 0
+        && fast
+        && !finalization
+        && garbage != 0
+        && !g.weakly.iter().any(|&i| g.refs[i as usize] != REACHED);
+    if g.held != 0 {
+        let base = layout.range(HOLD_LIST).start;
+        let refs = &g.refs[..];
+        // SAFETY: per the caller; the first `g.held` objects of the list are held, and
+        // still in place (nothing left the lists yet).
+        unsafe {
+            if !lazy {
+                heap.unhold(HOLD_LIST, g.held, |_| false);
+            } else if reached != 0 {
+                // Only the survivors' references: the garbage keeps its own until dropped.
+                heap.unhold(HOLD_LIST, g.held, |i| refs[base + i] != REACHED);
+            }
+        }
+    }
     if fast && !finalization {
+        let mut young_garbage = 0;
         if garbage != 0 {
             let mut out = core::mem::take(&mut g.garbage);
             out.reserve(garbage);
@@ -620,17 +660,27 @@ unsafe fn analyse(
             for &l in from {
                 let (refs, slot) = (&g.refs[..], &g.slot[..]);
                 let range = layout.range(l);
+                let before = out.len();
                 // SAFETY: the objects of the lists are alive and tracked; the predicates run
                 // no user code. `run` drops every object set apart, once.
                 unsafe {
                     if only_selected {
                         heap.doom(l, selected_garbage(refs, slot, range), sparse, &mut out);
+                    } else if lazy && l == HOLD_LIST {
+                        heap.doom_held(l, g.held, set_garbage(&refs[range]), &mut out);
                     } else {
                         heap.doom(l, set_garbage(&refs[range]), sparse, &mut out);
                     }
                 }
+                if l == HOLD_LIST {
+                    young_garbage = out.len() - before;
+                }
             }
             g.garbage = out;
+        }
+        if young_large {
+            let mostly = young_garbage * 2 >= layout.list_len(HOLD_LIST);
+            with_state(|s| s.hold_young.set(mostly));
         }
         return Some((Verdict::Doomed(g, garbage), analysed));
     }
@@ -809,20 +859,27 @@ fn object_at(heap: &Heap, from: &[usize], layout: SetLayout, p: usize) -> Option
     place_of(from, layout, p).and_then(|(l, k)| heap.list_get(l, k))
 }
 
-/// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says.
-/// Returns false if the lists changed under the pass (only a misbehaving `Trace` impl can
-/// cause that).
+/// The list whose objects a large collection holds during its count pass (generation 0:
+/// where most garbage is), so that its garbage can be set apart without a pass over it
+/// ([`Heap::doom_held`]). Survivors' references are given back after the analysis.
+const HOLD_LIST: usize = 0;
+
+/// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says;
+/// with `hold`, the objects of [`HOLD_LIST`] also get a temporary reference
+/// ([`EdgeCounter::set_hold`]; `g.held` says how many). Returns false if the lists changed
+/// under the pass (only a misbehaving `Trace` impl can cause that).
 ///
 /// # Safety
 /// Frees are deferred; every object of the lists is alive.
-unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -> bool {
+unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph, hold: bool) -> bool {
     let n = layout.len();
     let refs = start_tables(g, n);
     let mut counter = EdgeCounter::new(layout, refs, core::mem::take(&mut g.edges))
         .with_pass_tables(take_pass_tables(g));
-    let ok = 'pass: {
+    let pass = catch_unwind(AssertUnwindSafe(|| {
         let mut i = 0;
         for &l in from {
+            counter.set_hold(hold && l == HOLD_LIST);
             let len = layout.list_len(l);
             let mut k = 0;
             while k < len {
@@ -830,17 +887,27 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -
                 // SAFETY: per the caller.
                 let done = unsafe { counter.count_entries(heap, l, k, len, i) };
                 if done == 0 {
-                    break 'pass false;
+                    return false;
                 }
                 k += done;
                 i += done;
             }
         }
+        counter.set_hold(false);
         finish_pass(heap, from, layout, &counter)
-    };
+    }));
+    g.held = counter.held();
     put_pass_tables(g, counter.take_pass_tables());
     (g.refs, g.edges) = counter.into_parts();
-    ok
+    match pass {
+        Ok(ok) => ok,
+        Err(payload) => {
+            // A `Trace` impl panicked: give back what the pass held before unwinding on.
+            // SAFETY: per the caller; the objects held are the first `g.held` of the list.
+            unsafe { heap.unhold(HOLD_LIST, g.held, |_| false) };
+            resume_unwind(payload)
+        }
+    }
 }
 
 /// Step 2 for the objects [`select`] chose, numbered in `g.marked`'s order: the side tables
@@ -889,6 +956,8 @@ fn start_tables(g: &mut Graph, n: usize) -> Vec<i32> {
     g.start.push(0);
     g.pinned.clear();
     g.special.clear();
+    g.weakly.clear();
+    g.held = 0;
     refs
 }
 
@@ -898,12 +967,13 @@ fn take_pass_tables(g: &mut Graph) -> PassTables {
         start: core::mem::take(&mut g.start),
         pinned: core::mem::take(&mut g.pinned),
         special: core::mem::take(&mut g.special),
+        weakly: core::mem::take(&mut g.weakly),
     }
 }
 
 /// Takes the per-object tables back from a count pass.
 fn put_pass_tables(g: &mut Graph, t: PassTables) {
-    (g.start, g.pinned, g.special) = (t.start, t.pinned, t.special);
+    (g.start, g.pinned, g.special, g.weakly) = (t.start, t.pinned, t.special, t.weakly);
 }
 
 /// Whether a count pass stayed consistent: the edges fit the tables and no list shrank.

@@ -26,7 +26,8 @@ pub use api::{
     freeze, garbage, get_count, get_debug, get_freeze_count, get_full_scan, get_generation,
     get_objects, get_referents, get_referrers, get_stats, get_threshold, is_enabled, is_finalized,
     is_tracked, register_callback, reregister_for_finalize, set_debug, set_full_scan,
-    set_threshold, suppress_finalize, total_memory, unfreeze, unregister_callback,
+    set_threshold, set_young_hold_threshold, suppress_finalize, total_memory, unfreeze,
+    unregister_callback,
 };
 pub use callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
 pub use error::Error;

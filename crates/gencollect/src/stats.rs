@@ -97,6 +97,12 @@ pub(crate) struct State {
     pub(crate) long_lived_pending: Cell<usize>,
     /// Whether full collections analyse every object ([`crate::set_full_scan`]).
     pub(crate) full_scan: Cell<bool>,
+    /// From how many objects in generation 0 a collection's count pass holds them
+    /// ([`crate::set_young_hold_threshold`]).
+    pub(crate) hold_threshold: Cell<usize>,
+    /// Whether the last collection of such a generation 0 found at least half of it
+    /// garbage, so that the next one holds it.
+    pub(crate) hold_young: Cell<bool>,
 }
 
 thread_local! {
@@ -108,6 +114,8 @@ thread_local! {
         long_lived_total: Cell::new(0),
         long_lived_pending: Cell::new(0),
         full_scan: Cell::new(false),
+        hold_threshold: Cell::new(crate::api::YOUNG_HOLD_THRESHOLD),
+        hold_young: Cell::new(true),
     };
 }
 

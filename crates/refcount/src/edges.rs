@@ -120,6 +120,12 @@ pub struct EdgeCounter {
     remap: Vec<u32>,
     tables: PassTables,
     opaque: bool,
+    /// Whether the objects counted now get a temporary strong reference ([`set_hold`]).
+    ///
+    /// [`set_hold`]: EdgeCounter::set_hold
+    hold: bool,
+    /// How many objects were counted while `hold` was on.
+    held: usize,
 }
 
 /// The per-object tables a count pass fills besides the counts and the edges (see
@@ -141,6 +147,9 @@ pub struct PassTables {
     pub pinned: Vec<u32>,
     /// Entries whose object has a finalizer or weak-reference callbacks.
     pub special: Vec<u32>,
+    /// Entries counted while [`EdgeCounter::set_hold`] was on whose object has weak
+    /// references.
+    pub weakly: Vec<u32>,
 }
 
 /// An entry of [`EdgeCounter::with_remap`]'s table for a position that is not counted.
@@ -161,6 +170,8 @@ impl EdgeCounter {
             remap: Vec::new(),
             tables: PassTables::default(),
             opaque: false,
+            hold: false,
+            held: 0,
         }
     }
 
@@ -200,6 +211,8 @@ impl EdgeCounter {
             remap,
             tables: PassTables::default(),
             opaque: false,
+            hold: false,
+            held: 0,
         }
     }
 
@@ -207,6 +220,21 @@ impl EdgeCounter {
     pub fn with_pass_tables(mut self, tables: PassTables) -> Self {
         self.tables = tables;
         self
+    }
+
+    /// While on, every object counted whose strong count is mortal and above zero also gets
+    /// a temporary strong reference, taken once its trace is done, so that the collector can
+    /// hand the garbage among them to [`Heap::drop_doomed`] without a pass over it (see
+    /// [`Heap::doom`]'s `held`) and give the survivors' back with [`Heap::unhold`]. Objects
+    /// with weak references are listed in [`PassTables::weakly`].
+    pub fn set_hold(&mut self, on: bool) {
+        self.hold = on;
+    }
+
+    /// How many objects were counted while [`set_hold`](Self::set_hold) was on (each holds
+    /// a temporary reference if its count was mortal and above zero).
+    pub fn held(&self) -> usize {
+        self.held
     }
 
     /// Gives the per-object tables back.
@@ -318,7 +346,8 @@ impl EdgeCounter {
             if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
                 self.tables.special.push(e as u32);
             }
-            if let Some(s) = obj.mortal_strong() {
+            let mortal = obj.mortal_strong();
+            if let Some(s) = mortal {
                 self.add_count(e, s as i32);
             } else {
                 // 0: queued for release, so keep it (and what it holds) alive until its
@@ -326,6 +355,20 @@ impl EdgeCounter {
                 self.tables.pinned.push(e as u32);
             }
             (*obj.value::<T>()).trace(&mut self.tracer());
+            if self.hold {
+                // After the trace: an object whose trace panicked holds nothing.
+                if obj.mortal_strong().is_some() {
+                    obj.inc_strong();
+                    if obj.weak_count_raw() > 1 {
+                        self.tables.weakly.push(e as u32);
+                    }
+                } else if mortal.is_some() {
+                    // Its own trace dropped its last handle (breaking rule 3): its release
+                    // is queued, so it must count as referenced from outside.
+                    self.tables.pinned.push(e as u32);
+                }
+                self.held += 1;
+            }
         }
         if self.take_opaque() {
             // Could not read this object: count it as referenced from outside.

@@ -430,6 +430,71 @@ impl Heap {
         }
     }
 
+    /// [`doom`](Self::doom) for a list whose objects the count pass holds a temporary
+    /// reference to ([`EdgeCounter::set_hold`](crate::EdgeCounter::set_hold)), and that has
+    /// no garbage with weak references: the garbage among the first `held` objects of list
+    /// `from` (those the count pass held) is appended to `out` and leaves the list without
+    /// being read or written. Its flags are brought up to date by
+    /// [`drop_doomed`](Self::drop_doomed) just before each value is dropped (and its death
+    /// counted then); meanwhile its temporary reference keeps it from being released, and
+    /// no weak reference can upgrade to it except one created after the analysis (which
+    /// then finds a dead value, as any handle to dropped garbage does). Survivors stay in
+    /// order, written only if they move.
+    ///
+    /// # Safety
+    /// As for `doom`; every garbage object among the first `held` holds the count pass's
+    /// temporary reference, and none has weak references.
+    pub unsafe fn doom_held(
+        &self,
+        from: usize,
+        held: usize,
+        mut garbage: impl FnMut(usize) -> bool,
+        out: &mut Vec<ObjPtr>,
+    ) {
+        // SAFETY: per the caller; no user code runs.
+        unsafe {
+            let src = self.list_mut(from);
+            let mut kept = 0;
+            for i in 0..src.len() {
+                if i < held && garbage(i) {
+                    out.push(src[i]);
+                } else {
+                    keep(src, &mut kept, i);
+                }
+            }
+            src.truncate(kept);
+        }
+    }
+
+    /// Gives back the temporary references the count pass took on the first `upto` objects
+    /// of list `list` ([`EdgeCounter::set_hold`](crate::EdgeCounter::set_hold)), except on
+    /// those whose index `skip` accepts. Objects whose count is 0 or immortal hold none. An
+    /// object left with no reference is released (deferred, so the list does not change).
+    ///
+    /// # Safety
+    /// Frees are deferred; the first `upto` objects of the list are those the count pass
+    /// held (alive, in place), and each holds its reference once.
+    pub unsafe fn unhold(&self, list: usize, upto: usize, mut skip: impl FnMut(usize) -> bool) {
+        for i in 0..upto {
+            if skip(i) {
+                continue;
+            }
+            // SAFETY: per the caller: frees are deferred, so the list neither moves nor
+            // shrinks while this runs (a release only queues).
+            unsafe {
+                let Some(&obj) = self.list_mut(list).get(i) else {
+                    return;
+                };
+                if let Some(ahead) = self.list_mut(list).get(i + PREFETCH_AHEAD) {
+                    ahead.prefetch();
+                }
+                if obj.mortal_strong().is_some() && obj.dec_strong_no_release() {
+                    self.release(obj);
+                }
+            }
+        }
+    }
+
     /// Drops the values of objects set apart by [`doom`](Self::doom), last first, and gives back
     /// their temporary references: an object nothing else holds is freed at once, the others
     /// when their last handle goes (they are `DEAD`: dereferencing a handle panics).
@@ -438,7 +503,8 @@ impl Heap {
     /// panic is returned (later ones go to the unraisable hook).
     ///
     /// # Safety
-    /// `objs` holds objects returned by [`doom`](Self::doom), each exactly once.
+    /// `objs` holds objects set apart by [`doom`](Self::doom) or
+    /// [`doom_held`](Self::doom_held), each exactly once.
     pub unsafe fn drop_doomed(&self, objs: &[ObjPtr]) -> Option<Box<dyn core::any::Any + Send>> {
         // The newest object first, as the collector's general path does.
         let mut left = objs.len();
@@ -493,7 +559,22 @@ impl Heap {
             // (a `T`) is alive; `DEAD` is set first, so it is dropped only here.
             unsafe {
                 let e = obj.ext();
-                e.flags.set(e.flags.get() | flags::DEAD);
+                let f = e.flags.get();
+                if f & flags::DOOMED == 0 {
+                    // Set apart by `doom_held`: out of the lists, but its flags still say
+                    // where it was.
+                    if f & flags::COUNTED != 0 {
+                        self.count_death();
+                    }
+                    e.flags.set(
+                        (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
+                            | flags::DOOMED
+                            | flags::WEAK_CLEARED
+                            | flags::DEAD,
+                    );
+                } else {
+                    e.flags.set(f | flags::DEAD);
+                }
                 core::ptr::drop_in_place(obj.value::<T>());
                 if obj.dec_strong_no_release() {
                     // A destructor of the same garbage may have registered a callback on it.

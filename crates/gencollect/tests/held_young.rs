@@ -1,0 +1,205 @@
+//! Collections that hold generation 0 during their count pass (a temporary reference on each
+//! object, so that its garbage can be set apart without a pass over it): what users rely on
+//! must not change. `set_young_hold_threshold(0)` makes every collection that analyses all
+//! of generation 0 work that way; by default only those of a generation 0 of 65,536 objects
+//! or more do. (A full collection that analyses only what dirty objects reach does not.)
+
+use std::cell::{Cell, RefCell};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+
+use gcrt_derive::Trace;
+use refcount::{Gc, Trace, Tracer, Weak, with_heap};
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Node {
+    next: RefCell<Option<Gc<Node>>>,
+    #[trace(skip)]
+    drops: Rc<Cell<usize>>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.drops.set(self.drops.get() + 1);
+    }
+}
+
+fn node(drops: &Rc<Cell<usize>>) -> Gc<Node> {
+    Gc::new(Node {
+        next: RefCell::new(None),
+        drops: drops.clone(),
+    })
+}
+
+/// `pairs` two-node cycles; the first node of every `keep_every`-th one is returned (held).
+fn cycles(pairs: usize, keep_every: usize, drops: &Rc<Cell<usize>>) -> Vec<Gc<Node>> {
+    let mut kept = Vec::new();
+    for i in 0..pairs {
+        let a = node(drops);
+        let b = node(drops);
+        *a.next.borrow_mut() = Some(b.clone());
+        *b.next.borrow_mut() = Some(a.clone());
+        if i % keep_every == 0 {
+            kept.push(a);
+        }
+    }
+    kept
+}
+
+fn bytes() -> usize {
+    with_heap(|h| h.bytes_in_use())
+}
+
+#[test]
+fn held_garbage_is_dropped_and_freed_exactly_once_and_survivors_keep_their_counts() {
+    gencollect::set_young_hold_threshold(0);
+    gencollect::collect();
+    let before = bytes();
+    let drops = Rc::new(Cell::new(0));
+    let kept = cycles(300, 3, &drops);
+    // Each kept node: its handle here and its partner's.
+    assert!(kept.iter().all(|a| Gc::strong_count(a) == 2));
+    assert_eq!(gencollect::collect_generation(0).unwrap(), 400);
+    assert_eq!(drops.get(), 400);
+    // The count pass's temporary references were all given back.
+    assert!(kept.iter().all(|a| Gc::strong_count(a) == 2));
+    let partner = kept[0].next.borrow().clone().unwrap();
+    assert_eq!(Gc::strong_count(&partner), 2);
+    drop(partner);
+    drop(kept);
+    assert_eq!(gencollect::collect(), 200);
+    assert_eq!(drops.get(), 600);
+    assert_eq!(bytes(), before);
+    gencollect::set_young_hold_threshold(usize::MAX);
+}
+
+/// Panics when traced while `ARMED` is set.
+struct Tripwire;
+
+thread_local! {
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+// SAFETY: holds no handle.
+unsafe impl Trace for Tripwire {
+    fn trace(&self, _: &mut Tracer<'_>) {
+        if ARMED.with(Cell::get) {
+            panic!("tripwire");
+        }
+    }
+}
+
+#[test]
+fn a_trace_panicking_in_a_held_count_pass_leaves_every_count_as_it_was() {
+    // Regression guard: the objects counted before the panic hold a temporary reference,
+    // which the pass must give back before the panic goes on.
+    gencollect::set_young_hold_threshold(0);
+    gencollect::collect();
+    let drops = Rc::new(Cell::new(0));
+    let kept = cycles(50, 1, &drops);
+    let wire = Gc::new(Tripwire);
+    ARMED.with(|a| a.set(true));
+    let result = catch_unwind(AssertUnwindSafe(gencollect::collect));
+    ARMED.with(|a| a.set(false));
+    assert!(result.is_err(), "the trace's panic reaches the caller");
+    assert!(kept.iter().all(|a| Gc::strong_count(a) == 2));
+    assert_eq!(drops.get(), 0);
+    drop((kept, wire));
+    assert_eq!(gencollect::collect(), 100);
+    assert_eq!(drops.get(), 100);
+    gencollect::set_young_hold_threshold(usize::MAX);
+}
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Watcher {
+    next: RefCell<Option<Gc<Watcher>>>,
+    #[trace(skip)]
+    others: RefCell<Vec<Weak<Watcher>>>,
+    #[trace(skip)]
+    upgraded: Rc<Cell<usize>>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        for w in self.others.borrow().iter() {
+            if w.upgrade().is_some() {
+                self.upgraded.set(self.upgraded.get() + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn weakly_referenced_garbage_is_set_apart_before_the_first_drop_even_when_held() {
+    // Held garbage with weak references takes the path that clears them all first.
+    gencollect::set_young_hold_threshold(0);
+    gencollect::collect();
+    let upgraded = Rc::new(Cell::new(0));
+    let ring: Vec<Gc<Watcher>> = (0..4)
+        .map(|_| {
+            Gc::new(Watcher {
+                next: RefCell::new(None),
+                others: RefCell::new(Vec::new()),
+                upgraded: upgraded.clone(),
+            })
+        })
+        .collect();
+    for (i, w) in ring.iter().enumerate() {
+        *w.next.borrow_mut() = Some(ring[(i + 1) % 4].clone());
+        *w.others.borrow_mut() = ring.iter().map(Gc::downgrade).collect();
+    }
+    drop(ring);
+    // Generation 0 alone: a full collection would analyse only what dirty objects reach,
+    // and so few objects are not held.
+    assert_eq!(gencollect::collect_generation(0).unwrap(), 4);
+    assert_eq!(upgraded.get(), 0, "16 upgrade attempts, all refused");
+    gencollect::set_young_hold_threshold(usize::MAX);
+}
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Stasher {
+    next: RefCell<Option<Gc<Stasher>>>,
+}
+
+thread_local! {
+    static STASH: RefCell<Vec<Gc<Stasher>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Drop for Stasher {
+    fn drop(&mut self) {
+        // Reaches the other member of its garbage cycle, which may not be dropped yet.
+        if let Some(other) = self.next.borrow().as_ref() {
+            STASH.with(|s| s.borrow_mut().push(other.clone()));
+        }
+    }
+}
+
+#[test]
+fn a_destructor_keeping_held_garbage_gets_a_dead_handle() {
+    gencollect::set_young_hold_threshold(0);
+    gencollect::collect();
+    let a = Gc::new(Stasher {
+        next: RefCell::new(None),
+    });
+    let b = Gc::new(Stasher {
+        next: RefCell::new(Some(a.clone())),
+    });
+    *a.next.borrow_mut() = Some(b.clone());
+    drop((a, b));
+    assert_eq!(gencollect::collect_generation(0).unwrap(), 2);
+    let stash = STASH.with(|s| core::mem::take(&mut *s.borrow_mut()));
+    assert_eq!(stash.len(), 2);
+    for h in &stash {
+        assert!(
+            Gc::try_deref(h).is_none(),
+            "the collector dropped the value"
+        );
+        assert!(!gencollect::is_tracked(h));
+    }
+    drop(stash);
+    assert_eq!(gencollect::collect(), 0);
+    gencollect::set_young_hold_threshold(usize::MAX);
+}
