@@ -637,17 +637,28 @@ unsafe fn analyse(
         && !finalization
         && garbage != 0
         && !g.weakly.iter().any(|&i| g.refs[i as usize] != REACHED);
+    // Whether every held object is garbage (then its list moves whole).
+    let mut all_held_garbage = false;
     if g.held != 0 {
-        let base = layout.range(HOLD_LIST).start;
+        let range = layout.range(HOLD_LIST);
         let refs = &g.refs[..];
+        let survivors = if reached == 0 {
+            0
+        } else {
+            refs[range.clone()]
+                .iter()
+                .filter(|&&r| r == REACHED)
+                .count()
+        };
+        all_held_garbage = lazy && survivors == 0;
         // SAFETY: per the caller; the first `g.held` objects of the list are held, and
         // still in place (nothing left the lists yet).
         unsafe {
             if !lazy {
                 heap.unhold(HOLD_LIST, g.held, |_| false);
-            } else if reached != 0 {
+            } else if survivors != 0 {
                 // Only the survivors' references: the garbage keeps its own until dropped.
-                heap.unhold(HOLD_LIST, g.held, |i| refs[base + i] != REACHED);
+                heap.unhold(HOLD_LIST, g.held, |i| refs[range.start + i] != REACHED);
             }
         }
     }
@@ -667,7 +678,8 @@ unsafe fn analyse(
                     if only_selected {
                         heap.doom(l, selected_garbage(refs, slot, range), sparse, &mut out);
                     } else if lazy && l == HOLD_LIST {
-                        heap.doom_held(l, g.held, set_garbage(&refs[range]), &mut out);
+                        let all = all_held_garbage;
+                        heap.doom_held(l, g.held, all, set_garbage(&refs[range]), &mut out);
                     } else {
                         heap.doom(l, set_garbage(&refs[range]), sparse, &mut out);
                     }

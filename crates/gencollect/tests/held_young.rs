@@ -203,3 +203,34 @@ fn a_destructor_keeping_held_garbage_gets_a_dead_handle() {
     assert_eq!(gencollect::collect(), 0);
     gencollect::set_young_hold_threshold(usize::MAX);
 }
+
+#[test]
+fn a_generation_0_of_nothing_but_garbage_leaves_whole_next_to_older_garbage_and_survivors() {
+    // Generation 0 all garbage: its list is handed over whole (after older garbage, or
+    // alone), and older survivors stay put.
+    gencollect::set_young_hold_threshold(0);
+    gencollect::collect();
+    let before = bytes();
+    let drops = Rc::new(Cell::new(0));
+    // Two cycles promoted to generation 1: one is then let go, the other survives.
+    let old = cycles(1, 1, &drops);
+    let kept = cycles(1, 1, &drops);
+    assert_eq!(gencollect::collect_generation(0).unwrap(), 0);
+    drop(old);
+    // Young garbage only.
+    drop(cycles(3, 1, &drops));
+    assert_eq!(gencollect::get_count().0, 6);
+    assert_eq!(gencollect::collect_generation(1).unwrap(), 2 + 6);
+    assert_eq!(drops.get(), 8);
+    assert_eq!(Gc::strong_count(&kept[0]), 2);
+    // Young garbage next to an older survivor only.
+    drop(cycles(2, 1, &drops));
+    assert_eq!(gencollect::collect_generation(1).unwrap(), 4);
+    assert_eq!(drops.get(), 12);
+    assert_eq!(Gc::strong_count(&kept[0]), 2);
+    kept[0].next.borrow_mut().take();
+    drop(kept);
+    assert_eq!(drops.get(), 14);
+    assert_eq!(bytes(), before);
+    gencollect::set_young_hold_threshold(usize::MAX);
+}

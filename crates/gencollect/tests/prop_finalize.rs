@@ -448,7 +448,11 @@ fn run_case(seed: u64, max_nodes: usize) {
     gencollect::disable();
     // Even seeds: every collection holds generation 0 during its count pass (see
     // `gencollect::set_young_hold_threshold`); odd ones: none does.
-    gencollect::set_young_hold_threshold(if seed.is_multiple_of(2) { 0 } else { usize::MAX });
+    gencollect::set_young_hold_threshold(if seed.is_multiple_of(2) {
+        0
+    } else {
+        usize::MAX
+    });
     let mut rng = Rng::new(seed);
     let mut case = build(&mut rng, max_nodes);
     let n = case.roots.len();

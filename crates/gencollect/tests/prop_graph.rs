@@ -395,7 +395,11 @@ fn soak() -> u64 {
 /// Even seeds have every collection hold generation 0 during its count pass (see
 /// `gencollect::set_young_hold_threshold`), odd ones never.
 fn hold_young_on_even_seeds(seed: u64) {
-    gencollect::set_young_hold_threshold(if seed.is_multiple_of(2) { 0 } else { usize::MAX });
+    gencollect::set_young_hold_threshold(if seed.is_multiple_of(2) {
+        0
+    } else {
+        usize::MAX
+    });
 }
 
 /// Runs one seed; returns what the manual collections found.

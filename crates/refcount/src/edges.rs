@@ -20,18 +20,23 @@ use crate::trace::{Trace, Tracer};
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct SetLayout {
-    base: [u32; NUM_LISTS],
-    len: [u32; NUM_LISTS],
+    base: [u32; LIST_SLOTS],
+    len: [u32; LIST_SLOTS],
     total: u32,
 }
+
+/// One entry per value the list bits of an object's flags can take (more than there are
+/// lists), so that looking up an object's list needs no bounds check.
+const LIST_SLOTS: usize = flags::LIST_MASK as usize + 1;
+const _: () = assert!(LIST_SLOTS >= NUM_LISTS);
 
 impl SetLayout {
     /// Numbers the objects of `lists` in that order; `None` if there are 2^32 - 1 or more,
     /// or a list is named twice.
     pub fn new(heap: &Heap, lists: &[usize]) -> Option<SetLayout> {
         let mut layout = SetLayout {
-            base: [0; NUM_LISTS],
-            len: [0; NUM_LISTS],
+            base: [0; LIST_SLOTS],
+            len: [0; LIST_SLOTS],
             total: 0,
         };
         let mut seen = 0u32;
@@ -370,8 +375,9 @@ impl EdgeCounter {
                 self.held += 1;
             }
         }
-        if self.take_opaque() {
+        if self.opaque {
             // Could not read this object: count it as referenced from outside.
+            self.opaque = false;
             self.tables.pinned.push(e as u32);
         }
         // Truncation is caught once, by the caller, after the pass.

@@ -439,21 +439,33 @@ impl Heap {
     /// counted then); meanwhile its temporary reference keeps it from being released, and
     /// no weak reference can upgrade to it except one created after the analysis (which
     /// then finds a dead value, as any handle to dropped garbage does). Survivors stay in
-    /// order, written only if they move.
+    /// order, written only if they move. With `all`, the caller says that all of the first
+    /// `held` objects are garbage: a list of nothing else then moves to `out` whole.
     ///
     /// # Safety
     /// As for `doom`; every garbage object among the first `held` holds the count pass's
-    /// temporary reference, and none has weak references.
+    /// temporary reference, and none has weak references; `all` is true only if every one
+    /// of them is garbage.
     pub unsafe fn doom_held(
         &self,
         from: usize,
         held: usize,
+        all: bool,
         mut garbage: impl FnMut(usize) -> bool,
         out: &mut Vec<ObjPtr>,
     ) {
         // SAFETY: per the caller; no user code runs.
         unsafe {
             let src = self.list_mut(from);
+            if all && held == src.len() {
+                if out.is_empty() {
+                    // The buffers trade places: nothing is copied.
+                    core::mem::swap(src, out);
+                } else {
+                    out.append(src);
+                }
+                return;
+            }
             let mut kept = 0;
             for i in 0..src.len() {
                 if i < held && garbage(i) {
