@@ -314,14 +314,27 @@ impl EdgeCounter {
         end: usize,
         entry: usize,
     ) -> usize {
+        // Tracing objects of a type with a pure trace runs no user code (rule 5 of `Trace`;
+        // the tracer is this counter), so nothing can change the list meanwhile: one borrow
+        // of it serves the whole run. Otherwise the list is borrowed anew for each object,
+        // and the borrow ends before the trace runs user code (which may append to the list,
+        // never remove from it: frees are deferred).
+        let whole: &[ObjPtr] = if T::pure_trace() {
+            // SAFETY: per the caller; nothing changes the list while the run lasts (above).
+            unsafe { heap.list_slice(list) }
+        } else {
+            &[]
+        };
         let mut i = k;
-        let mut e = entry;
         let mut ty = None;
         while i < end {
-            // SAFETY: the slice is used only before the trace runs user code, which may
-            // append to the list (never remove from it: frees are deferred).
+            // SAFETY: as above.
             let obj = unsafe {
-                let objs = heap.list_slice(list);
+                let objs = if T::pure_trace() {
+                    whole
+                } else {
+                    heap.list_slice(list)
+                };
                 let Some(&obj) = objs.get(i) else { break };
                 let t = obj.type_info_ptr();
                 if *ty.get_or_insert(t) != t {
@@ -333,9 +346,8 @@ impl EdgeCounter {
                 obj
             };
             // SAFETY: per the caller: alive, tracked (so it has an extension), a `T`.
-            unsafe { self.count_object::<T>(obj, e) };
+            unsafe { self.count_object::<T>(obj, entry + (i - k)) };
             i += 1;
-            e += 1;
         }
         i - k
     }
@@ -361,8 +373,14 @@ impl EdgeCounter {
             }
             (*obj.value::<T>()).trace(&mut self.tracer());
             if self.hold {
-                // After the trace: an object whose trace panicked holds nothing.
-                if obj.mortal_strong().is_some() {
+                // After the trace: an object whose trace panicked holds nothing. Only a trace
+                // that runs user code can have changed the count meanwhile.
+                let now = if T::pure_trace() {
+                    mortal
+                } else {
+                    obj.mortal_strong()
+                };
+                if now.is_some() {
                     obj.inc_strong();
                     if obj.weak_count_raw() > 1 {
                         self.tables.weakly.push(e as u32);
@@ -434,10 +452,6 @@ impl EdgeCounter {
             let Some(j) = self.layout.position_of(obj) else {
                 return;
             };
-            if !self.remap.is_empty() {
-                self.visit_remapped(j);
-                return;
-            }
             // SAFETY: `position` is below the set's size, which is `refs.len()` (checked in
             // `new`; the field is never replaced).
             let r = self.refs.get_unchecked_mut(j);
@@ -446,9 +460,28 @@ impl EdgeCounter {
         }
     }
 
-    /// [`visit_ext`](Self::visit_ext) for a counter built [`with_remap`](Self::with_remap),
-    /// kept out of line so that the whole-set pass stays small.
+    /// [`visit_ext`](Self::visit_ext) for a counter built [`with_remap`](Self::with_remap).
+    ///
+    /// Kept out of line so that the code inlined into every `Trace` impl stays small.
+    ///
+    /// # Safety
+    /// As for `visit_ext`.
     #[inline(never)]
+    pub(crate) unsafe fn visit_ext_remapped(&mut self, obj: ObjPtr) {
+        // SAFETY: per the caller.
+        if let Some(j) = unsafe { self.layout.position_of(obj) } {
+            self.visit_remapped(j);
+        }
+    }
+
+    /// Whether this counter was built [`with_remap`](Self::with_remap).
+    #[inline(always)]
+    pub(crate) fn remapping(&self) -> bool {
+        !self.remap.is_empty()
+    }
+
+    /// The remapped count of one handle.
+    #[inline(always)]
     fn visit_remapped(&mut self, j: usize) {
         // Checked: the table's entries are the caller's.
         let Some(&k) = self.remap.get(j) else {

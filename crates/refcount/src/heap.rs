@@ -557,6 +557,14 @@ impl Heap {
     ) {
         // SAFETY: the temporary reference holds the memory.
         let ty = unsafe { objs[*left - 1].type_info_ptr() };
+        // Deaths are counted once per run (also if a destructor panics).
+        struct Deaths<'a>(&'a Heap, usize);
+        impl Drop for Deaths<'_> {
+            fn drop(&mut self) {
+                self.0.count_deaths(self.1);
+            }
+        }
+        let mut deaths = Deaths(self, 0);
         while *left != 0 {
             let obj = objs[*left - 1];
             // SAFETY: the temporary reference holds the memory.
@@ -575,9 +583,7 @@ impl Heap {
                 if f & flags::DOOMED == 0 {
                     // Set apart by `doom_held`: out of the lists, but its flags still say
                     // where it was.
-                    if f & flags::COUNTED != 0 {
-                        self.count_death();
-                    }
+                    deaths.1 += (f & flags::COUNTED != 0) as usize;
                     e.flags.set(
                         (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
                             | flags::DOOMED

@@ -223,6 +223,8 @@ pub struct Tracer<'a> {
 enum Sink<'a> {
     Visitor(&'a mut dyn Visitor),
     Counter(&'a mut EdgeCounter),
+    /// A counter built [`EdgeCounter::with_remap`]: chosen once per tracer, not per handle.
+    Remap(&'a mut EdgeCounter),
 }
 
 impl<'a> Tracer<'a> {
@@ -238,7 +240,11 @@ impl<'a> Tracer<'a> {
     #[inline(always)]
     pub(crate) fn counting(counter: &'a mut EdgeCounter) -> Tracer<'a> {
         Tracer {
-            sink: Sink::Counter(counter),
+            sink: if counter.remapping() {
+                Sink::Remap(counter)
+            } else {
+                Sink::Counter(counter)
+            },
         }
     }
 
@@ -253,7 +259,11 @@ impl<'a> Tracer<'a> {
                 // SAFETY: the handle holds the object; `needs_trace` means it has an extension.
                 unsafe { c.visit_ext(obj) }
             }
-            Sink::Counter(_) => {}
+            Sink::Remap(c) if T::needs_trace() => {
+                // SAFETY: as above.
+                unsafe { c.visit_ext_remapped(obj) }
+            }
+            Sink::Counter(_) | Sink::Remap(_) => {}
             Sink::Visitor(v) => v.visit(obj),
         }
     }
@@ -262,7 +272,7 @@ impl<'a> Tracer<'a> {
     /// than to a [`Visitor`]).
     #[inline(always)]
     pub(crate) fn is_counting(&self) -> bool {
-        matches!(self.sink, Sink::Counter(_))
+        matches!(self.sink, Sink::Counter(_) | Sink::Remap(_))
     }
 
     /// Reports that part of the value could not be read (for example a `RefCell` that is
@@ -273,7 +283,7 @@ impl<'a> Tracer<'a> {
     #[inline]
     pub fn mark_opaque(&mut self) {
         match &mut self.sink {
-            Sink::Counter(c) => c.mark_opaque(),
+            Sink::Counter(c) | Sink::Remap(c) => c.mark_opaque(),
             Sink::Visitor(v) => v.opaque(),
         }
     }
