@@ -995,26 +995,29 @@ fn finish_pass(heap: &Heap, from: &[usize], layout: SetLayout, counter: &EdgeCou
 }
 
 /// Step 3: marks every entry reachable from outside as [`REACHED`], along the recorded edges.
-/// Returns false if a count went negative (a `Trace` impl reported handles it does not own).
+/// Returns the number of entries reached, or `None` if a count was negative (a `Trace` impl
+/// reported handles it does not own).
 ///
 /// Like CPython's `move_unreachable`, the walk goes through the set in order: an object
 /// reached ahead of the cursor is only marked, and its edges are followed when the cursor
 /// gets there; only objects reached behind the cursor go on the work list. Each object's
 /// edges are read once, and a set that is mostly reachable needs almost no work list.
 fn mark(g: &mut Graph) -> Option<usize> {
-    if g.refs.iter().any(|&r| r < 0) {
-        return None;
-    }
     // Plain slices and a local work list, so that the loops keep them in registers.
     let mut stack = core::mem::take(&mut g.stack);
     stack.clear();
     let refs: &mut [i32] = &mut g.refs;
     let start: &[u32] = &g.start;
     let edges: &[u32] = &g.edges;
+    // A negative count is checked where each entry is first read or overwritten (here, at
+    // the cursor, or in `follow`), so that no separate pass looks for one.
+    let mut negative = false;
     // Pinned objects count as referenced from outside.
     for &p in &g.pinned {
-        if refs[p as usize] == 0 {
-            refs[p as usize] = 1;
+        let r = &mut refs[p as usize];
+        negative |= *r < 0;
+        if *r == 0 {
+            *r = 1;
         }
     }
     let mut reached = 0;
@@ -1026,21 +1029,22 @@ fn mark(g: &mut Graph) -> Option<usize> {
         }
         if r != REACHED {
             // Referenced from outside; an entry marked ahead of the cursor was counted then.
+            negative |= r < 0;
             refs[i] = REACHED;
             reached += 1;
         }
-        reached += follow(refs, start, edges, &mut stack, i, i);
+        reached += follow(refs, start, edges, &mut stack, i, i, &mut negative);
         while let Some(k) = stack.pop() {
-            reached += follow(refs, start, edges, &mut stack, k as usize, i);
+            reached += follow(refs, start, edges, &mut stack, k as usize, i, &mut negative);
         }
     }
     g.stack = stack;
-    Some(reached)
+    (!negative).then_some(reached)
 }
 
 /// Marks the targets of `k`'s edges: those behind `cursor` go on the work list (their own
 /// edges are due now), those ahead of it are followed when the cursor reaches them. Returns
-/// how many targets it marked.
+/// how many targets it marked, and notes in `negative` a target whose count was negative.
 #[inline(always)]
 fn follow(
     refs: &mut [i32],
@@ -1049,11 +1053,13 @@ fn follow(
     stack: &mut Vec<u32>,
     k: usize,
     cursor: usize,
+    negative: &mut bool,
 ) -> usize {
     let mut marked = 0;
     for &j in &edges[start[k] as usize..start[k + 1] as usize] {
         let r = &mut refs[j as usize];
         if *r != REACHED {
+            *negative |= *r < 0;
             *r = REACHED;
             marked += 1;
             if (j as usize) <= cursor {
