@@ -541,8 +541,9 @@ unsafe fn analyse(
     // without a pass over it, as long as the last such generation was mostly garbage: for
     // survivors, holding costs a write in the count pass and a pass to give it back.
     let threshold = with_state(|s| s.hold_threshold.get()).unwrap_or(usize::MAX);
+    // (The held list must be the last counted: see `count`.)
     let young_large = !only_selected
-        && from.contains(&HOLD_LIST)
+        && from.last() == Some(&HOLD_LIST)
         && layout.is_some_and(|l| l.list_len(HOLD_LIST) >= threshold);
     let hold = fast
         && young_large
@@ -908,8 +909,14 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph, h
         counter.set_hold(false);
         finish_pass(heap, from, layout, &counter)
     }));
-    g.held = counter.held();
     put_pass_tables(g, counter.take_pass_tables());
+    // The held objects are those whose count completed in the list held, the last one
+    // counted: each completed object added one entry to `start` after its first `0`.
+    g.held = if hold {
+        (g.start.len() - 1).saturating_sub(layout.range(HOLD_LIST).start)
+    } else {
+        0
+    };
     (g.refs, g.edges) = counter.into_parts();
     match pass {
         Ok(ok) => ok,

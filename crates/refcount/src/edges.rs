@@ -129,8 +129,6 @@ pub struct EdgeCounter {
     ///
     /// [`set_hold`]: EdgeCounter::set_hold
     hold: bool,
-    /// How many objects were counted while `hold` was on.
-    held: usize,
 }
 
 /// The per-object tables a count pass fills besides the counts and the edges (see
@@ -176,7 +174,6 @@ impl EdgeCounter {
             tables: PassTables::default(),
             opaque: false,
             hold: false,
-            held: 0,
         }
     }
 
@@ -217,7 +214,6 @@ impl EdgeCounter {
             tables: PassTables::default(),
             opaque: false,
             hold: false,
-            held: 0,
         }
     }
 
@@ -229,17 +225,13 @@ impl EdgeCounter {
 
     /// While on, every object counted whose strong count is mortal and above zero also gets
     /// a temporary strong reference, taken once its trace is done, so that the collector can
-    /// hand the garbage among them to [`Heap::drop_doomed`] without a pass over it (see
-    /// [`Heap::doom`]'s `held`) and give the survivors' back with [`Heap::unhold`]. Objects
-    /// with weak references are listed in [`PassTables::weakly`].
+    /// hand the garbage among them to [`Heap::drop_doomed`] without a pass over it
+    /// ([`Heap::doom_held`]) and give the survivors' back with [`Heap::unhold`]. Objects
+    /// with weak references are listed in [`PassTables::weakly`]. Which objects were counted
+    /// while it was on is the caller's to know: each appends one value to
+    /// [`PassTables::start`] once its trace completes.
     pub fn set_hold(&mut self, on: bool) {
         self.hold = on;
-    }
-
-    /// How many objects were counted while [`set_hold`](Self::set_hold) was on (each holds
-    /// a temporary reference if its count was mortal and above zero).
-    pub fn held(&self) -> usize {
-        self.held
     }
 
     /// Gives the per-object tables back.
@@ -390,7 +382,6 @@ impl EdgeCounter {
                     // is queued, so it must count as referenced from outside.
                     self.tables.pinned.push(e as u32);
                 }
-                self.held += 1;
             }
         }
         if self.opaque {
