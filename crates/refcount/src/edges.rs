@@ -415,7 +415,17 @@ impl EdgeCounter {
     }
 
     /// Gives the buffers back: `refs` and `edges`.
-    pub fn into_parts(self) -> (Vec<i32>, Vec<u32>) {
+    pub fn into_parts(mut self) -> (Vec<i32>, Vec<u32>) {
+        // The references each handle stands for are subtracted here, in one pass over the
+        // edges, rather than as each handle is reported: the count pass then writes nothing
+        // but the edge for each handle, and this loop has no other work in its way.
+        let refs = &mut self.refs[..];
+        for &j in &self.edges {
+            // Every recorded entry is an index of `refs` (checked where it was recorded).
+            if let Some(r) = refs.get_mut(j as usize) {
+                *r = r.wrapping_sub(1);
+            }
+        }
         (self.refs, self.edges)
     }
 
@@ -443,10 +453,7 @@ impl EdgeCounter {
             let Some(j) = self.layout.position_of(obj) else {
                 return;
             };
-            // SAFETY: `position` is below the set's size, which is `refs.len()` (checked in
-            // `new`; the field is never replaced).
-            let r = self.refs.get_unchecked_mut(j);
-            *r = r.wrapping_sub(1);
+            // Subtracted from `refs[j]` by `into_parts`.
             self.edges.push(j as u32);
         }
     }
@@ -478,8 +485,8 @@ impl EdgeCounter {
         let Some(&k) = self.remap.get(j) else {
             return;
         };
-        if let Some(r) = self.refs.get_mut(k as usize) {
-            *r = r.wrapping_sub(1);
+        if (k as usize) < self.refs.len() {
+            // Subtracted from `refs[k]` by `into_parts`.
             self.edges.push(k);
         }
     }
