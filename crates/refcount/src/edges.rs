@@ -155,6 +155,14 @@ pub struct PassTables {
     pub weakly: Vec<u32>,
 }
 
+/// Appends to one of the count pass's rare lists (pinned, special, weakly): out of line, so
+/// that the loop compiled for each type keeps only its common path.
+#[cold]
+#[inline(never)]
+fn push_rare(list: &mut Vec<u32>, e: usize) {
+    list.push(e as u32);
+}
+
 /// An entry of [`EdgeCounter::with_remap`]'s table for a position that is not counted.
 pub const NOT_COUNTED: u32 = u32::MAX;
 
@@ -353,7 +361,7 @@ impl EdgeCounter {
         // SAFETY: per the caller.
         unsafe {
             if obj.ext_flags() & (flags::HAS_WEAKREF_CB | flags::HAS_FINALIZER) != 0 {
-                self.tables.special.push(e as u32);
+                push_rare(&mut self.tables.special, e);
             }
             let mortal = obj.mortal_strong();
             if let Some(s) = mortal {
@@ -361,7 +369,7 @@ impl EdgeCounter {
             } else {
                 // 0: queued for release, so keep it (and what it holds) alive until its
                 // destructor runs. Immortal: always reachable.
-                self.tables.pinned.push(e as u32);
+                push_rare(&mut self.tables.pinned, e);
             }
             (*obj.value::<T>()).trace(&mut self.tracer());
             if self.hold {
@@ -375,19 +383,19 @@ impl EdgeCounter {
                 if now.is_some() {
                     obj.inc_strong();
                     if obj.weak_count_raw() > 1 {
-                        self.tables.weakly.push(e as u32);
+                        push_rare(&mut self.tables.weakly, e);
                     }
                 } else if mortal.is_some() {
                     // Its own trace dropped its last handle (breaking rule 3): its release
                     // is queued, so it must count as referenced from outside.
-                    self.tables.pinned.push(e as u32);
+                    push_rare(&mut self.tables.pinned, e);
                 }
             }
         }
         if self.opaque {
             // Could not read this object: count it as referenced from outside.
             self.opaque = false;
-            self.tables.pinned.push(e as u32);
+            push_rare(&mut self.tables.pinned, e);
         }
         // Truncation is caught once, by the caller, after the pass.
         self.tables.start.push(self.edges.len() as u32);
