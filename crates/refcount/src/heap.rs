@@ -986,10 +986,22 @@ impl Heap {
                 self.atomic_cb_targets.get() != 0
             };
             if registered {
-                for entry in self.take_weakref_callbacks(obj) {
-                    entry.fire();
-                }
+                self.fire_registered_callbacks(obj);
             }
+        }
+    }
+
+    /// The rare part of [`fire_weakref_callbacks`](Self::fire_weakref_callbacks), out of
+    /// line so that the loops that test for it stay small.
+    ///
+    /// # Safety
+    /// As for `fire_weakref_callbacks`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn fire_registered_callbacks(&self, obj: ObjPtr) {
+        // SAFETY: per the caller.
+        for entry in unsafe { self.take_weakref_callbacks(obj) } {
+            entry.fire();
         }
     }
 
