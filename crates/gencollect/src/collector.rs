@@ -464,6 +464,7 @@ impl Graph {
             self.slot[p as usize] = NOT_COUNTED;
         }
         self.marked.clear();
+        // Nothing is held between analyses (an analysis that counts nothing reads it too).
         self.held = 0;
         let n = self.refs.len();
         trim(&mut self.refs, n);

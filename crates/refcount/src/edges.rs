@@ -301,11 +301,10 @@ impl EdgeCounter {
     }
 
     /// The loop of [`count_entries`](Self::count_entries) for objects of type `T`, which is
-    /// the type of the object at `k` (the type descriptor calls it).
+    /// the type of the object at `k` (the type descriptor holds it for `T`).
     ///
     /// # Safety
     /// As for `count_entries`, and the object at `k` exists and is a `T`.
-    #[inline(always)]
     pub(crate) unsafe fn count_run<T: Trace + 'static>(
         &mut self,
         heap: &Heap,

@@ -166,8 +166,8 @@ impl<T: Trace + 'static> VTable<T> {
         name: core::any::type_name::<T>,
         type_id: TypeId::of::<T>,
         trace: trace_erased::<T>,
-        count_run: count_run_erased::<T>,
-        drop_doomed_run: drop_doomed_run_erased::<T>,
+        count_run: EdgeCounter::count_run::<T>,
+        drop_doomed_run: Heap::drop_doomed_run::<T>,
         drop_value: drop_erased::<T>,
         dealloc: dealloc_erased::<T>,
         finalize: None,
@@ -195,31 +195,6 @@ unsafe fn trace_erased<T: Trace + 'static>(obj: ObjPtr, tracer: &mut Tracer<'_>)
     // SAFETY: the caller guarantees the value is initialised and of type `T`.
     let value = unsafe { &*obj.value::<T>() };
     value.trace(tracer);
-}
-
-/// # Safety
-/// As for [`Heap::drop_doomed_run`].
-unsafe fn drop_doomed_run_erased<T: Trace + 'static>(
-    heap: &Heap,
-    objs: &[ObjPtr],
-    left: &mut usize,
-) {
-    // SAFETY: per the caller.
-    unsafe { heap.drop_doomed_run::<T>(objs, left) }
-}
-
-/// # Safety
-/// As for [`EdgeCounter::count_run`].
-unsafe fn count_run_erased<T: Trace + 'static>(
-    counter: &mut EdgeCounter,
-    heap: &Heap,
-    list: usize,
-    k: usize,
-    end: usize,
-    entry: usize,
-) -> usize {
-    // SAFETY: per the caller.
-    unsafe { counter.count_run::<T>(heap, list, k, end, entry) }
 }
 
 /// # Safety

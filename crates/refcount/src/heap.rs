@@ -414,11 +414,7 @@ impl Heap {
                 if garbage(i) && obj.has_strong() {
                     let f = e.flags.get();
                     deaths += (f & flags::COUNTED != 0) as usize;
-                    e.flags.set(
-                        (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
-                            | flags::DOOMED
-                            | flags::WEAK_CLEARED,
-                    );
+                    e.flags.set(doomed_flags(f));
                     obj.inc_strong();
                     out.push(obj);
                 } else {
@@ -549,7 +545,6 @@ impl Heap {
     ///
     /// # Safety
     /// As for `drop_doomed`; `*left > 0` and `objs[*left - 1]` is a `T`.
-    #[inline(always)]
     pub(crate) unsafe fn drop_doomed_run<T: crate::Trace + 'static>(
         &self,
         objs: &[ObjPtr],
@@ -584,12 +579,7 @@ impl Heap {
                     // Set apart by `doom_held`: out of the lists, but its flags still say
                     // where it was.
                     deaths.1 += (f & flags::COUNTED != 0) as usize;
-                    e.flags.set(
-                        (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
-                            | flags::DOOMED
-                            | flags::WEAK_CLEARED
-                            | flags::DEAD,
-                    );
+                    e.flags.set(doomed_flags(f) | flags::DEAD);
                 } else {
                     e.flags.set(f | flags::DEAD);
                 }
@@ -1022,6 +1012,15 @@ impl Heap {
         // SAFETY: per the caller.
         unsafe { obj.dealloc_raw(self.alloc_mut()) }
     }
+}
+
+/// The flags of a garbage object set apart for dropping: out of the lists, its death counted
+/// (no longer `COUNTED`), `DOOMED`, and weak upgrades failing for good.
+#[inline(always)]
+fn doomed_flags(f: u32) -> u32 {
+    (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
+        | flags::DOOMED
+        | flags::WEAK_CLEARED
 }
 
 /// Keeps the survivor at position `i` of a list being closed up, at position `kept`, and

@@ -603,21 +603,21 @@ unsafe impl<T: Trace + Copy> Trace for Cell<T> {
 unsafe impl<T: Trace> Trace for RefCell<T> {
     #[inline]
     fn trace(&self, tracer: &mut Tracer<'_>) {
-        let contents = if T::pure_trace() && tracer.is_counting() {
-            // SAFETY: no mutable borrow can start while `contents` is used: the collector's
-            // count pass runs no user code, and neither does `T`'s trace (rule 5), so nothing
-            // that could reach this cell runs. An existing mutable borrow makes this fail.
-            unsafe { self.try_borrow_unguarded() }
+        if T::pure_trace() && tracer.is_counting() {
+            // SAFETY: no mutable borrow can start while the contents are traced: the
+            // collector's count pass runs no user code, and neither does `T`'s trace (rule 5),
+            // so nothing that could reach this cell runs. An existing mutable borrow makes
+            // this fail.
+            match unsafe { self.try_borrow_unguarded() } {
+                Ok(v) => v.trace(tracer),
+                Err(_) => tracer.mark_opaque(),
+            }
         } else {
             // Any code may run (a `Visitor`): a real borrow guards the contents meanwhile.
             match self.try_borrow() {
-                Ok(v) => return v.trace(tracer),
-                Err(_) => return tracer.mark_opaque(),
+                Ok(v) => v.trace(tracer),
+                Err(_) => tracer.mark_opaque(),
             }
-        };
-        match contents {
-            Ok(v) => v.trace(tracer),
-            Err(_) => tracer.mark_opaque(),
         }
     }
     #[inline(always)]
