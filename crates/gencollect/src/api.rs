@@ -253,6 +253,49 @@ pub fn set_young_hold_threshold(objects: usize) {
     with_state(|s| s.hold_threshold.set(objects));
 }
 
+/// Lets a collection of a large set split its count pass with a helper thread (`true`, the
+/// default) or keeps every collection on the calling thread (`false`).
+///
+/// The count pass reads every object of the set and does arithmetic for each; a helper
+/// thread counts half of them while this thread counts the other half, which takes about
+/// a third off a collection of 1,000,000 objects. Only sets of 131,072 objects or more are
+/// split, and only when the machine has a second core. The helper counts only objects whose
+/// type's `Trace` is pure (`#[derive(Trace)]` and gcrt's own impls, see
+/// `Trace::pure_trace`): it runs no user code, and this thread runs none while it works.
+/// Everything else (an object whose trace runs user code, every `Drop`, finalizer and
+/// callback) stays on this thread, so a collection's results and the order in which
+/// destructors run are the same either way.
+///
+/// ```
+/// gencollect::set_parallel(false);
+/// assert!(!gencollect::get_parallel());
+/// gencollect::set_parallel(true);
+/// ```
+pub fn set_parallel(on: bool) {
+    with_state(|s| s.parallel.set(on));
+}
+
+/// Whether large count passes may use a helper thread ([`set_parallel`]).
+///
+/// ```
+/// assert!(gencollect::get_parallel(), "on by default");
+/// ```
+pub fn get_parallel() -> bool {
+    with_state(|s| s.parallel.get()).unwrap_or(false)
+}
+
+/// Tuning for tests and measurements, not a stable interface: from how many objects in the
+/// analysed set a collection splits its count pass with a helper thread ([`set_parallel`]).
+/// Default 131,072.
+///
+/// ```
+/// gencollect::set_parallel_threshold(1 << 17);
+/// ```
+#[doc(hidden)]
+pub fn set_parallel_threshold(objects: usize) {
+    with_state(|s| s.parallel_threshold.set(objects));
+}
+
 /// Whether full collections analyse every tracked object ([`set_full_scan`]).
 ///
 /// ```

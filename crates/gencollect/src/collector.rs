@@ -16,6 +16,7 @@
 //! Steps 2 and 3 run with frees deferred, so nothing in the lists can be freed or move while
 //! the collector walks them, whatever `Trace` code does; each object is traced once.
 
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
@@ -25,6 +26,7 @@ use refcount::{
 };
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
+use crate::parallel::{self, PartBuffers};
 use crate::stats::{DebugFlags, with_state};
 
 /// What one collection found.
@@ -438,6 +440,8 @@ pub(crate) struct Graph {
     marked: Vec<u32>,
     /// The size of the set the last [`select`] saw (what `slot` must cover).
     selected_from: usize,
+    /// The helper thread's tables, when the count pass is split.
+    part: PartBuffers,
 }
 
 /// Marks an entry of [`Graph::refs`] as reached (counts are never negative after a
@@ -474,6 +478,9 @@ impl Graph {
         // Emptied, not just shrunk: `select` refills it with `NOT_COUNTED` as it grows.
         trim(&mut self.slot, self.selected_from);
         trim(&mut self.marked, n);
+        trim(&mut self.part.refs, n / 2);
+        trim(&mut self.part.edges, n / 2);
+        trim(&mut self.part.tables.start, n / 2);
         let garbage = self.garbage.len();
         self.garbage.clear();
         trim(&mut self.garbage, garbage);
@@ -549,12 +556,19 @@ unsafe fn analyse(
     let hold = fast
         && young_large
         && (threshold == 0 || with_state(|s| s.hold_young.get()).unwrap_or(false));
+    // A large set is counted by two threads, when the machine has two cores.
+    let parallel = !only_selected
+        && layout.is_some_and(|l| {
+            l.len() >= with_state(|s| s.parallel_threshold.get()).unwrap_or(usize::MAX)
+        })
+        && with_state(|s| s.parallel.get()).unwrap_or(false)
+        && parallel::has_second_core();
     // SAFETY: per the caller.
     let counted = layout.is_some_and(|layout| unsafe {
         if only_selected {
             count_selected(heap, from, layout, &mut g)
         } else {
-            count(heap, from, layout, &mut g, hold)
+            count(heap, from, layout, &mut g, hold, parallel)
         }
     });
     let reached = if counted { mark(&mut g) } else { None };
@@ -880,36 +894,69 @@ const HOLD_LIST: usize = 0;
 
 /// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says;
 /// with `hold`, the objects of [`HOLD_LIST`] also get a temporary reference
-/// ([`EdgeCounter::set_hold`]; `g.held` says how many). Returns false if the lists changed
-/// under the pass (only a misbehaving `Trace` impl can cause that).
+/// ([`EdgeCounter::set_hold`]; `g.held` says how many). With `parallel`, a helper thread
+/// counts the second half of the set ([`parallel::count_halves`]). Returns false if the
+/// lists changed under the pass (only a misbehaving `Trace` impl can cause that).
 ///
 /// # Safety
 /// Frees are deferred; every object of the lists is alive.
-unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph, hold: bool) -> bool {
+unsafe fn count(
+    heap: &Heap,
+    from: &[usize],
+    layout: SetLayout,
+    g: &mut Graph,
+    hold: bool,
+    parallel: bool,
+) -> bool {
     let n = layout.len();
     let refs = start_tables(g, n);
     let mut counter = EdgeCounter::new(layout, refs, core::mem::take(&mut g.edges))
         .with_pass_tables(take_pass_tables(g));
+    let mut part_bufs = core::mem::take(&mut g.part);
+    // The indices in the held list of objects the helper holds that the counter does not
+    // list yet: given back if the pass stops before they are absorbed.
+    let mut helper_held = 0..0;
     let pass = catch_unwind(AssertUnwindSafe(|| {
-        let mut i = 0;
-        for &l in from {
-            counter.set_hold(hold && l == HOLD_LIST);
-            let len = layout.list_len(l);
-            let mut k = 0;
-            while k < len {
-                // Runs of objects of one type go through a loop compiled for it.
-                // SAFETY: per the caller.
-                let done = unsafe { counter.count_entries(heap, l, k, len, i) };
-                if done == 0 {
-                    return false;
+        let mut next = 0;
+        let mut helper = None;
+        if parallel {
+            let bufs = core::mem::take(&mut part_bufs);
+            let hold_list = hold.then_some(HOLD_LIST);
+            // SAFETY: per the caller; no user code runs until it returns.
+            let (done, part) = unsafe {
+                parallel::count_halves(heap, from, layout, &mut counter, bufs, hold_list)
+            };
+            next = done;
+            match part {
+                Ok(part) => {
+                    helper_held = held_indices(layout, part.positions.clone(), hold);
+                    helper = Some(part);
                 }
-                k += done;
-                i += done;
+                Err(bufs) => part_bufs = bufs,
             }
         }
-        counter.set_hold(false);
+        let until = helper.as_ref().map_or(n, |h| h.positions.start);
+        // SAFETY: per the caller.
+        if !unsafe { count_positions(heap, from, layout, &mut counter, hold, next..until) } {
+            return false;
+        }
+        if let Some(part) = helper {
+            let (refs, edges, tables) = counter.absorb(part.counter, part.positions.start);
+            helper_held = 0..0;
+            part_bufs = PartBuffers {
+                refs,
+                edges,
+                tables,
+            };
+            let rest = part.positions.end..n;
+            // SAFETY: per the caller.
+            if !unsafe { count_positions(heap, from, layout, &mut counter, hold, rest) } {
+                return false;
+            }
+        }
         finish_pass(heap, from, layout, &counter)
     }));
+    g.part = part_bufs;
     put_pass_tables(g, counter.take_pass_tables());
     // The held objects are those whose count completed in the list held, the last one
     // counted: each completed object added one entry to `start` after its first `0`.
@@ -919,6 +966,12 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph, h
         0
     };
     (g.refs, g.edges) = counter.into_parts();
+    if !helper_held.is_empty() {
+        // The pass stopped before the helper's objects were taken in: theirs go back now.
+        let Range { start, end } = helper_held;
+        // SAFETY: per the caller; these objects of the held list were held once each.
+        unsafe { heap.unhold(HOLD_LIST, end, |i| i < start) };
+    }
     match pass {
         Ok(ok) => ok,
         Err(payload) => {
@@ -927,6 +980,51 @@ unsafe fn count(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph, h
             unsafe { heap.unhold(HOLD_LIST, g.held, |_| false) };
             resume_unwind(payload)
         }
+    }
+}
+
+/// Counts the positions `range` of the set in order, one run of objects of one type at a
+/// time; with `hold`, the objects of [`HOLD_LIST`] are held. Returns false if the lists
+/// changed under the pass.
+///
+/// # Safety
+/// As for [`count`]; the counter has counted the positions before `range`.
+unsafe fn count_positions(
+    heap: &Heap,
+    from: &[usize],
+    layout: SetLayout,
+    counter: &mut EdgeCounter,
+    hold: bool,
+    range: Range<usize>,
+) -> bool {
+    for &l in from {
+        let r = layout.range(l);
+        let (start, end) = (r.start.max(range.start), r.end.min(range.end));
+        counter.set_hold(hold && l == HOLD_LIST);
+        let mut p = start;
+        while p < end {
+            // Runs of objects of one type go through a loop compiled for it.
+            // SAFETY: per the caller.
+            let done = unsafe { counter.count_entries(heap, l, p - r.start, end - r.start, p) };
+            if done == 0 {
+                counter.set_hold(false);
+                return false;
+            }
+            p += done;
+        }
+    }
+    counter.set_hold(false);
+    true
+}
+
+/// The indices in [`HOLD_LIST`] of the positions `positions`, if the pass holds.
+fn held_indices(layout: SetLayout, positions: Range<usize>, hold: bool) -> Range<usize> {
+    let r = layout.range(HOLD_LIST);
+    let (start, end) = (r.start.max(positions.start), r.end.min(positions.end));
+    if hold && start < end {
+        start - r.start..end - r.start
+    } else {
+        0..0
     }
 }
 

@@ -18,16 +18,16 @@ mod api;
 mod callbacks;
 mod collector;
 mod error;
-
+mod parallel;
 mod stats;
 
 pub use api::{
     DisabledGuard, clear_garbage, collect, collect_generation, collection_count, disable, enable,
     freeze, garbage, get_count, get_debug, get_freeze_count, get_full_scan, get_generation,
-    get_objects, get_referents, get_referrers, get_stats, get_threshold, is_enabled, is_finalized,
-    is_tracked, register_callback, reregister_for_finalize, set_debug, set_full_scan,
-    set_threshold, set_young_hold_threshold, suppress_finalize, total_memory, unfreeze,
-    unregister_callback,
+    get_objects, get_parallel, get_referents, get_referrers, get_stats, get_threshold, is_enabled,
+    is_finalized, is_tracked, register_callback, reregister_for_finalize, set_debug, set_full_scan,
+    set_parallel, set_parallel_threshold, set_threshold, set_young_hold_threshold,
+    suppress_finalize, total_memory, unfreeze, unregister_callback,
 };
 pub use callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
 pub use error::Error;

@@ -103,6 +103,11 @@ pub(crate) struct State {
     /// Whether the last collection of such a generation 0 found at least half of it
     /// garbage, so that the next one holds it.
     pub(crate) hold_young: Cell<bool>,
+    /// Whether a large count pass may be split with a helper thread
+    /// ([`crate::set_parallel`]).
+    pub(crate) parallel: Cell<bool>,
+    /// From how many objects it is ([`crate::set_parallel_threshold`]).
+    pub(crate) parallel_threshold: Cell<usize>,
 }
 
 thread_local! {
@@ -116,6 +121,8 @@ thread_local! {
         full_scan: Cell::new(false),
         hold_threshold: Cell::new(crate::api::YOUNG_HOLD_THRESHOLD),
         hold_young: Cell::new(true),
+        parallel: Cell::new(true),
+        parallel_threshold: Cell::new(crate::parallel::PARALLEL_THRESHOLD),
     };
 }
 

@@ -185,6 +185,29 @@ impl EdgeCounter {
         }
     }
 
+    /// A counter for the objects of the set `layout` describes from some position `base` on:
+    /// entry `e` of `refs` (and of the [`PassTables`]) is position `base + e`; the edges
+    /// record positions in the whole set, as [`new`](Self::new)'s do. So that the count
+    /// pass can be split between threads, each filling its own tables.
+    ///
+    /// ```
+    /// use refcount::{EdgeCounter, SetLayout, with_heap};
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let counter = EdgeCounter::part(layout, Vec::new(), Vec::new());
+    /// assert_eq!(counter.edge_count(), 0);
+    /// ```
+    pub fn part(layout: SetLayout, refs: Vec<i32>, edges: Vec<u32>) -> Self {
+        EdgeCounter {
+            layout,
+            refs,
+            edges,
+            remap: Vec::new(),
+            tables: PassTables::default(),
+            opaque: false,
+            hold: false,
+        }
+    }
+
     /// A counter for a subset of the set `layout` describes: position `p` counts in entry
     /// `remap[p]` of `refs` (and is recorded as that entry in `edges`), or not at all if it
     /// is [`NOT_COUNTED`]. So that a few objects of a large set cost tables of their size.
@@ -300,6 +323,64 @@ impl EdgeCounter {
         unsafe { first.count_run(self, heap, list, k, end, entry) }
     }
 
+    /// [`count_entries`](Self::count_entries) over a slice of objects that no code changes
+    /// while this runs, for objects whose type's trace is pure only: counts the run of
+    /// objects of one type from `k` on (stopping at `end`, the slice's end or another type)
+    /// and returns how many it counted, or 0 if the object at `k` is not of a type whose
+    /// trace is pure, or `k` is not below both `end` and the slice's length.
+    ///
+    /// It runs nothing but gcrt's own code, and reads no thread-local: this is what a helper
+    /// thread of the collector may run on the objects of its thread's heap while that thread
+    /// waits or does the same.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::{EdgeCounter, Gc, PassTables, SetLayout, with_heap};
+    ///
+    /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
+    /// let b = Gc::new(RefCell::new(Some(a.clone())));
+    /// let objs = with_heap(|h| h.list_snapshot(0));
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let tables = PassTables { start: vec![0], ..PassTables::default() };
+    /// let n = objs.len();
+    /// let mut counter = EdgeCounter::new(layout, vec![0; n], Vec::new()).with_pass_tables(tables);
+    /// let mut k = 0;
+    /// while k < n {
+    ///     // SAFETY: nothing changes or frees the objects meanwhile.
+    ///     let done = unsafe { counter.count_pure_entries(&objs, k, n, k) };
+    ///     assert!(done > 0, "a type whose trace is pure");
+    ///     k += done;
+    /// }
+    /// let (refs, edges) = counter.into_parts();
+    /// assert_eq!((refs[n - 2], refs[n - 1]), (1, 1));
+    /// assert_eq!(edges, vec![(n - 2) as u32]);
+    /// # drop((a, b));
+    /// ```
+    ///
+    /// # Safety
+    /// As for `count_entries`, with `objs` in place of the list: its objects from `k` on are
+    /// alive and tracked, and nothing else reads or writes the objects counted, nor the
+    /// memory their traces read, while this runs, except the same pass on another thread
+    /// over other objects (which reads the headers of the objects it reaches and writes
+    /// only the headers of the objects it counts).
+    #[inline]
+    pub unsafe fn count_pure_entries(
+        &mut self,
+        objs: &[ObjPtr],
+        k: usize,
+        end: usize,
+        entry: usize,
+    ) -> usize {
+        if k >= end || self.remapping() {
+            return 0;
+        }
+        let Some(first) = objs.get(k) else {
+            return 0;
+        };
+        // SAFETY: per the caller; the descriptor's loop is compiled for the object's type.
+        unsafe { first.count_pure(self, objs, k, end, entry) }
+    }
+
     /// The loop of [`count_entries`](Self::count_entries) for objects of type `T`, which is
     /// the type of the object at `k` (the type descriptor holds it for `T`).
     ///
@@ -313,27 +394,22 @@ impl EdgeCounter {
         end: usize,
         entry: usize,
     ) -> usize {
-        // Tracing objects of a type with a pure trace runs no user code (rule 5 of `Trace`;
-        // the tracer is this counter), so nothing can change the list meanwhile: one borrow
-        // of it serves the whole run. Otherwise the list is borrowed anew for each object,
-        // and the borrow ends before the trace runs user code (which may append to the list,
-        // never remove from it: frees are deferred).
-        let whole: &[ObjPtr] = if T::pure_trace() {
+        if T::pure_trace() {
+            // Tracing objects of a type with a pure trace runs no user code (rule 5 of
+            // `Trace`; the tracer is this counter), so nothing can change the list
+            // meanwhile: one borrow of it serves the whole run.
             // SAFETY: per the caller; nothing changes the list while the run lasts (above).
-            unsafe { heap.list_slice(list) }
-        } else {
-            &[]
-        };
+            return unsafe { self.count_pure_run::<T>(heap.list_slice(list), k, end, entry) };
+        }
+        // Otherwise the list is borrowed anew for each object, and the borrow ends before
+        // the trace runs user code (which may append to the list, never remove from it:
+        // frees are deferred).
         let mut i = k;
         let mut ty = None;
         while i < end {
             // SAFETY: as above.
             let obj = unsafe {
-                let objs = if T::pure_trace() {
-                    whole
-                } else {
-                    heap.list_slice(list)
-                };
+                let objs = heap.list_slice(list);
                 let Some(&obj) = objs.get(i) else { break };
                 let t = obj.type_info_ptr();
                 if *ty.get_or_insert(t) != t {
@@ -346,6 +422,42 @@ impl EdgeCounter {
             };
             // SAFETY: per the caller: alive, tracked (so it has an extension), a `T`.
             unsafe { self.count_object::<T>(obj, entry + (i - k)) };
+            i += 1;
+        }
+        i - k
+    }
+
+    /// The loop of [`count_pure_entries`](Self::count_pure_entries) for objects of type
+    /// `T`: counts nothing (returns 0) unless `T`'s trace is pure.
+    ///
+    /// # Safety
+    /// As for `count_pure_entries`, and the object at `k` exists and is a `T`.
+    pub(crate) unsafe fn count_pure_run<T: Trace + 'static>(
+        &mut self,
+        objs: &[ObjPtr],
+        k: usize,
+        end: usize,
+        entry: usize,
+    ) -> usize {
+        if !T::pure_trace() {
+            return 0;
+        }
+        let mut i = k;
+        // SAFETY: the object at `k` exists and its memory is held (per the caller).
+        let ty = objs.get(k).map(|o| unsafe { o.type_info_ptr() });
+        while i < end {
+            let Some(&obj) = objs.get(i) else { break };
+            // SAFETY: per the caller: alive, tracked (so it has an extension).
+            unsafe {
+                if Some(obj.type_info_ptr()) != ty {
+                    break;
+                }
+                if let Some(ahead) = objs.get(i + PREFETCH_AHEAD) {
+                    ahead.prefetch();
+                }
+                // A `T` (the type of the object at `k`).
+                self.count_object::<T>(obj, entry + (i - k));
+            }
             i += 1;
         }
         i - k
@@ -398,6 +510,78 @@ impl EdgeCounter {
         }
         // Truncation is caught once, by the caller, after the pass.
         self.tables.start.push(self.edges.len() as u32);
+    }
+
+    /// Takes in the results of a [`part`](Self::part) counter that counted the positions
+    /// `base..base + n` of the set, `n` being how many entries `part` completed, when this
+    /// counter has counted exactly the positions before `base`: afterwards this counter
+    /// reads as if it had counted them itself. Returns the part's buffers (emptied) for
+    /// reuse: its counts, its edges and its tables.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::{EdgeCounter, Gc, PassTables, SetLayout, with_heap};
+    ///
+    /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
+    /// let b = Gc::new(RefCell::new(Some(a.clone())));
+    /// let objs = with_heap(|h| h.list_snapshot(0));
+    /// let n = objs.len();
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let tables = PassTables { start: vec![0], ..PassTables::default() };
+    /// let mut whole = EdgeCounter::new(layout, vec![0; n], Vec::new()).with_pass_tables(tables);
+    /// let mut part = EdgeCounter::part(layout, vec![0; 1], Vec::new());
+    /// // SAFETY: nothing changes or frees the objects meanwhile.
+    /// unsafe {
+    ///     assert_eq!(whole.count_pure_entries(&objs, 0, n - 1, 0), n - 1);
+    ///     assert_eq!(part.count_pure_entries(&objs, n - 1, n, 0), 1);
+    /// }
+    /// whole.absorb(part, n - 1);
+    /// assert_eq!(whole.take_pass_tables().start.len(), n + 1);
+    /// let (refs, edges) = whole.into_parts();
+    /// assert_eq!((refs[n - 2], refs[n - 1]), (1, 1));
+    /// assert_eq!(edges, vec![(n - 2) as u32]);
+    /// # drop((a, b));
+    /// ```
+    ///
+    /// # Panics
+    /// If this counter has not counted exactly the positions before `base`, or `part`'s
+    /// entries do not fit the set from `base` on.
+    pub fn absorb(
+        &mut self,
+        mut part: EdgeCounter,
+        base: usize,
+    ) -> (Vec<i32>, Vec<u32>, PassTables) {
+        let done = part.tables.start.len();
+        assert_eq!(
+            self.tables.start.len(),
+            base + 1,
+            "the counter has counted the positions before the part's"
+        );
+        assert!(
+            done <= part.refs.len() && base + done <= self.refs.len(),
+            "the part's entries fit the set"
+        );
+        self.refs[base..base + done].copy_from_slice(&part.refs[..done]);
+        let offset = self.edges.len() as u32;
+        self.edges.extend_from_slice(&part.edges);
+        // Offsets past `u32::MAX` wrap here; the caller's check of the edge count catches
+        // them, as it does for edges counted in one piece.
+        let start = &mut self.tables.start;
+        start.extend(part.tables.start.iter().map(|&s| s.wrapping_add(offset)));
+        let shift = |from: &[u32], to: &mut Vec<u32>| {
+            to.extend(from.iter().map(|&e| e + base as u32));
+        };
+        shift(&part.tables.pinned, &mut self.tables.pinned);
+        shift(&part.tables.special, &mut self.tables.special);
+        shift(&part.tables.weakly, &mut self.tables.weakly);
+        let mut tables = part.take_pass_tables();
+        tables.start.clear();
+        tables.pinned.clear();
+        tables.special.clear();
+        tables.weakly.clear();
+        part.refs.clear();
+        part.edges.clear();
+        (part.refs, part.edges, tables)
     }
 
     /// Gives the remapping table back (empty if there was none).

@@ -137,6 +137,8 @@ pub struct TypeInfo {
     drop_doomed_run: unsafe fn(&Heap, &[ObjPtr], &mut usize),
     /// [`EdgeCounter::count_entries`]'s loop, compiled for the type.
     count_run: unsafe fn(&mut EdgeCounter, &Heap, usize, usize, usize, usize) -> usize,
+    /// [`EdgeCounter::count_pure_entries`]'s loop, compiled for the type.
+    count_pure: unsafe fn(&mut EdgeCounter, &[ObjPtr], usize, usize, usize) -> usize,
     drop_value: unsafe fn(ObjPtr),
     dealloc: unsafe fn(ObjPtr, &mut Allocator),
     finalize: Option<unsafe fn(ObjPtr)>,
@@ -167,6 +169,7 @@ impl<T: Trace + 'static> VTable<T> {
         type_id: TypeId::of::<T>,
         trace: trace_erased::<T>,
         count_run: EdgeCounter::count_run::<T>,
+        count_pure: EdgeCounter::count_pure_run::<T>,
         drop_doomed_run: Heap::drop_doomed_run::<T>,
         drop_value: drop_erased::<T>,
         dealloc: dealloc_erased::<T>,
@@ -581,6 +584,24 @@ impl ObjPtr {
     ) -> usize {
         // SAFETY: per the caller.
         unsafe { (self.header().ty.count_run)(counter, heap, list, k, end, entry) }
+    }
+
+    /// [`EdgeCounter::count_pure_entries`] from this object on, through its type's
+    /// descriptor.
+    ///
+    /// # Safety
+    /// As for [`EdgeCounter::count_pure_run`]; this is the object at `k`.
+    #[inline(always)]
+    pub(crate) unsafe fn count_pure(
+        self,
+        counter: &mut EdgeCounter,
+        objs: &[ObjPtr],
+        k: usize,
+        end: usize,
+        entry: usize,
+    ) -> usize {
+        // SAFETY: per the caller.
+        unsafe { (self.header().ty.count_pure)(counter, objs, k, end, entry) }
     }
 
     /// [`Heap::drop_doomed`] from this object on, through its type's descriptor.

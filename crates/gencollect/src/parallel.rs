@@ -1,0 +1,200 @@
+//! The count pass of a large set, split between the collecting thread and one helper
+//! thread.
+//!
+//! The count pass is mostly arithmetic on objects it reads (about 80 instructions an
+//! object), so two cores finish it in little more than half the time. Only objects whose
+//! type's trace is pure (rule 5 of `Trace`: gcrt's own code, nothing else) are counted while
+//! the two threads run: that code reads the objects it counts and the headers of the
+//! objects they reach, writes nothing but the headers of the objects it counts (the
+//! temporary reference of a held generation) and its own tables, and reads no thread-local.
+//! Each thread counts objects the other does not, and the collecting thread runs no other
+//! code meanwhile (no user code, no `tracing` event), so no memory location is written by
+//! one thread while the other reads it. Whatever is left (an object of a type whose trace
+//! runs user code, and everything after it in its half) is counted by the collecting thread
+//! alone, once the helper is joined.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use refcount::{EdgeCounter, Heap, ObjPtr, PassTables, SetLayout};
+
+/// Sets of fewer objects are counted by one thread: starting a thread costs tens of
+/// microseconds, about what counting 10,000 objects does.
+pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 17;
+
+/// Whether this machine has a second core to give the helper.
+pub(crate) fn has_second_core() -> bool {
+    // Asking reads the scheduler's affinity and cgroup limits: once per process.
+    static CORES: OnceLock<bool> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
+}
+
+/// The objects of one heap list at indices `indices`, which are the set's positions from
+/// `entry` on (or, for a part counter, its entries from `entry` on).
+#[derive(Clone)]
+struct Piece<'a> {
+    objs: &'a [ObjPtr],
+    indices: Range<usize>,
+    entry: usize,
+    hold: bool,
+}
+
+/// The pieces of one half of the set, for the thread that counts them.
+///
+/// # Invariants
+/// While a value of this type exists, every object the pieces name is alive and tracked,
+/// no list is changed, and the only code that reads or writes those objects is the pure
+/// count pass of this module's two threads, each on the objects of its own half.
+struct Half<'a>(Vec<Piece<'a>>);
+
+// SAFETY: the objects a `Half` names are only counted by the thread it is sent to, through
+// `EdgeCounter::count_pure_entries`, while the thread that owns the heap runs that same pass
+// on other objects and nothing else (type invariant): no location is written by one thread
+// and accessed by the other. The scoped thread is joined before the heap is used again.
+unsafe impl Send for Half<'_> {}
+
+/// The pieces of the positions `range` of the set: entries are positions minus `base`.
+///
+/// # Safety
+/// The lists' slices must not be used once any list operation or user code has run.
+unsafe fn half<'a>(
+    heap: &'a Heap,
+    from: &[usize],
+    layout: SetLayout,
+    range: Range<usize>,
+    base: usize,
+    hold_list: Option<usize>,
+) -> Half<'a> {
+    let mut pieces = Vec::new();
+    for &l in from {
+        let r = layout.range(l);
+        let (start, end) = (r.start.max(range.start), r.end.min(range.end));
+        if start < end {
+            pieces.push(Piece {
+                // SAFETY: per the caller.
+                objs: unsafe { heap.list_slice(l) },
+                indices: start - r.start..end - r.start,
+                entry: start - base,
+                hold: hold_list == Some(l),
+            });
+        }
+    }
+    Half(pieces)
+}
+
+/// Counts a half's pieces in order, objects with a pure trace only; returns how many
+/// objects were counted (all of them, or those before the first it could not count).
+fn count_half(counter: &mut EdgeCounter, half: &Half<'_>) -> usize {
+    let mut done = 0;
+    for piece in &half.0 {
+        counter.set_hold(piece.hold);
+        let Range { start, end } = piece.indices;
+        let mut k = start;
+        while k < end {
+            // SAFETY: type invariant of `Half`: the objects are alive and tracked, and only
+            // this pass touches them, each on one thread.
+            let n = unsafe {
+                counter.count_pure_entries(piece.objs, k, end, piece.entry + (k - start))
+            };
+            if n == 0 {
+                counter.set_hold(false);
+                return done;
+            }
+            k += n;
+            done += n;
+        }
+    }
+    counter.set_hold(false);
+    done
+}
+
+/// What the helper counted: its counter, and the positions it completed.
+pub(crate) struct HelperPart {
+    pub(crate) counter: EdgeCounter,
+    pub(crate) positions: Range<usize>,
+}
+
+/// Buffers for the helper's counter, kept between collections.
+#[derive(Default)]
+pub(crate) struct PartBuffers {
+    pub(crate) refs: Vec<i32>,
+    pub(crate) edges: Vec<u32>,
+    pub(crate) tables: PassTables,
+}
+
+/// The parallel section of a count pass over the `n` positions of `layout`: the
+/// collecting thread counts from position 0 with `main` (which has counted nothing yet),
+/// the helper from position `n / 2` with a part counter, both stopping at the first object
+/// whose trace is not pure. Returns how many positions `main` counted, and what the helper
+/// counted (`None` if no helper could be started or it counted nothing: its buffers are
+/// then given back). With `hold_list`, objects of that list are held as they are counted
+/// ([`EdgeCounter::set_hold`]).
+///
+/// If the helper panics (only a broken `Trace` contract can make gcrt's own code panic),
+/// the panic resumes here after the join, and the objects it held keep their temporary
+/// reference: a leak, never a free of a live object.
+///
+/// # Safety
+/// Frees are deferred and every object of the set is alive and tracked; the caller runs no
+/// user code until this returns.
+pub(crate) unsafe fn count_halves(
+    heap: &Heap,
+    from: &[usize],
+    layout: SetLayout,
+    main: &mut EdgeCounter,
+    bufs: PartBuffers,
+    hold_list: Option<usize>,
+) -> (usize, Result<HelperPart, PartBuffers>) {
+    let n = layout.len();
+    let split = n / 2;
+    // SAFETY: per the caller, nothing changes the lists until the scope ends.
+    let (mine, theirs) = unsafe {
+        (
+            half(heap, from, layout, 0..split, 0, hold_list),
+            half(heap, from, layout, split..n, split, hold_list),
+        )
+    };
+    let PartBuffers {
+        mut refs,
+        edges,
+        tables,
+    } = bufs;
+    refs.clear();
+    refs.resize(n - split, 0);
+    let helper = EdgeCounter::part(layout, refs, edges).with_pass_tables(tables);
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("gcrt-count".into())
+            .spawn_scoped(scope, move || {
+                let mut helper = helper;
+                let done = count_half(&mut helper, &theirs);
+                (helper, done)
+            });
+        let mine_done = count_half(main, &mine);
+        let Ok(handle) = spawned else {
+            return (mine_done, Err(PartBuffers::default()));
+        };
+        match handle.join() {
+            Ok((counter, done)) if done > 0 => (
+                mine_done,
+                Ok(HelperPart {
+                    counter,
+                    positions: split..split + done,
+                }),
+            ),
+            Ok((mut counter, _)) => {
+                let tables = counter.take_pass_tables();
+                let (refs, edges) = counter.into_parts();
+                (
+                    mine_done,
+                    Err(PartBuffers {
+                        refs,
+                        edges,
+                        tables,
+                    }),
+                )
+            }
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    })
+}
