@@ -604,6 +604,15 @@ mod sys_box {
     binary_trees!();
 }
 
+/// Runs `f` with gcrt's count pass kept on this thread (`gc::set_parallel(false)`): the
+/// rows named "one thread" measure what a collection costs on one core.
+fn one_thread<R>(f: impl FnOnce() -> R) -> R {
+    gcrt::gc::set_parallel(false);
+    let r = f();
+    gcrt::gc::set_parallel(true);
+    r
+}
+
 /// Times only what `f` returns, once per iteration.
 fn timed(b: &mut Bencher<'_>, mut f: impl FnMut() -> Duration) {
     b.iter_custom(|iters| (0..iters).map(|_| f()).sum());
@@ -629,6 +638,9 @@ fn w3_cycles(c: &mut Criterion) {
     let n = CYCLE_OBJECTS;
     let mut g = group(c, "w3_cycles_1m", n as u64, 10, 1000);
     g.bench_function("gcrt", |b| timed(b, || sys_gcrt::cycles(n)));
+    g.bench_function("gcrt, one thread", |b| {
+        one_thread(|| timed(b, || sys_gcrt::cycles(n)))
+    });
     g.bench_function("gcmodule", |b| timed(b, || sys_gcmodule::cycles(n)));
     g.bench_function("rust-cc", |b| timed(b, || sys_rust_cc::cycles(n)));
     g.bench_function("dumpster", |b| timed(b, || sys_dumpster::cycles(n)));
@@ -643,6 +655,9 @@ fn w4_ring(c: &mut Criterion) {
     let n = RING;
     let mut g = group(c, "w4_ring_1m", n as u64, 10, 1000);
     g.bench_function("gcrt", |b| timed(b, || sys_gcrt::ring(n)));
+    g.bench_function("gcrt, one thread", |b| {
+        one_thread(|| timed(b, || sys_gcrt::ring(n)))
+    });
     g.bench_function("gcmodule", |b| timed(b, || sys_gcmodule::ring(n)));
     g.bench_function("rust-cc", |b| timed(b, || sys_rust_cc::ring(n)));
     // dumpster and bacon_rajan_cc: stack overflow (recursive marking), skipped.
@@ -671,6 +686,7 @@ fn w5_live(c: &mut Criterion) {
     // CPython's way: every full collection analyses every object.
     gcrt::gc::set_full_scan(true);
     live!(g, "gcrt, full scan", sys_gcrt, false);
+    one_thread(|| live!(g, "gcrt, full scan, one thread", sys_gcrt, false));
     gcrt::gc::set_full_scan(false);
     // Between the two: one object in 1,000 (and its partner) changed since the last one.
     let root = sys_gcrt::live_build(LIVE_OBJECTS, false);

@@ -138,6 +138,10 @@ def main():
             peers = peer_rows(results, v)
             fastest = min(peers.items(), key=lambda kv: kv[1]) if peers else (None, None)
             summary.append((title + (f" (peers: {v})" if v else ""), gcrt, py_ns, fastest, results.get("Rc")))
+        if "gcrt, one thread" in results:
+            peers = peer_rows(results, "")
+            fastest = min(peers.items(), key=lambda kv: kv[1]) if peers else (None, None)
+            summary.append((title + " (gcrt on one thread)", results["gcrt, one thread"], py_ns, fastest, results.get("Rc")))
 
     print(f"\n### Summary (gcrt / CPython is against {version})\n")
     print("| workload | gcrt ms | gcrt / CPython | fastest peer | gcrt / fastest peer | gcrt / Rc |")

@@ -313,7 +313,17 @@ fn parallel_is_on_by_default_and_can_be_turned_off() {
     let n = if cfg!(miri) { 30 } else { 300 };
     gencollect::set_parallel_threshold(0);
     gencollect::set_full_scan(true);
-    assert!(random_graph(7, n, false) > 0);
+    gencollect::collect();
+    let before = drops();
+    for _ in 0..n {
+        let a = pure();
+        let b = pure();
+        link(&a, &b);
+        link(&b, &a);
+    }
+    assert_eq!(gencollect::collect(), 2 * n);
+    assert_eq!(drops() - before, 2 * n);
+    random_graph(7, n, false);
     gencollect::set_parallel(true);
     assert!(gencollect::get_parallel());
 }
