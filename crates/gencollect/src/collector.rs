@@ -922,10 +922,14 @@ unsafe fn count(
         if parallel {
             let bufs = core::mem::take(&mut part_bufs);
             let hold_list = hold.then_some(HOLD_LIST);
+            let share = with_state(|s| s.helper_share.get()).unwrap_or(0.5);
             // SAFETY: per the caller; no user code runs until it returns.
-            let (done, part) = unsafe {
-                parallel::count_halves(heap, from, layout, &mut counter, bufs, hold_list)
+            let (done, part, timing) = unsafe {
+                parallel::count_halves(heap, from, layout, &mut counter, bufs, hold_list, share)
             };
+            if let Some(t) = timing {
+                with_state(|s| s.helper_share.set(parallel::next_share(t)));
+            }
             next = done;
             match part {
                 Ok(part) => {

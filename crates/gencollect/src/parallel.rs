@@ -15,6 +15,7 @@
 
 use std::ops::Range;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use refcount::{EdgeCounter, Heap, ObjPtr, PassTables, SetLayout};
 
@@ -122,12 +123,40 @@ pub(crate) struct PartBuffers {
     pub(crate) tables: PassTables,
 }
 
+/// How a parallel section went, for choosing the next split ([`next_share`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    /// The helper's share of the set this time.
+    share: f64,
+    /// From the start of the section: when the collecting thread was done, when the helper
+    /// started, and when it was done.
+    main_done: Duration,
+    helper_started: Duration,
+    helper_done: Duration,
+}
+
+/// The share of the set to give the helper next time, so that both threads finish together:
+/// the helper starts later than the collecting thread, and the two cores need not be equally
+/// fast. Each section's answer is averaged with the share in force, so one noisy section
+/// moves it only half way. Stays within 10 % and 60 %.
+pub(crate) fn next_share(t: Timing) -> f64 {
+    let secs = |d: Duration| d.as_secs_f64().max(1e-9);
+    // Time per share of the set on each thread, and the helper's start-up delay.
+    let main_per = secs(t.main_done) / (1.0 - t.share);
+    let helper_per = secs(t.helper_done.saturating_sub(t.helper_started)) / t.share;
+    let delay = t.helper_started.as_secs_f64();
+    // (1 - s) * main_per == delay + s * helper_per
+    let ideal = (main_per - delay) / (main_per + helper_per);
+    ((t.share + ideal) / 2.0).clamp(0.1, 0.6)
+}
+
 /// The parallel section of a count pass over the `n` positions of `layout`: the
 /// collecting thread counts from position 0 with `main` (which has counted nothing yet),
-/// the helper from position `n / 2` with a part counter, both stopping at the first object
-/// whose trace is not pure. Returns how many positions `main` counted, and what the helper
-/// counted (`None` if no helper could be started or it counted nothing: its buffers are
-/// then given back). With `hold_list`, objects of that list are held as they are counted
+/// the helper the last `share` of the set with a part counter, both stopping at the first
+/// object whose trace is not pure. Returns how many positions `main` counted, what the
+/// helper counted (`None` if no helper could be started or it counted nothing: its buffers
+/// are then given back), and, when both counted all of their halves, how long it took
+/// them. With `hold_list`, objects of that list are held as they are counted
 /// ([`EdgeCounter::set_hold`]).
 ///
 /// If the helper panics (only a broken `Trace` contract can make gcrt's own code panic),
@@ -144,9 +173,10 @@ pub(crate) unsafe fn count_halves(
     main: &mut EdgeCounter,
     bufs: PartBuffers,
     hold_list: Option<usize>,
-) -> (usize, Result<HelperPart, PartBuffers>) {
+    share: f64,
+) -> (usize, Result<HelperPart, PartBuffers>, Option<Timing>) {
     let n = layout.len();
-    let split = n / 2;
+    let split = n - ((n as f64 * share) as usize).min(n);
     // SAFETY: per the caller, nothing changes the lists until the scope ends.
     let (mine, theirs) = unsafe {
         (
@@ -159,42 +189,108 @@ pub(crate) unsafe fn count_halves(
         edges,
         tables,
     } = bufs;
-    refs.clear();
-    refs.resize(n - split, 0);
-    let helper = EdgeCounter::part(layout, refs, edges).with_pass_tables(tables);
+    let start = Instant::now();
     std::thread::scope(|scope| {
         let spawned = std::thread::Builder::new()
             .name("gcrt-count".into())
             .spawn_scoped(scope, move || {
-                let mut helper = helper;
+                let started = start.elapsed();
+                // Zeroed here, by the thread that fills it.
+                refs.clear();
+                refs.resize(n - split, 0);
+                let mut helper = EdgeCounter::part(layout, refs, edges).with_pass_tables(tables);
                 let done = count_half(&mut helper, &theirs);
-                (helper, done)
+                (helper, done, started, start.elapsed())
             });
         let mine_done = count_half(main, &mine);
+        let main_done = start.elapsed();
         let Ok(handle) = spawned else {
-            return (mine_done, Err(PartBuffers::default()));
+            return (mine_done, Err(PartBuffers::default()), None);
         };
         match handle.join() {
-            Ok((counter, done)) if done > 0 => (
-                mine_done,
-                Ok(HelperPart {
+            Ok((counter, done, helper_started, helper_done)) if done > 0 => {
+                let timing = (mine_done == split && done == n - split).then_some(Timing {
+                    share: (n - split) as f64 / n as f64,
+                    main_done,
+                    helper_started,
+                    helper_done,
+                });
+                let part = HelperPart {
                     counter,
                     positions: split..split + done,
-                }),
-            ),
-            Ok((mut counter, _)) => {
+                };
+                (mine_done, Ok(part), timing)
+            }
+            Ok((mut counter, ..)) => {
                 let tables = counter.take_pass_tables();
                 let (refs, edges) = counter.into_parts();
-                (
-                    mine_done,
-                    Err(PartBuffers {
-                        refs,
-                        edges,
-                        tables,
-                    }),
-                )
+                let bufs = PartBuffers {
+                    refs,
+                    edges,
+                    tables,
+                };
+                (mine_done, Err(bufs), None)
             }
             Err(payload) => std::panic::resume_unwind(payload),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Timing, next_share};
+    use core::time::Duration;
+
+    fn ms(x: f64) -> Duration {
+        Duration::from_secs_f64(x / 1000.0)
+    }
+
+    #[test]
+    fn equal_cores_and_no_delay_keep_an_even_split() {
+        let t = Timing {
+            share: 0.5,
+            main_done: ms(3.0),
+            helper_started: ms(0.0),
+            helper_done: ms(3.0),
+        };
+        assert!((next_share(t) - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_slower_or_later_helper_gets_less() {
+        let slower = Timing {
+            share: 0.5,
+            main_done: ms(3.0),
+            helper_started: ms(0.0),
+            helper_done: ms(4.0),
+        };
+        // Per share: main 6 ms, helper 8 ms: ideal 6 / 14; half way from 0.5.
+        let expected = (0.5 + 6.0 / 14.0) / 2.0;
+        assert!((next_share(slower) - expected).abs() < 1e-9);
+        let later = Timing {
+            share: 0.5,
+            main_done: ms(3.0),
+            helper_started: ms(1.0),
+            helper_done: ms(4.0),
+        };
+        assert!(next_share(later) < 0.5);
+    }
+
+    #[test]
+    fn the_share_stays_within_bounds() {
+        let stuck = Timing {
+            share: 0.1,
+            main_done: ms(1.0),
+            helper_started: ms(5.0),
+            helper_done: ms(50.0),
+        };
+        assert_eq!(next_share(stuck), 0.1);
+        let fast = Timing {
+            share: 0.6,
+            main_done: ms(50.0),
+            helper_started: ms(0.0),
+            helper_done: ms(0.1),
+        };
+        assert_eq!(next_share(fast), 0.6);
+    }
 }

@@ -108,6 +108,9 @@ pub(crate) struct State {
     pub(crate) parallel: Cell<bool>,
     /// From how many objects it is ([`crate::set_parallel_threshold`]).
     pub(crate) parallel_threshold: Cell<usize>,
+    /// The share of the set the helper counts, adjusted after each split pass so that both
+    /// threads finish together (`parallel::next_share`).
+    pub(crate) helper_share: Cell<f64>,
 }
 
 thread_local! {
@@ -123,6 +126,7 @@ thread_local! {
         hold_young: Cell::new(true),
         parallel: Cell::new(true),
         parallel_threshold: Cell::new(crate::parallel::PARALLEL_THRESHOLD),
+        helper_share: Cell::new(0.5),
     };
 }
 
