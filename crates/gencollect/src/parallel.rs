@@ -200,9 +200,14 @@ pub(crate) unsafe fn count_halves(
                 refs.resize(n - split, 0);
                 let mut helper = EdgeCounter::part(layout, refs, edges).with_pass_tables(tables);
                 let done = count_half(&mut helper, &theirs);
+                // Its share of the subtraction: the edges to what it counted.
+                helper.subtract_within(split..split + done, split);
                 (helper, done, started, start.elapsed())
             });
         let mine_done = count_half(main, &mine);
+        // The edges to this half (what the helper takes in is not subtracted here: those
+        // entries are replaced by its counts).
+        main.subtract_within(0..split, 0);
         let main_done = start.elapsed();
         let Ok(handle) = spawned else {
             return (mine_done, Err(PartBuffers::default()), None);

@@ -129,6 +129,12 @@ pub struct EdgeCounter {
     ///
     /// [`set_hold`]: EdgeCounter::set_hold
     hold: bool,
+    /// The edges already subtracted from the counts ([`subtract_within`]), except those to
+    /// the targets listed in `cross`, which are still to be subtracted.
+    ///
+    /// [`subtract_within`]: EdgeCounter::subtract_within
+    presub: core::ops::Range<usize>,
+    cross: Vec<u32>,
 }
 
 /// The per-object tables a count pass fills besides the counts and the edges (see
@@ -163,6 +169,16 @@ fn push_rare(list: &mut Vec<u32>, e: usize) {
     list.push(e as u32);
 }
 
+/// Subtracts one from the entry of each target (every recorded target is an entry of the
+/// counts: checked where it was recorded, and here again).
+fn subtract<'a>(refs: &mut [i32], targets: impl Iterator<Item = &'a u32>) {
+    for &j in targets {
+        if let Some(r) = refs.get_mut(j as usize) {
+            *r = r.wrapping_sub(1);
+        }
+    }
+}
+
 /// An entry of [`EdgeCounter::with_remap`]'s table for a position that is not counted.
 pub const NOT_COUNTED: u32 = u32::MAX;
 
@@ -182,6 +198,8 @@ impl EdgeCounter {
             tables: PassTables::default(),
             opaque: false,
             hold: false,
+            presub: 0..0,
+            cross: Vec::new(),
         }
     }
 
@@ -205,6 +223,8 @@ impl EdgeCounter {
             tables: PassTables::default(),
             opaque: false,
             hold: false,
+            presub: 0..0,
+            cross: Vec::new(),
         }
     }
 
@@ -245,6 +265,8 @@ impl EdgeCounter {
             tables: PassTables::default(),
             opaque: false,
             hold: false,
+            presub: 0..0,
+            cross: Vec::new(),
         }
     }
 
@@ -562,10 +584,24 @@ impl EdgeCounter {
             "the part's entries fit the set"
         );
         self.refs[base..base + done].copy_from_slice(&part.refs[..done]);
-        let offset = self.edges.len() as u32;
+        let offset = self.edges.len();
+        if !part.presub.is_empty() {
+            // One range of edges already subtracted: this counter's, if it has one, must
+            // reach up to the part's, so the edges in between are subtracted now (into the
+            // counts just taken in).
+            if self.presub.is_empty() {
+                self.presub = offset..offset;
+            } else {
+                subtract(&mut self.refs, self.edges[self.presub.end..].iter());
+            }
+            self.presub.end = offset + part.presub.end;
+            self.presub.start = self.presub.start.min(offset + part.presub.start);
+        }
+        self.cross.extend_from_slice(&part.cross);
         self.edges.extend_from_slice(&part.edges);
         // Offsets past `u32::MAX` wrap here; the caller's check of the edge count catches
         // them, as it does for edges counted in one piece.
+        let offset = offset as u32;
         let start = &mut self.tables.start;
         start.extend(part.tables.start.iter().map(|&s| s.wrapping_add(offset)));
         let shift = |from: &[u32], to: &mut Vec<u32>| {
@@ -605,18 +641,69 @@ impl EdgeCounter {
         *r = r.wrapping_add(n);
     }
 
+    /// Subtracts now the edges recorded so far whose targets are the positions `positions`,
+    /// from the entries of those positions (counted from position `base`: 0 for a counter
+    /// of the whole set, the first position of a [`part`](Self::part)); the other edges'
+    /// targets are noted and subtracted by [`into_parts`](Self::into_parts), with the edges
+    /// recorded later. So that each thread of a split count pass subtracts its own share.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::{EdgeCounter, Gc, PassTables, SetLayout, with_heap};
+    ///
+    /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
+    /// let b = Gc::new(RefCell::new(Some(a.clone())));
+    /// let objs = with_heap(|h| h.list_snapshot(0));
+    /// let n = objs.len();
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let tables = PassTables { start: vec![0], ..PassTables::default() };
+    /// let mut counter = EdgeCounter::new(layout, vec![0; n], Vec::new()).with_pass_tables(tables);
+    /// // SAFETY: nothing changes or frees the objects meanwhile.
+    /// unsafe { counter.count_pure_entries(&objs, n - 1, n, n - 1) };
+    /// counter.subtract_within(0..n, 0);
+    /// let (refs, edges) = counter.into_parts(); // subtracts nothing twice
+    /// assert_eq!((refs[n - 2], edges.len()), (-1, 1));
+    /// # drop((a, b));
+    /// ```
+    ///
+    /// # Panics
+    /// If called twice on one counter, or `base` is past the start of `positions`.
+    pub fn subtract_within(&mut self, positions: core::ops::Range<usize>, base: usize) {
+        assert!(
+            self.presub.is_empty() && self.cross.is_empty(),
+            "subtracted once per counter"
+        );
+        assert!(
+            base <= positions.start,
+            "the positions start at or after the base"
+        );
+        let EdgeCounter {
+            refs, edges, cross, ..
+        } = self;
+        for &j in edges.iter() {
+            let own = positions.contains(&(j as usize));
+            match refs.get_mut((j as usize).wrapping_sub(base)) {
+                Some(r) if own => *r = r.wrapping_sub(1),
+                _ => cross.push(j),
+            }
+        }
+        self.presub = 0..self.edges.len();
+    }
+
     /// Gives the buffers back: `refs` and `edges`.
     pub fn into_parts(mut self) -> (Vec<i32>, Vec<u32>) {
         // The references each handle stands for are subtracted here, in one pass over the
         // edges, rather than as each handle is reported: the count pass then writes nothing
         // but the edge for each handle, and this loop has no other work in its way.
-        let refs = &mut self.refs[..];
-        for &j in &self.edges {
-            // Every recorded entry is an index of `refs` (checked where it was recorded).
-            if let Some(r) = refs.get_mut(j as usize) {
-                *r = r.wrapping_sub(1);
-            }
-        }
+        let EdgeCounter {
+            refs,
+            edges,
+            presub,
+            cross,
+            ..
+        } = &mut self;
+        let (before, after) = (&edges[..presub.start], &edges[presub.end..]);
+        subtract(refs, before.iter().chain(after).chain(cross.iter()));
         (self.refs, self.edges)
     }
 
