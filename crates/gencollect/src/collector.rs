@@ -1131,10 +1131,20 @@ fn mark(g: &mut Graph) -> Option<usize> {
         }
     }
     let mut reached = 0;
-    for i in 0..refs.len() {
+    let mut i = 0;
+    while i < refs.len() {
+        // Whole lines of entries not reached (yet) are passed over at once: in a set that
+        // is mostly garbage, they are most of the table.
+        if let Some(line) = refs.get(i..i + UNREACHED_RUN)
+            && line.iter().fold(0, |any, &r| any | r) == 0
+        {
+            i += UNREACHED_RUN;
+            continue;
+        }
         let r = refs[i];
         if r == 0 {
             // Not reached (yet): if it is later, `follow` puts it on the work list.
+            i += 1;
             continue;
         }
         if r != REACHED {
@@ -1147,10 +1157,15 @@ fn mark(g: &mut Graph) -> Option<usize> {
         while let Some(k) = stack.pop() {
             reached += follow(refs, start, edges, &mut stack, k as usize, i, &mut negative);
         }
+        i += 1;
     }
     g.stack = stack;
     (!negative).then_some(reached)
 }
+
+/// How many count entries (one cache line of them) the mark passes over at once when none
+/// is reached yet.
+const UNREACHED_RUN: usize = 16;
 
 /// Marks the targets of `k`'s edges: those behind `cursor` go on the work list (their own
 /// edges are due now), those ahead of it are followed when the cursor reaches them. Returns
