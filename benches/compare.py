@@ -9,11 +9,14 @@ Usage (from the repository root; see benches/README.md):
     python3 benches/compare.py --skip-cargo    # reuse the last criterion results
     python3 benches/compare.py --micro   # also summarise the refcount and rawalloc benches
                                          # (from their last criterion results)
+    python3 benches/compare.py --rounds 3    # then 3 alternating rounds of gcrt's W3-W5
+                                             # rows and the CPython scripts
 
 Rust figures are criterion's median estimate per iteration (one collection, or one whole
 binary-trees program). CPython figures are the median over runs of `time.perf_counter()`
-around the same phase. Only ratios taken in the same session mean anything on a shared
-machine.
+around the same phase. Each criterion group runs right before its CPython script, so both
+sides of a ratio are measured within minutes; only ratios taken in the same session mean
+anything on a shared machine.
 """
 
 import argparse
@@ -46,6 +49,11 @@ def target_dir():
 def run(cmd, **kw):
     print("+ " + " ".join(str(c) for c in cmd), file=sys.stderr, flush=True)
     return subprocess.run(cmd, check=True, **kw)
+
+
+def bench_group(regex):
+    """Runs the criterion benchmarks of `benches/collector.rs` whose ids match `regex`."""
+    run(["cargo", "bench", "--bench", "collector", "--", regex], cwd=ROOT, stdout=sys.stderr)
 
 
 def criterion_group(group):
@@ -112,15 +120,19 @@ def main():
     ap.add_argument("--skip-cargo", action="store_true", help="reuse the last criterion results")
     ap.add_argument("--python", default="python3", help="the CPython to compare with")
     ap.add_argument("--micro", action="store_true", help="also summarise the refcount/rawalloc benches")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="then alternate gcrt's W3-W5 rows and the CPython scripts this many times")
     args = ap.parse_args()
 
-    if not args.skip_cargo:
-        # criterion's report goes to stderr, so stdout holds only the tables.
-        run(["cargo", "bench", "--bench", "collector"], cwd=ROOT, stdout=sys.stderr)
     version = subprocess.run([args.python, "--version"], capture_output=True, text=True).stdout.strip()
 
     summary = []
     for title, group, objects, unit, script, py_row in WORKLOADS:
+        if not args.skip_cargo:
+            # One group at a time, each followed by its CPython script, so that the two sides
+            # of a ratio are measured minutes apart at most (this machine's speed drifts).
+            # criterion's report goes to stderr, so stdout holds only the tables.
+            bench_group(f"^{group}/")
         results = criterion_group(group)
         py = cpython(script, args.python)
         print(f"\n### {title} ({group}; ns per {unit} = median / {objects:,})\n")
@@ -152,6 +164,22 @@ def main():
             f"| {title} | {fmt_ms(gcrt) if gcrt else '-'} | {ratio(gcrt, py_ns)} | {peer_txt} "
             f"| {ratio(gcrt, peer_ns)} | {ratio(gcrt, rc)} |"
         )
+
+    if args.rounds and not args.skip_cargo:
+        print(f"\n### gcrt / CPython in {args.rounds} alternating rounds (gcrt's row, then CPython's)\n")
+        print("| workload | " + " | ".join(f"round {r + 1}" for r in range(args.rounds)) + " | median |")
+        print("|---|" + "---|" * (args.rounds + 1))
+        for title, group, objects, unit, script, py_row in WORKLOADS[:3]:
+            ratios, cells = [], []
+            for _ in range(args.rounds):
+                bench_group(f"^{group}/gcrt$")
+                gcrt = criterion_group(group).get("gcrt")
+                py = cpython(script, args.python)
+                py_ns = float(py[py_row]["median_ms"]) * 1e6 if py_row in py else None
+                ratios.append(gcrt / py_ns if gcrt and py_ns else float("nan"))
+                cells.append(f"{fmt_ms(gcrt)} / {fmt_ms(py_ns)} = {ratios[-1]:.3f}x")
+            med = sorted(ratios)[len(ratios) // 2]
+            print(f"| {title} | " + " | ".join(cells) + f" | **{med:.3f}x** |")
 
     if args.micro:
         print("\n### Micro benches (last criterion results of `--bench refcount` and `--bench rawalloc`)\n")

@@ -2,7 +2,8 @@
 //! thread.
 //!
 //! The count pass is mostly arithmetic on objects it reads (about 80 instructions an
-//! object), so two cores finish it in little more than half the time. Only objects whose
+//! object), so a second core takes a good part of it off the collecting thread (on the
+//! development machines, a third of the pass for 1,000,000 objects). Only objects whose
 //! type's trace is pure (rule 5 of `Trace`: gcrt's own code, nothing else) are counted while
 //! the two threads run: that code reads the objects it counts and the headers of the
 //! objects they reach, writes nothing but the headers of the objects it counts (the
@@ -32,7 +33,6 @@ pub(crate) fn has_second_core() -> bool {
 
 /// The objects of one heap list at indices `indices`, which are the set's positions from
 /// `entry` on (or, for a part counter, its entries from `entry` on).
-#[derive(Clone)]
 struct Piece<'a> {
     objs: &'a [ObjPtr],
     indices: Range<usize>,
@@ -40,7 +40,8 @@ struct Piece<'a> {
     hold: bool,
 }
 
-/// The pieces of one half of the set, for the thread that counts them.
+/// The pieces of one part of the set (the collecting thread's, or the helper's), for the
+/// thread that counts them.
 ///
 /// # Invariants
 /// While a value of this type exists, every object the pieces name is alive and tracked,
