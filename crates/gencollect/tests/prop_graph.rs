@@ -402,10 +402,23 @@ fn hold_young_on_even_seeds(seed: u64) {
     });
 }
 
+/// Every third seed splits the count pass of every collection with a helper thread (see
+/// `gencollect::set_parallel`); the others never. `PNode`'s trace is not pure (its `Drops`
+/// field keeps the default answer), so the helper counts nothing and the collecting thread
+/// counts everything after it: the fallback path of a split pass.
+fn split_on_every_third_seed(seed: u64) {
+    gencollect::set_parallel_threshold(if seed.is_multiple_of(3) {
+        0
+    } else {
+        usize::MAX
+    });
+}
+
 /// Runs one seed; returns what the manual collections found.
 fn run(seed: u64, steps: usize) -> usize {
     collect();
     hold_young_on_even_seeds(seed);
+    split_on_every_third_seed(seed);
     gencollect::set_threshold(5, 2, 2);
     gencollect::enable();
     let mut w = World::new(seed);
@@ -462,6 +475,7 @@ fn random_graphs_manual_collections_only() {
     for seed in 1_000..1_000 + seeds {
         collect();
         hold_young_on_even_seeds(seed);
+        split_on_every_third_seed(seed);
         gencollect::disable();
         let mut w = World::new(seed);
         for step in 0..steps {
