@@ -296,6 +296,19 @@ pub fn set_parallel_threshold(objects: usize) {
     with_state(|s| s.parallel_threshold.set(objects));
 }
 
+/// Tuning for tests and measurements, not a stable interface: how many count passes on this
+/// thread a helper thread took part in and counted something ([`set_parallel`]).
+///
+/// ```
+/// let before = gencollect::split_passes();
+/// gencollect::collect();
+/// assert!(gencollect::split_passes() >= before);
+/// ```
+#[doc(hidden)]
+pub fn split_passes() -> usize {
+    with_state(|s| s.split_passes.get()).unwrap_or(0)
+}
+
 /// Whether full collections analyse every tracked object ([`set_full_scan`]).
 ///
 /// ```

@@ -895,7 +895,7 @@ const HOLD_LIST: usize = 0;
 /// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says;
 /// with `hold`, the objects of [`HOLD_LIST`] also get a temporary reference
 /// ([`EdgeCounter::set_hold`]; `g.held` says how many). With `parallel`, a helper thread
-/// counts the second half of the set ([`parallel::count_halves`]). Returns false if the
+/// counts the last part of the set ([`parallel::count_halves`]). Returns false if the
 /// lists changed under the pass (only a misbehaving `Trace` impl can cause that).
 ///
 /// # Safety
@@ -927,9 +927,14 @@ unsafe fn count(
             let (done, part, timing) = unsafe {
                 parallel::count_halves(heap, from, layout, &mut counter, bufs, hold_list, share)
             };
-            if let Some(t) = timing {
-                with_state(|s| s.helper_share.set(parallel::next_share(t)));
-            }
+            with_state(|s| {
+                if let Some(t) = timing {
+                    s.helper_share.set(parallel::next_share(t));
+                }
+                if part.is_ok() || timing.is_some() {
+                    s.split_passes.set(s.split_passes.get() + 1);
+                }
+            });
             next = done;
             match part {
                 Ok(part) => {

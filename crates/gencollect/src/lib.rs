@@ -26,7 +26,7 @@ pub use api::{
     freeze, garbage, get_count, get_debug, get_freeze_count, get_full_scan, get_generation,
     get_objects, get_parallel, get_referents, get_referrers, get_stats, get_threshold, is_enabled,
     is_finalized, is_tracked, register_callback, reregister_for_finalize, set_debug, set_full_scan,
-    set_parallel, set_parallel_threshold, set_threshold, set_young_hold_threshold,
+    set_parallel, set_parallel_threshold, set_threshold, set_young_hold_threshold, split_passes,
     suppress_finalize, total_memory, unfreeze, unregister_callback,
 };
 pub use callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};

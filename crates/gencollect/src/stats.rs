@@ -111,6 +111,8 @@ pub(crate) struct State {
     /// The share of the set the helper counts, adjusted after each split pass so that both
     /// threads finish together (`parallel::next_share`).
     pub(crate) helper_share: Cell<f64>,
+    /// How many count passes a helper thread took part in ([`crate::split_passes`]).
+    pub(crate) split_passes: Cell<usize>,
 }
 
 thread_local! {
@@ -127,6 +129,7 @@ thread_local! {
         parallel: Cell::new(true),
         parallel_threshold: Cell::new(crate::parallel::PARALLEL_THRESHOLD),
         helper_share: Cell::new(0.5),
+        split_passes: Cell::new(0),
     };
 }
 

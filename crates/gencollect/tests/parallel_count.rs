@@ -18,6 +18,11 @@ thread_local! {
     static DROPS: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Whether the helper can run here (under Miri: with `-Zmiri-num-cpus=2`, as CI runs it).
+fn two_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
 fn drops() -> usize {
     DROPS.with(|d| d.get())
 }
@@ -169,11 +174,22 @@ fn split_collections_free_exactly_what_the_model_says() {
     for parallel in [true, false] {
         split_everything();
         gencollect::set_parallel(parallel);
+        let passes = gencollect::split_passes();
         let mut found = 0;
         for seed in 0..seeds {
             found += random_graph(seed, n, seed % 2 == 0);
         }
         assert!(found > 0, "the graphs have garbage cycles");
+        let split = gencollect::split_passes() - passes;
+        if !parallel {
+            assert_eq!(
+                split, 0,
+                "set_parallel(false) keeps every pass on this thread"
+            );
+        } else if two_cores() {
+            // Every whole-set pass of these graphs counts pure objects only: all split.
+            assert!(split >= 2 * seeds as usize, "{split} split passes");
+        }
     }
 }
 

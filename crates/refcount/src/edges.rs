@@ -190,17 +190,7 @@ impl EdgeCounter {
     /// If `refs` does not have exactly one entry per object of the set.
     pub fn new(layout: SetLayout, refs: Vec<i32>, edges: Vec<u32>) -> Self {
         assert_eq!(refs.len(), layout.len(), "one count per object of the set");
-        EdgeCounter {
-            layout,
-            refs,
-            edges,
-            remap: Vec::new(),
-            tables: PassTables::default(),
-            opaque: false,
-            hold: false,
-            presub: 0..0,
-            cross: Vec::new(),
-        }
+        EdgeCounter::part(layout, refs, edges)
     }
 
     /// A counter for the objects of the set `layout` describes from some position `base` on:
@@ -258,15 +248,8 @@ impl EdgeCounter {
             "one entry per position of the set"
         );
         EdgeCounter {
-            layout,
-            refs,
-            edges,
             remap,
-            tables: PassTables::default(),
-            opaque: false,
-            hold: false,
-            presub: 0..0,
-            cross: Vec::new(),
+            ..EdgeCounter::part(layout, refs, edges)
         }
     }
 
