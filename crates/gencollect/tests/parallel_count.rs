@@ -187,8 +187,8 @@ fn split_collections_free_exactly_what_the_model_says() {
                 "set_parallel(false) keeps every pass on this thread"
             );
         } else if two_cores() {
-            // Every whole-set pass of these graphs counts pure objects only: all split.
-            assert!(split >= 2 * seeds as usize, "{split} split passes");
+            // The helper took part (a set too small to give it an object is not split).
+            assert!(split >= seeds as usize, "{split} split passes");
         }
     }
 }
