@@ -3,7 +3,7 @@
 //!
 //! The count pass is mostly arithmetic on objects it reads (about 80 instructions an
 //! object), so a second core takes a good part of it off the collecting thread (on the
-//! development machines, a third of the pass for 1,000,000 objects). Only objects whose
+//! development machines, 15–30 % of the pass for 1,000,000 objects). Only objects whose
 //! type's trace is pure (rule 5 of `Trace`: gcrt's own code, nothing else) are counted while
 //! the two threads run: that code reads the objects it counts and the headers of the
 //! objects they reach, writes nothing but the headers of the objects it counts (the
