@@ -931,14 +931,16 @@ unsafe fn count(
                 if let Some(t) = timing {
                     s.helper_share.set(parallel::next_share(t));
                 }
-                if part.is_ok() || timing.is_some() {
+                if part.is_ok() {
                     s.split_passes.set(s.split_passes.get() + 1);
                 }
             });
             next = done;
             match part {
                 Ok(part) => {
-                    helper_held = held_indices(layout, part.positions.clone(), hold);
+                    if hold {
+                        helper_held = layout.indices_in(HOLD_LIST, part.positions.clone());
+                    }
                     helper = Some(part);
                 }
                 Err(bufs) => part_bufs = bufs,
@@ -1007,34 +1009,23 @@ unsafe fn count_positions(
     range: Range<usize>,
 ) -> bool {
     for &l in from {
-        let r = layout.range(l);
-        let (start, end) = (r.start.max(range.start), r.end.min(range.end));
+        let base = layout.range(l).start;
+        let indices = layout.indices_in(l, range.clone());
         counter.set_hold(hold && l == HOLD_LIST);
-        let mut p = start;
-        while p < end {
+        let mut k = indices.start;
+        while k < indices.end {
             // Runs of objects of one type go through a loop compiled for it.
             // SAFETY: per the caller.
-            let done = unsafe { counter.count_entries(heap, l, p - r.start, end - r.start, p) };
+            let done = unsafe { counter.count_entries(heap, l, k, indices.end, base + k) };
             if done == 0 {
                 counter.set_hold(false);
                 return false;
             }
-            p += done;
+            k += done;
         }
     }
     counter.set_hold(false);
     true
-}
-
-/// The indices in [`HOLD_LIST`] of the positions `positions`, if the pass holds.
-fn held_indices(layout: SetLayout, positions: Range<usize>, hold: bool) -> Range<usize> {
-    let r = layout.range(HOLD_LIST);
-    let (start, end) = (r.start.max(positions.start), r.end.min(positions.end));
-    if hold && start < end {
-        start - r.start..end - r.start
-    } else {
-        0..0
-    }
 }
 
 /// Step 2 for the objects [`select`] chose, numbered in `g.marked`'s order: the side tables

@@ -69,14 +69,13 @@ unsafe fn half<'a>(
 ) -> Half<'a> {
     let mut pieces = Vec::new();
     for &l in from {
-        let r = layout.range(l);
-        let (start, end) = (r.start.max(range.start), r.end.min(range.end));
-        if start < end {
+        let indices = layout.indices_in(l, range.clone());
+        if !indices.is_empty() {
             pieces.push(Piece {
                 // SAFETY: per the caller.
                 objs: unsafe { heap.list_slice(l) },
-                indices: start - r.start..end - r.start,
-                entry: start - base,
+                entry: layout.range(l).start + indices.start - base,
+                indices,
                 hold: hold_list == Some(l),
             });
         }
@@ -227,9 +226,8 @@ pub(crate) unsafe fn count_halves(
                 };
                 (mine_done, Ok(part), timing)
             }
-            Ok((mut counter, ..)) => {
-                let tables = counter.take_pass_tables();
-                let (refs, edges) = counter.into_parts();
+            Ok((counter, ..)) => {
+                let (refs, edges, tables) = counter.into_buffers();
                 let bufs = PartBuffers {
                     refs,
                     edges,

@@ -74,6 +74,33 @@ impl SetLayout {
         base..base + self.len[list] as usize
     }
 
+    /// The indices in list `list` of its objects whose positions are in `positions` (an
+    /// empty range if none are).
+    ///
+    /// ```
+    /// use refcount::{Gc, SetLayout, with_heap};
+    /// let a = Gc::new(core::cell::RefCell::new(None::<Gc<u8>>));
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let n = layout.len();
+    /// assert_eq!(layout.indices_in(0, 0..n + 5), 0..n);
+    /// assert!(layout.indices_in(0, n..n + 5).is_empty());
+    /// assert!(layout.indices_in(1, 0..n).is_empty()); // list 1 is not in the set
+    /// # drop(a);
+    /// ```
+    pub fn indices_in(
+        &self,
+        list: usize,
+        positions: core::ops::Range<usize>,
+    ) -> core::ops::Range<usize> {
+        let r = self.range(list);
+        let (start, end) = (r.start.max(positions.start), r.end.min(positions.end));
+        if start < end {
+            start - r.start..end - r.start
+        } else {
+            0..0
+        }
+    }
+
     /// Position in the set of the object at `index` of list `list`, if it belongs to it.
     #[inline(always)]
     pub fn position(&self, list: usize, index: usize) -> Option<usize> {
@@ -551,11 +578,7 @@ impl EdgeCounter {
     /// # Panics
     /// If this counter has not counted exactly the positions before `base`, or `part`'s
     /// entries do not fit the set from `base` on.
-    pub fn absorb(
-        &mut self,
-        mut part: EdgeCounter,
-        base: usize,
-    ) -> (Vec<i32>, Vec<u32>, PassTables) {
+    pub fn absorb(&mut self, part: EdgeCounter, base: usize) -> (Vec<i32>, Vec<u32>, PassTables) {
         let done = part.tables.start.len();
         assert_eq!(
             self.tables.start.len(),
@@ -593,14 +616,27 @@ impl EdgeCounter {
         shift(&part.tables.pinned, &mut self.tables.pinned);
         shift(&part.tables.special, &mut self.tables.special);
         shift(&part.tables.weakly, &mut self.tables.weakly);
-        let mut tables = part.take_pass_tables();
+        part.into_buffers()
+    }
+
+    /// Gives back this counter's buffers emptied, without subtracting anything, for reuse:
+    /// its counts, its edges and its tables.
+    ///
+    /// ```
+    /// use refcount::{EdgeCounter, SetLayout, with_heap};
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let (refs, edges, tables) = EdgeCounter::part(layout, vec![3; 4], vec![1]).into_buffers();
+    /// assert!(refs.is_empty() && edges.is_empty() && tables.start.is_empty());
+    /// ```
+    pub fn into_buffers(mut self) -> (Vec<i32>, Vec<u32>, PassTables) {
+        let mut tables = self.take_pass_tables();
         tables.start.clear();
         tables.pinned.clear();
         tables.special.clear();
         tables.weakly.clear();
-        part.refs.clear();
-        part.edges.clear();
-        (part.refs, part.edges, tables)
+        self.refs.clear();
+        self.edges.clear();
+        (self.refs, self.edges, tables)
     }
 
     /// Gives the remapping table back (empty if there was none).
