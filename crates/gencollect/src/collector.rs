@@ -909,7 +909,9 @@ unsafe fn count(
     parallel: bool,
 ) -> bool {
     let n = layout.len();
-    let refs = start_tables(g, n);
+    // Split, the count table is zeroed as the pass comes to each part
+    // ([`parallel::count_halves`]): the helper's entries are overwritten with its counts.
+    let refs = start_tables(g, n, !parallel);
     let mut counter = EdgeCounter::new(layout, refs, core::mem::take(&mut g.edges))
         .with_pass_tables(take_pass_tables(g));
     let mut part_bufs = core::mem::take(&mut g.part);
@@ -960,6 +962,8 @@ unsafe fn count(
                 tables,
             };
             let rest = part.positions.end..n;
+            // Left as the last analysis wrote them.
+            counter.zero_counts(rest.clone());
             // SAFETY: per the caller.
             if !unsafe { count_positions(heap, from, layout, &mut counter, hold, rest) } {
                 return false;
@@ -1036,7 +1040,7 @@ unsafe fn count_positions(
 /// As for [`count`]; `g.slot` maps each chosen position to its index in `g.marked`.
 unsafe fn count_selected(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut Graph) -> bool {
     let m = g.marked.len();
-    let refs = start_tables(g, m);
+    let refs = start_tables(g, m, true);
     let slot = core::mem::take(&mut g.slot);
     let mut counter = EdgeCounter::with_remap(layout, refs, core::mem::take(&mut g.edges), slot)
         .with_pass_tables(take_pass_tables(g));
@@ -1063,10 +1067,16 @@ unsafe fn count_selected(heap: &Heap, from: &[usize], layout: SetLayout, g: &mut
     ok
 }
 
-/// Resets the side tables for `n` entries; returns the count table.
-fn start_tables(g: &mut Graph, n: usize) -> Vec<i32> {
+/// Resets the side tables for `n` entries; returns the count table, zeroed if `zero`
+/// (otherwise the entries left from the last analysis are still there, for the caller to
+/// zero or overwrite before it counts into them).
+fn start_tables(g: &mut Graph, n: usize, zero: bool) -> Vec<i32> {
     let mut refs = core::mem::take(&mut g.refs);
-    refs.clear();
+    if zero {
+        refs.clear();
+    } else {
+        refs.truncate(n);
+    }
     refs.resize(n, 0);
     g.edges.clear();
     g.start.clear();

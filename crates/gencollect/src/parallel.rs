@@ -159,6 +159,12 @@ pub(crate) fn next_share(t: Timing) -> f64 {
 /// them. With `hold_list`, objects of that list are held as they are counted
 /// ([`EdgeCounter::set_hold`]).
 ///
+/// `main`'s counts need not be zero: the entries of its own half are zeroed here once the
+/// helper is on its way (so that the 4 MB of a 1,000,000-object set are written while the
+/// helper starts), and so are the helper's when it counted nothing. The helper's counts
+/// replace its entries when they are absorbed; the caller zeroes the entries after those
+/// before it counts them.
+///
 /// If the helper panics (only a broken `Trace` contract can make gcrt's own code panic),
 /// the panic resumes here after the join, and the objects it held keep their temporary
 /// reference: a leak, never a free of a live object.
@@ -204,12 +210,15 @@ pub(crate) unsafe fn count_halves(
                 helper.subtract_within(split..split + done, split);
                 (helper, done, started, start.elapsed())
             });
+        // Its start-up takes about as long.
+        main.zero_counts(0..split);
         let mine_done = count_half(main, &mine);
         // The edges to this half (what the helper takes in is not subtracted here: those
         // entries are replaced by its counts).
         main.subtract_within(0..split, 0);
         let main_done = start.elapsed();
         let Ok(handle) = spawned else {
+            main.zero_counts(split..n);
             return (mine_done, Err(PartBuffers::default()), None);
         };
         match handle.join() {
@@ -227,6 +236,7 @@ pub(crate) unsafe fn count_halves(
                 (mine_done, Ok(part), timing)
             }
             Ok((counter, ..)) => {
+                main.zero_counts(split..n);
                 let (refs, edges, tables) = counter.into_buffers();
                 let bufs = PartBuffers {
                     refs,

@@ -650,6 +650,26 @@ impl EdgeCounter {
         Tracer::counting(self)
     }
 
+    /// Sets the entries of the positions `positions` to 0 (for a [`part`](Self::part)
+    /// counter, the positions counted from its first one), so that a caller can hand in a
+    /// count table without zeroing it and zero only the entries it counts into, once a
+    /// helper thread is on its way.
+    ///
+    /// ```
+    /// use refcount::{EdgeCounter, SetLayout, with_heap};
+    /// # let _keep = refcount::Gc::new(core::cell::RefCell::new(None::<refcount::Gc<u8>>));
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let mut counter = EdgeCounter::new(layout, vec![7; layout.len()], Vec::new());
+    /// counter.zero_counts(0..layout.len());
+    /// assert!(counter.into_parts().0.iter().all(|&r| r == 0));
+    /// ```
+    ///
+    /// # Panics
+    /// If the range does not fit the counter's entries.
+    pub fn zero_counts(&mut self, positions: core::ops::Range<usize>) {
+        self.refs[positions].fill(0);
+    }
+
     /// Adds `n` to the entry of position `i` (the object's own strong count).
     ///
     /// # Panics
