@@ -416,7 +416,8 @@ fn delete_garbage(heap: &Heap) -> Option<Payload> {
 pub(crate) struct Graph {
     /// Strong count minus references found inside the set; [`REACHED`] once marked.
     refs: Vec<i32>,
-    /// Edges of object `i`: `edges[start[i]..start[i + 1]]`, as positions.
+    /// Edges of object `i`: `edges[start[i]..start[i + 1]]`, as positions (before
+    /// `tail_from`: see [`EdgeTables`]).
     start: Vec<u32>,
     edges: Vec<u32>,
     /// Objects that count as referenced from outside whatever their count says: queued for
@@ -440,8 +441,12 @@ pub(crate) struct Graph {
     marked: Vec<u32>,
     /// The size of the set the last [`select`] saw (what `slot` must cover).
     selected_from: usize,
-    /// The helper thread's tables, when the count pass is split.
+    /// The helper thread's tables, when the count pass is split; after a pass whose helper
+    /// counted the set from `tail_from` to its end, the edges and `start` table of those
+    /// positions ([`EdgeCounter::absorb_last`]).
     part: PartBuffers,
+    /// The first position whose edges are in `part` (`None`: all are in `edges`).
+    tail_from: Option<usize>,
 }
 
 /// Marks an entry of [`Graph::refs`] as reached (counts are never negative after a
@@ -470,6 +475,7 @@ impl Graph {
         self.marked.clear();
         // Nothing is held between analyses (an analysis that counts nothing reads it too).
         self.held = 0;
+        self.tail_from = None;
         let n = self.refs.len();
         trim(&mut self.refs, n);
         trim(&mut self.start, n);
@@ -918,6 +924,7 @@ unsafe fn count(
     // The indices in the held list of objects the helper holds that the counter does not
     // list yet: given back if the pass stops before they are absorbed.
     let mut helper_held = 0..0;
+    let mut tail_from = None;
     let pass = catch_unwind(AssertUnwindSafe(|| {
         let mut next = 0;
         let mut helper = None;
@@ -954,8 +961,22 @@ unsafe fn count(
             return false;
         }
         if let Some(part) = helper {
-            let (refs, edges, tables) = counter.absorb(part.counter, part.positions.start);
+            let base = part.positions.start;
+            // A helper that counted to the end of the set keeps its edges where they are.
+            let last = part.positions.end == n;
+            let (refs, edges, tables) = if last {
+                counter.absorb_last(part.counter, base)
+            } else {
+                counter.absorb(part.counter, base)
+            };
             helper_held = 0..0;
+            if last {
+                // Its `start` values must fit, as the counter's do (`finish_pass`).
+                if u32::try_from(edges.len()).is_err() {
+                    return false;
+                }
+                tail_from = Some(base);
+            }
             part_bufs = PartBuffers {
                 refs,
                 edges,
@@ -972,11 +993,14 @@ unsafe fn count(
         finish_pass(heap, from, layout, &counter)
     }));
     g.part = part_bufs;
+    g.tail_from = tail_from;
     put_pass_tables(g, counter.take_pass_tables());
     // The held objects are those whose count completed in the list held, the last one
-    // counted: each completed object added one entry to `start` after its first `0`.
+    // counted: each completed object added one entry to `start` after its first `0` (or to
+    // the helper's `start`, kept with its edges).
+    let tail = tail_from.map_or(0, |_| g.part.tables.start.len());
     g.held = if hold {
-        (g.start.len() - 1).saturating_sub(layout.range(HOLD_LIST).start)
+        (g.start.len() - 1 + tail).saturating_sub(layout.range(HOLD_LIST).start)
     } else {
         0
     };
@@ -1086,6 +1110,7 @@ fn start_tables(g: &mut Graph, n: usize, zero: bool) -> Vec<i32> {
     g.special.clear();
     g.weakly.clear();
     g.held = 0;
+    g.tail_from = None;
     refs
 }
 
@@ -1123,8 +1148,13 @@ fn mark(g: &mut Graph) -> Option<usize> {
     let mut stack = core::mem::take(&mut g.stack);
     stack.clear();
     let refs: &mut [i32] = &mut g.refs;
-    let start: &[u32] = &g.start;
-    let edges: &[u32] = &g.edges;
+    let edges = EdgeTables {
+        start: &g.start,
+        edges: &g.edges,
+        tail_from: g.tail_from.unwrap_or(usize::MAX),
+        tail_ends: &g.part.tables.start,
+        tail_edges: &g.part.edges,
+    };
     // A negative count is checked where each entry is first read or overwritten (here, at
     // the cursor, or in `follow`), so that no separate pass looks for one.
     let mut negative = false;
@@ -1159,9 +1189,9 @@ fn mark(g: &mut Graph) -> Option<usize> {
             refs[i] = REACHED;
             reached += 1;
         }
-        reached += follow(refs, start, edges, &mut stack, i, i, &mut negative);
+        reached += follow(refs, &edges, &mut stack, i, i, &mut negative);
         while let Some(k) = stack.pop() {
-            reached += follow(refs, start, edges, &mut stack, k as usize, i, &mut negative);
+            reached += follow(refs, &edges, &mut stack, k as usize, i, &mut negative);
         }
         i += 1;
     }
@@ -1173,21 +1203,46 @@ fn mark(g: &mut Graph) -> Option<usize> {
 /// is reached yet.
 const UNREACHED_RUN: usize = 16;
 
+/// The recorded edges of every position: those before `tail_from` in the counter's tables,
+/// the others where the helper recorded them ([`EdgeCounter::absorb_last`]).
+struct EdgeTables<'a> {
+    start: &'a [u32],
+    edges: &'a [u32],
+    tail_from: usize,
+    /// The end of each tail position's edges in `tail_edges` (each starts where the one
+    /// before ends; the first at 0).
+    tail_ends: &'a [u32],
+    tail_edges: &'a [u32],
+}
+
+impl<'a> EdgeTables<'a> {
+    /// The targets of position `k`'s edges.
+    #[inline(always)]
+    fn of(&self, k: usize) -> &'a [u32] {
+        if k < self.tail_from {
+            &self.edges[self.start[k] as usize..self.start[k + 1] as usize]
+        } else {
+            let t = k - self.tail_from;
+            let lo = if t == 0 { 0 } else { self.tail_ends[t - 1] };
+            &self.tail_edges[lo as usize..self.tail_ends[t] as usize]
+        }
+    }
+}
+
 /// Marks the targets of `k`'s edges: those behind `cursor` go on the work list (their own
 /// edges are due now), those ahead of it are followed when the cursor reaches them. Returns
 /// how many targets it marked, and notes in `negative` a target whose count was negative.
 #[inline(always)]
 fn follow(
     refs: &mut [i32],
-    start: &[u32],
-    edges: &[u32],
+    edges: &EdgeTables<'_>,
     stack: &mut Vec<u32>,
     k: usize,
     cursor: usize,
     negative: &mut bool,
 ) -> usize {
     let mut marked = 0;
-    for &j in &edges[start[k] as usize..start[k + 1] as usize] {
+    for &j in edges.of(k) {
         let r = &mut refs[j as usize];
         if *r != REACHED {
             *negative |= *r < 0;

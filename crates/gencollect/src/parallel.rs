@@ -192,8 +192,8 @@ pub(crate) unsafe fn count_halves(
     };
     let PartBuffers {
         mut refs,
-        edges,
-        tables,
+        mut edges,
+        mut tables,
     } = bufs;
     let start = Instant::now();
     std::thread::scope(|scope| {
@@ -201,9 +201,12 @@ pub(crate) unsafe fn count_halves(
             .name("gcrt-count".into())
             .spawn_scoped(scope, move || {
                 let started = start.elapsed();
-                // Zeroed here, by the thread that fills it.
+                // Zeroed here, by the thread that fills it; the edges and `start` table may
+                // still hold the last pass's (`EdgeCounter::absorb_last`).
                 refs.clear();
                 refs.resize(n - split, 0);
+                edges.clear();
+                tables.start.clear();
                 let mut helper = EdgeCounter::part(layout, refs, edges).with_pass_tables(tables);
                 let done = count_half(&mut helper, &theirs);
                 // Its share of the subtraction: the edges to what it counted.

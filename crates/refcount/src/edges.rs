@@ -619,6 +619,82 @@ impl EdgeCounter {
         part.into_buffers()
     }
 
+    /// [`absorb`](Self::absorb) for a part that counted every position of the set from
+    /// `base` on, without copying its edges: they stay where the part recorded them, and are
+    /// returned with the part's `start` table: the edges of position `base + k` are
+    /// `edges[s..start[k]]`, where `s` is `start[k - 1]` (0 for `k == 0`). Afterwards this
+    /// counter's counts and per-object tables read as if it had counted those positions
+    /// itself, but its own edge table and `start` cover only the positions before `base`
+    /// (so it cannot count further). The other buffers returned (the part's counts and
+    /// rare lists) are emptied. For 1,000,000 objects split in two, this saves copying 4 MB.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::{EdgeCounter, Gc, PassTables, SetLayout, with_heap};
+    ///
+    /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
+    /// let b = Gc::new(RefCell::new(Some(a.clone())));
+    /// let objs = with_heap(|h| h.list_snapshot(0));
+    /// let n = objs.len();
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let tables = PassTables { start: vec![0], ..PassTables::default() };
+    /// let mut whole = EdgeCounter::new(layout, vec![0; n], Vec::new()).with_pass_tables(tables);
+    /// let mut part = EdgeCounter::part(layout, vec![0; 1], Vec::new());
+    /// // SAFETY: nothing changes or frees the objects meanwhile.
+    /// unsafe {
+    ///     assert_eq!(whole.count_pure_entries(&objs, 0, n - 1, 0), n - 1);
+    ///     assert_eq!(part.count_pure_entries(&objs, n - 1, n, 0), 1);
+    /// }
+    /// let (_, part_edges, part_tables) = whole.absorb_last(part, n - 1);
+    /// // `b`, the last object, has one edge, to `a`.
+    /// assert_eq!((part_tables.start, part_edges), (vec![1], vec![(n - 2) as u32]));
+    /// assert_eq!(whole.take_pass_tables().start.len(), n);
+    /// let (refs, edges) = whole.into_parts();
+    /// assert_eq!((refs[n - 2], refs[n - 1]), (1, 1));
+    /// assert!(edges.is_empty());
+    /// # drop((a, b));
+    /// ```
+    ///
+    /// # Panics
+    /// If this counter has not counted exactly the positions before `base`, or `part`'s
+    /// entries do not cover the set from `base` to its end.
+    pub fn absorb_last(
+        &mut self,
+        mut part: EdgeCounter,
+        base: usize,
+    ) -> (Vec<i32>, Vec<u32>, PassTables) {
+        let done = part.tables.start.len();
+        assert_eq!(
+            self.tables.start.len(),
+            base + 1,
+            "the counter has counted the positions before the part's"
+        );
+        assert!(
+            done <= part.refs.len() && base + done == self.refs.len(),
+            "the part's entries cover the set from its base on"
+        );
+        self.refs[base..].copy_from_slice(&part.refs[..done]);
+        // What the part has not subtracted yet is subtracted now, from the counts just taken
+        // in: this counter keeps no record of the part's edges.
+        let presub = part.presub.clone();
+        let later = part.edges[..presub.start]
+            .iter()
+            .chain(&part.edges[presub.end..]);
+        subtract(&mut self.refs, later.chain(part.cross.iter()));
+        let shift = |from: &[u32], to: &mut Vec<u32>| {
+            to.extend(from.iter().map(|&e| e + base as u32));
+        };
+        let mut tables = part.take_pass_tables();
+        shift(&tables.pinned, &mut self.tables.pinned);
+        shift(&tables.special, &mut self.tables.special);
+        shift(&tables.weakly, &mut self.tables.weakly);
+        tables.pinned.clear();
+        tables.special.clear();
+        tables.weakly.clear();
+        part.refs.clear();
+        (part.refs, part.edges, tables)
+    }
+
     /// Gives back this counter's buffers emptied, without subtracting anything, for reuse:
     /// its counts, its edges and its tables.
     ///
