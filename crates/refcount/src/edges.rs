@@ -579,17 +579,7 @@ impl EdgeCounter {
     /// If this counter has not counted exactly the positions before `base`, or `part`'s
     /// entries do not fit the set from `base` on.
     pub fn absorb(&mut self, part: EdgeCounter, base: usize) -> (Vec<i32>, Vec<u32>, PassTables) {
-        let done = part.tables.start.len();
-        assert_eq!(
-            self.tables.start.len(),
-            base + 1,
-            "the counter has counted the positions before the part's"
-        );
-        assert!(
-            done <= part.refs.len() && base + done <= self.refs.len(),
-            "the part's entries fit the set"
-        );
-        self.refs[base..base + done].copy_from_slice(&part.refs[..done]);
+        self.take_counts_in(&part, base, false);
         let offset = self.edges.len();
         if !part.presub.is_empty() {
             // One range of edges already subtracted: this counter's, if it has one, must
@@ -610,13 +600,34 @@ impl EdgeCounter {
         let offset = offset as u32;
         let start = &mut self.tables.start;
         start.extend(part.tables.start.iter().map(|&s| s.wrapping_add(offset)));
+        part.into_buffers()
+    }
+
+    /// What [`absorb`](Self::absorb) and [`absorb_last`](Self::absorb_last) share: checks
+    /// that `part` continues this counter at `base` (and, with `to_end`, covers the set to
+    /// its end), and takes in its counts and its rare lists, shifted to the set's positions.
+    fn take_counts_in(&mut self, part: &EdgeCounter, base: usize, to_end: bool) {
+        let done = part.tables.start.len();
+        assert_eq!(
+            self.tables.start.len(),
+            base + 1,
+            "the counter has counted the positions before the part's"
+        );
+        assert!(
+            done <= part.refs.len() && base + done <= self.refs.len(),
+            "the part's entries fit the set"
+        );
+        assert!(
+            !to_end || base + done == self.refs.len(),
+            "the part's entries cover the set from its base on"
+        );
+        self.refs[base..base + done].copy_from_slice(&part.refs[..done]);
         let shift = |from: &[u32], to: &mut Vec<u32>| {
             to.extend(from.iter().map(|&e| e + base as u32));
         };
         shift(&part.tables.pinned, &mut self.tables.pinned);
         shift(&part.tables.special, &mut self.tables.special);
         shift(&part.tables.weakly, &mut self.tables.weakly);
-        part.into_buffers()
     }
 
     /// [`absorb`](Self::absorb) for a part that counted every position of the set from
@@ -663,17 +674,7 @@ impl EdgeCounter {
         mut part: EdgeCounter,
         base: usize,
     ) -> (Vec<i32>, Vec<u32>, PassTables) {
-        let done = part.tables.start.len();
-        assert_eq!(
-            self.tables.start.len(),
-            base + 1,
-            "the counter has counted the positions before the part's"
-        );
-        assert!(
-            done <= part.refs.len() && base + done == self.refs.len(),
-            "the part's entries cover the set from its base on"
-        );
-        self.refs[base..].copy_from_slice(&part.refs[..done]);
+        self.take_counts_in(&part, base, true);
         // What the part has not subtracted yet is subtracted now, from the counts just taken
         // in: this counter keeps no record of the part's edges.
         let presub = part.presub.clone();
@@ -681,13 +682,7 @@ impl EdgeCounter {
             .iter()
             .chain(&part.edges[presub.end..]);
         subtract(&mut self.refs, later.chain(part.cross.iter()));
-        let shift = |from: &[u32], to: &mut Vec<u32>| {
-            to.extend(from.iter().map(|&e| e + base as u32));
-        };
         let mut tables = part.take_pass_tables();
-        shift(&tables.pinned, &mut self.tables.pinned);
-        shift(&tables.special, &mut self.tables.special);
-        shift(&tables.weakly, &mut self.tables.weakly);
         tables.pinned.clear();
         tables.special.clear();
         tables.weakly.clear();
