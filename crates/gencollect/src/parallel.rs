@@ -161,9 +161,9 @@ pub(crate) fn next_share(t: Timing) -> f64 {
 ///
 /// `main`'s counts need not be zero: the entries of its own half are zeroed here once the
 /// helper is on its way (so that the 4 MB of a 1,000,000-object set are written while the
-/// helper starts), and so are the helper's when it counted nothing. The helper's counts
-/// replace its entries when they are absorbed; the caller zeroes the entries after those
-/// before it counts them.
+/// helper starts), and so are the helper's when it counted nothing or could not start. The
+/// helper's counts replace its entries when they are absorbed; the caller zeroes the
+/// entries after those before it counts them.
 ///
 /// If the helper panics (only a broken `Trace` contract can make gcrt's own code panic),
 /// the panic resumes here after the join, and the objects it held keep their temporary
@@ -220,12 +220,10 @@ pub(crate) unsafe fn count_halves(
         // entries are replaced by its counts).
         main.subtract_within(0..split, 0);
         let main_done = start.elapsed();
-        let Ok(handle) = spawned else {
-            main.zero_counts(split..n);
-            return (mine_done, Err(PartBuffers::default()), None);
-        };
-        match handle.join() {
-            Ok((counter, done, helper_started, helper_done)) if done > 0 => {
+        let result = match spawned.map(|handle| handle.join()) {
+            // No helper (its buffers went with the closure that could not start).
+            Err(_) => (mine_done, Err(PartBuffers::default()), None),
+            Ok(Ok((counter, done, helper_started, helper_done))) if done > 0 => {
                 let timing = (mine_done == split && done == n - split).then_some(Timing {
                     share: (n - split) as f64 / n as f64,
                     main_done,
@@ -238,8 +236,7 @@ pub(crate) unsafe fn count_halves(
                 };
                 (mine_done, Ok(part), timing)
             }
-            Ok((counter, ..)) => {
-                main.zero_counts(split..n);
+            Ok(Ok((counter, ..))) => {
                 let (refs, edges, tables) = counter.into_buffers();
                 let bufs = PartBuffers {
                     refs,
@@ -248,8 +245,14 @@ pub(crate) unsafe fn count_halves(
                 };
                 (mine_done, Err(bufs), None)
             }
-            Err(payload) => std::panic::resume_unwind(payload),
+            Ok(Err(payload)) => std::panic::resume_unwind(payload),
+        };
+        if result.1.is_err() {
+            // No helper, or it counted nothing: the caller counts its half into these
+            // entries.
+            main.zero_counts(split..n);
         }
+        result
     })
 }
 

@@ -206,6 +206,19 @@ fn subtract<'a>(refs: &mut [i32], targets: impl Iterator<Item = &'a u32>) {
     }
 }
 
+/// The targets of a counter's edges that are still to be subtracted: those outside the
+/// range `presub` already subtracted, and those noted in `cross` when it was.
+fn unsubtracted<'a>(
+    edges: &'a [u32],
+    presub: &core::ops::Range<usize>,
+    cross: &'a [u32],
+) -> impl Iterator<Item = &'a u32> {
+    edges[..presub.start]
+        .iter()
+        .chain(&edges[presub.end..])
+        .chain(cross)
+}
+
 /// An entry of [`EdgeCounter::with_remap`]'s table for a position that is not counted.
 pub const NOT_COUNTED: u32 = u32::MAX;
 
@@ -677,11 +690,10 @@ impl EdgeCounter {
         self.take_counts_in(&part, base, true);
         // What the part has not subtracted yet is subtracted now, from the counts just taken
         // in: this counter keeps no record of the part's edges.
-        let presub = part.presub.clone();
-        let later = part.edges[..presub.start]
-            .iter()
-            .chain(&part.edges[presub.end..]);
-        subtract(&mut self.refs, later.chain(part.cross.iter()));
+        subtract(
+            &mut self.refs,
+            unsubtracted(&part.edges, &part.presub, &part.cross),
+        );
         let mut tables = part.take_pass_tables();
         tables.pinned.clear();
         tables.special.clear();
@@ -812,8 +824,7 @@ impl EdgeCounter {
             cross,
             ..
         } = &mut self;
-        let (before, after) = (&edges[..presub.start], &edges[presub.end..]);
-        subtract(refs, before.iter().chain(after).chain(cross.iter()));
+        subtract(refs, unsubtracted(edges, presub, cross));
         (self.refs, self.edges)
     }
 
