@@ -96,5 +96,5 @@ fn main() {
         );
     }
     println!("heap: {} bytes in use", gc::total_memory());
-    println!("{}", gcrt::refcount::with_heap(|h| h.alloc_report()));
+    println!("{}", gc::alloc_report());
 }

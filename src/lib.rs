@@ -23,19 +23,35 @@
 //! assert_eq!(gc::collect(), 2);
 //! ```
 //!
-//! The layers, bottom-up (see `docs/architecture.md`):
+//! What is here:
 //!
-//! * [`rawalloc`]: arenas, pools and size classes (CPython's obmalloc);
-//! * [`refcount`]: the object header, [`Trace`], [`Gc`] and [`Weak`];
-//! * [`objects`]: built-in object types with their own allocation policies;
-//! * [`gencollect`] (as [`gc`]): the cycle collector and the `gc`-module API.
+//! * the handles: [`Gc`] (strong), [`Weak`], [`WeakRef`] (a weak reference with a
+//!   callback) and [`AnyGc`] (a strong handle of any type);
+//! * tracing: [`Trace`] and `#[derive(Trace)]`, with [`Tracer`] and [`Visitor`] for
+//!   hand-written impls ([`ObjPtr`] is what a visitor is shown: an object's identity);
+//! * [`Finalize`], for finalizers that run before a cycle is broken (PEP 442);
+//! * [`gc`], Python's `gc` module: collections, thresholds, statistics, flags, callbacks,
+//!   and the heap's memory statistics ([`gc::alloc_stats`], [`gc::alloc_report`]).
+//!
+//! The layers behind them (see `docs/architecture.md`) are private to gcrt: `rawalloc`
+//! (arenas, pools and size classes), `refcount` (the object header, handles and reference
+//! counting), `objects` (built-in object types) and `gencollect` (the cycle collector).
+//!
+//! The engine is not reachable from here:
+//!
+//! ```compile_fail,E0433
+//! gcrt::refcount::engine::with_heap(|h| h.list_len(0));
+//! ```
+//!
+//! ```compile_fail,E0432
+//! use gcrt::gc::engine::with_heap;
+//! ```
 
 pub use gcrt_derive::Trace;
 pub use gencollect as gc;
 #[doc(hidden)]
 pub use refcount::__Leaf;
 pub use refcount::{AnyGc, Finalize, Gc, ObjPtr, Trace, Tracer, Visitor, Weak, WeakRef};
-pub use {gencollect, objects, rawalloc, refcount};
 
 /// The README's examples, compiled and run as doctests so they never rot.
 #[cfg(doctest)]

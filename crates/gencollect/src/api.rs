@@ -1,6 +1,7 @@
 //! The `gc`-module API, acting on the current thread's heap.
 
-use refcount::{AnyGc, Gc, ObjPtr, PERMANENT, Trace, Tracer, Visitor, flags, with_heap};
+use refcount::engine::{ObjectOps, PERMANENT, UNREACHABLE, YOUNG, any_from_obj, flags, with_heap};
+use refcount::{AnyGc, Gc, ObjPtr, Trace, Tracer, Visitor};
 
 use crate::callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
 use crate::collector;
@@ -63,7 +64,7 @@ pub(crate) fn automatic() {
             return;
         }
         for g in (0..3).rev() {
-            if h.count(g) > h.threshold(g) {
+            if h.generation_count(g) > h.threshold(g) {
                 if g == 2 {
                     let (total, pending) =
                         with_state(|s| (s.long_lived_total.get(), s.long_lived_pending.get()))
@@ -161,7 +162,13 @@ impl Drop for DisabledGuard {
 /// assert_eq!(gencollect::get_count(), (0, 0, 1));
 /// ```
 pub fn get_count() -> (usize, usize, usize) {
-    with_heap(|h| (h.count(0), h.count(1), h.count(2)))
+    with_heap(|h| {
+        (
+            h.generation_count(0),
+            h.generation_count(1),
+            h.generation_count(2),
+        )
+    })
 }
 
 /// The three thresholds; the defaults are `(2000, 10, 10)`.
@@ -185,7 +192,8 @@ pub fn get_threshold() -> (usize, usize, usize) {
 /// ```
 pub fn set_threshold(threshold0: usize, threshold1: usize, threshold2: usize) {
     crate::install();
-    with_heap(|h| {
+    // SAFETY: the collector's API sets the thresholds; any value is valid.
+    with_heap(|h| unsafe {
         h.set_threshold(0, threshold0);
         h.set_threshold(1, threshold1);
         h.set_threshold(2, threshold2);
@@ -237,18 +245,17 @@ pub fn set_full_scan(on: bool) {
 /// The default of [`set_young_hold_threshold`].
 pub(crate) const YOUNG_HOLD_THRESHOLD: usize = 1 << 16;
 
-/// Tuning for tests and measurements, not a stable interface: from how many objects in
-/// generation 0 a collection sets its garbage apart without a pass over it (the count pass
-/// then takes a temporary reference on each of those objects, and gives the survivors'
-/// back after the analysis; see `docs/collector.md`), as long as the last such collection
-/// found at least half of generation 0 garbage. Default 65,536; 0 makes every collection
-/// that includes generation 0 work that way whatever the last one found, `usize::MAX` none.
+/// Tuning: from how many objects in generation 0 a collection sets its garbage apart
+/// without a pass over it, as long as the last such collection found at least half of
+/// generation 0 garbage. The count pass then takes a temporary reference on each of those
+/// objects and gives the survivors' back after the analysis (see `docs/collector.md`).
+/// Default 65,536; 0 makes every collection that includes generation 0 work that way
+/// whatever the last one found, `usize::MAX` none. The garbage found is the same either way.
 ///
 /// ```
 /// gencollect::set_young_hold_threshold(0);
 /// gencollect::set_young_hold_threshold(usize::MAX);
 /// ```
-#[doc(hidden)]
 pub fn set_young_hold_threshold(objects: usize) {
     with_state(|s| s.hold_threshold.set(objects));
 }
@@ -285,27 +292,25 @@ pub fn get_parallel() -> bool {
     with_state(|s| s.parallel.get()).unwrap_or(false)
 }
 
-/// Tuning for tests and measurements, not a stable interface: from how many objects in the
-/// analysed set a collection splits its count pass with a helper thread ([`set_parallel`]).
-/// Default 131,072.
+/// Tuning: from how many objects in the analysed set a collection splits its count pass
+/// with a helper thread ([`set_parallel`]). Default 131,072; 0 splits every pass that has
+/// objects for both threads.
 ///
 /// ```
 /// gencollect::set_parallel_threshold(1 << 17);
 /// ```
-#[doc(hidden)]
 pub fn set_parallel_threshold(objects: usize) {
     with_state(|s| s.parallel_threshold.set(objects));
 }
 
-/// Tuning for tests and measurements, not a stable interface: how many count passes on this
-/// thread a helper thread took part in and counted something ([`set_parallel`]).
+/// How many count passes on this thread a helper thread took part in and counted something
+/// ([`set_parallel`]): tells whether large collections really use the second core.
 ///
 /// ```
 /// let before = gencollect::split_passes();
 /// gencollect::collect();
 /// assert!(gencollect::split_passes() >= before);
 /// ```
-#[doc(hidden)]
 pub fn split_passes() -> usize {
     with_state(|s| s.split_passes.get()).unwrap_or(0)
 }
@@ -338,9 +343,14 @@ pub fn freeze() {
         if h.collecting() {
             return;
         }
-        for g in 0..3 {
-            h.append_list(g, PERMANENT);
-            h.set_count(g, 0);
+        // SAFETY: no collection is running, so no list is being analysed; moving objects
+        // to the permanent generation takes them out of collections (what freezing is),
+        // and their counts go with them.
+        unsafe {
+            for g in 0..3 {
+                h.append_list(g, PERMANENT);
+                h.set_generation_count(g, 0);
+            }
         }
     });
 }
@@ -356,7 +366,8 @@ pub fn unfreeze() {
                 // SAFETY: objects in a list are alive.
                 unsafe { obj.set_dirty() };
             }
-            h.append_list(PERMANENT, 2);
+            // SAFETY: no collection is running, so no list is being analysed.
+            unsafe { h.append_list(PERMANENT, 2) };
         }
     });
 }
@@ -419,7 +430,7 @@ pub fn get_objects(generation: Option<usize>) -> Result<Vec<AnyGc>, Error> {
         for l in lists {
             for obj in h.list_snapshot(l) {
                 // SAFETY: tracked objects are alive with memory held.
-                out.extend(unsafe { AnyGc::from_obj(obj) });
+                out.extend(unsafe { any_from_obj(obj) });
             }
         }
         out
@@ -454,7 +465,7 @@ pub fn get_referents<T: Trace + 'static>(gc: &Gc<T>) -> Vec<AnyGc> {
         .0
         .into_iter()
         // SAFETY: `gc` holds these handles, so their targets are held.
-        .filter_map(|obj| unsafe { AnyGc::from_obj(obj) })
+        .filter_map(|obj| unsafe { any_from_obj(obj) })
         .collect()
 }
 
@@ -488,7 +499,7 @@ pub fn get_referrers<T: Trace + 'static>(gc: &Gc<T>) -> Vec<AnyGc> {
         .into_iter()
         // SAFETY: tracked objects are alive with memory held at snapshot time, and nothing
         // ran since.
-        .filter_map(|obj| unsafe { AnyGc::from_obj(obj) })
+        .filter_map(|obj| unsafe { any_from_obj(obj) })
         .collect();
     held.into_iter()
         .filter(|any| {
@@ -565,15 +576,15 @@ pub fn clear_garbage() {
             // SAFETY: `any` holds the object; tracked objects move to the working list.
             unsafe {
                 if obj.flags() & flags::TRACKED != 0 {
-                    h.move_to(obj, refcount::YOUNG);
+                    h.move_to(obj, YOUNG);
                 }
             }
         }
         drop(taken);
         let debug = get_debug();
-        let (verdict, panic) =
-            collector::analyse_guarded(h, &[refcount::YOUNG], refcount::UNREACHABLE, false, false);
-        h.append_list(refcount::YOUNG, 2);
+        let (verdict, panic) = collector::analyse_guarded(h, &[YOUNG], UNREACHABLE, false, false);
+        // SAFETY: the analysis is over; what is left in the working list survived it.
+        unsafe { h.append_list(YOUNG, 2) };
         let panic = match verdict.map(|(v, _)| v) {
             Some(collector::Verdict::Moved(found)) => {
                 collector::first_panic(panic, collector::process_unreachable(h, 2, debug, found).1)

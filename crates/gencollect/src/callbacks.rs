@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 /// Whether a callback is called before or after a collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Phase {
     /// Before the collection starts.
     Start,
@@ -16,6 +17,7 @@ pub enum Phase {
 
 /// Why a collection ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Reason {
     /// Generation 0's count passed its threshold and this generation was selected.
     Threshold,

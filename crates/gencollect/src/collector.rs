@@ -20,10 +20,11 @@ use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
-use refcount::{
-    EdgeCounter, Heap, NOT_COUNTED, ObjPtr, PREFETCH_AHEAD, PassTables, SCRATCH, SetLayout, Tracer,
-    UNREACHABLE, Visitor, flags,
+use refcount::engine::{
+    EdgeCounter, Heap, NOT_COUNTED, ObjectOps, PREFETCH_AHEAD, PassTables, SCRATCH, SetLayout,
+    UNREACHABLE, flags,
 };
+use refcount::{ObjPtr, Tracer, Visitor};
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
 use crate::parallel::{self, PartBuffers};
@@ -43,14 +44,16 @@ pub(crate) struct Running<'a>(&'a Heap);
 impl<'a> Running<'a> {
     /// Marks a collection as running until the guard drops.
     pub(crate) fn start(heap: &'a Heap) -> Running<'a> {
-        heap.set_collecting(true);
+        // SAFETY: the collection the guard stands for runs on this thread until it drops.
+        unsafe { heap.set_collecting(true) };
         Running(heap)
     }
 }
 
 impl Drop for Running<'_> {
     fn drop(&mut self) {
-        self.0.set_collecting(false);
+        // SAFETY: the collection is over (or unwinding out of it).
+        unsafe { self.0.set_collecting(false) };
     }
 }
 
@@ -147,11 +150,16 @@ pub(crate) type Payload = Box<dyn core::any::Any + Send>;
 /// The collection proper. Returns what it found and the first panic raised by user code,
 /// to be resumed once the heap is consistent again.
 fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Payload>) {
+    // CPython's bookkeeping: a collection of generation N counts one in N + 1 and zeroes
+    // the counts it collects.
     if generation < 2 {
-        heap.set_count(generation + 1, heap.count(generation + 1) + 1);
+        let next = heap.generation_count(generation + 1) + 1;
+        // SAFETY: the collector's bookkeeping, as above.
+        unsafe { heap.set_generation_count(generation + 1, next) };
     }
     for g in 0..=generation {
-        heap.set_count(g, 0);
+        // SAFETY: the collector's bookkeeping, as above.
+        unsafe { heap.set_generation_count(g, 0) };
     }
     // The generations are analysed where they are, oldest first: moving a large generation
     // to a working list and back would cost two extra passes over memory.
@@ -164,7 +172,9 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags) -> (Outcome, Option<Pa
     };
     let promote = || {
         for g in 0..=generation {
-            heap.append_list(g, old);
+            // SAFETY: called once the analysis is over (or was abandoned): survivors move
+            // to the next generation.
+            unsafe { heap.append_list(g, old) };
         }
     };
 
@@ -234,7 +244,9 @@ pub(crate) fn analyse_guarded(
     restrict: bool,
 ) -> (Option<(Verdict, usize)>, Option<Payload>) {
     let graph = Graph::take();
-    heap.set_analysing(from);
+    // SAFETY: this analysis identifies the objects of `from` by position until it clears
+    // the mark, on every path (unwinding included: `result` is caught below).
+    unsafe { heap.set_analysing(from) };
     let mut verdict = None;
     let result = catch_unwind(AssertUnwindSafe(|| {
         heap.defer_frees(|| {
@@ -245,10 +257,12 @@ pub(crate) fn analyse_guarded(
             verdict = unsafe { analyse(heap, from, to, fast, restrict, graph) };
             // The lists have their final shape: the deferred frees, which run next, may
             // take objects out of them.
-            heap.set_analysing(&[]);
+            // SAFETY: the analysis no longer uses positions.
+            unsafe { heap.set_analysing(&[]) };
         })
     }));
-    heap.set_analysing(&[]);
+    // SAFETY: the analysis is over, whichever way it ended.
+    unsafe { heap.set_analysing(&[]) };
     (verdict, result.err())
 }
 
@@ -296,7 +310,7 @@ pub(crate) fn process_unreachable(
             .list_snapshot(UNREACHABLE)
             .into_iter()
             // SAFETY: objects in a list are alive; the handle adds a reference.
-            .filter_map(|obj| unsafe { refcount::AnyGc::from_obj(obj) })
+            .filter_map(|obj| unsafe { refcount::engine::any_from_obj(obj) })
             .collect();
         revive(heap, UNREACHABLE, old);
         with_state(|s| s.garbage.borrow_mut().extend(saved));
@@ -347,14 +361,17 @@ fn finalize(heap: &Heap, old: usize) -> Result<Option<Payload>, Option<Payload>>
             obj.run_finalizer();
         }
     }
-    heap.append_list(SCRATCH, UNREACHABLE);
+    // SAFETY: no analysis is running; these are the objects found unreachable, back in
+    // their working list.
+    unsafe { heap.append_list(SCRATCH, UNREACHABLE) };
     // Resurrection: what a finalizer made reachable again (and everything it reaches)
     // survives; only what is still unreachable is freed.
     let (verdict, panic) = analyse_guarded(heap, &[UNREACHABLE], SCRATCH, false, false);
     revive(heap, UNREACHABLE, old);
     match verdict {
         Some(_) => {
-            heap.append_list(SCRATCH, UNREACHABLE);
+            // SAFETY: the analysis is over; what it found still unreachable is garbage.
+            unsafe { heap.append_list(SCRATCH, UNREACHABLE) };
             Ok(panic)
         }
         None => Err(panic),
@@ -373,7 +390,8 @@ fn revive(heap: &Heap, list: usize, old: usize) {
             obj.set_dirty();
         }
     }
-    heap.append_list(list, old);
+    // SAFETY: no analysis is running; these objects live on in an ordinary generation.
+    unsafe { heap.append_list(list, old) };
 }
 
 fn last(heap: &Heap, list: usize) -> Option<ObjPtr> {

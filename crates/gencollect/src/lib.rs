@@ -32,7 +32,8 @@ pub use api::{
 pub use callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
 pub use error::Error;
 pub use refcount::AnyGc;
-pub use refcount::{Unraisable, report_unraisable, set_unraisable_hook};
+pub use refcount::{AllocStats, alloc_report, alloc_stats};
+pub use refcount::{Unraisable, UnraisableHook, report_unraisable, set_unraisable_hook};
 pub use stats::{DebugFlags, GenerationStats};
 
 /// Installs the generational collector as the heap's automatic-collection hook.
@@ -40,7 +41,7 @@ pub use stats::{DebugFlags, GenerationStats};
 /// Runs by itself when the program starts; calling it again does nothing. Call it yourself
 /// only on a platform where load-time constructors do not run.
 pub fn install() {
-    refcount::set_collect_hook(api::automatic);
+    refcount::engine::set_collect_hook(api::automatic);
 }
 
 #[ctor::ctor(unsafe)]

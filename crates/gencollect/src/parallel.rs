@@ -18,7 +18,8 @@ use std::ops::Range;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use refcount::{EdgeCounter, Heap, ObjPtr, PassTables, SetLayout};
+use refcount::ObjPtr;
+use refcount::engine::{EdgeCounter, Heap, PassTables, SetLayout};
 
 /// Sets of fewer objects are counted by one thread: starting a thread costs tens of
 /// microseconds, about what counting 10,000 objects does.

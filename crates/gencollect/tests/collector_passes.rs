@@ -3,7 +3,8 @@
 
 use std::cell::{Cell, RefCell};
 
-use refcount::{Gc, Trace, Tracer, Weak, with_heap};
+use refcount::engine::with_heap;
+use refcount::{Gc, Trace, Tracer, Weak};
 
 thread_local! {
     static DROPS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };

@@ -6,7 +6,8 @@
 
 use std::cell::{Cell, RefCell};
 
-use refcount::{Gc, Trace, Tracer, with_heap};
+use refcount::engine::with_heap;
+use refcount::{Gc, Trace, Tracer};
 
 thread_local! {
     static DROPS: Cell<usize> = const { Cell::new(0) };

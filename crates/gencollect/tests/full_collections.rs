@@ -1,4 +1,4 @@
-//! Full collections analyse only what dirty objects reach (`ObjPtr::is_dirty`): what users
+//! Full collections analyse only what dirty objects reach (`ObjectOps::is_dirty`): what users
 //! rely on is that they still find exactly the garbage a whole-heap analysis finds, while an
 //! unchanged heap costs no analysis at all.
 
@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use gencollect::{collect, get_stats};
 use refcount::Gc;
+use refcount::engine::ObjectOps;
 
 thread_local! {
     static DROPS: RefCell<usize> = const { RefCell::new(0) };

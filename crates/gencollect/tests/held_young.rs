@@ -9,7 +9,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 use gcrt_derive::Trace;
-use refcount::{Gc, Trace, Tracer, Weak, with_heap};
+use refcount::engine::with_heap;
+use refcount::{Gc, Trace, Tracer, Weak};
 
 #[derive(Trace)]
 #[trace(crate = "refcount")]

@@ -291,7 +291,7 @@ impl World {
     fn full_collect_by_borrows(&mut self, context: &str) -> (usize, usize) {
         let expected = self.unreachable_alive();
         // Not `get_objects`: the handles it returns would mark everything dirty when dropped.
-        let tracked: usize = refcount::with_heap(|h| (0..3).map(|g| h.list_len(g)).sum());
+        let tracked: usize = refcount::engine::with_heap(|h| (0..3).map(|g| h.list_len(g)).sum());
         let before = gencollect::get_stats()[2].candidates;
         assert_eq!(collect(), expected, "{context}: collect() return value");
         let analysed = gencollect::get_stats()[2].candidates - before;

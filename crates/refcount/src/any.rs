@@ -32,7 +32,7 @@ impl AnyGc {
     ///
     /// # Safety
     /// The object's memory is held (it is tracked, or the caller holds a reference).
-    pub unsafe fn from_obj(obj: ObjPtr) -> Option<AnyGc> {
+    pub(crate) unsafe fn from_obj(obj: ObjPtr) -> Option<AnyGc> {
         // SAFETY: memory held per the caller.
         unsafe {
             if !obj.is_alive() {

@@ -11,7 +11,8 @@ use crate::trace::{Trace, Tracer};
 /// allocates, come after them and are not part of it). Lists outside the set have none.
 ///
 /// ```
-/// use refcount::{Gc, SetLayout, with_heap};
+/// use refcount::Gc;
+/// use refcount::engine::{SetLayout, with_heap};
 /// let a = Gc::new(core::cell::RefCell::new(None::<Gc<u8>>));
 /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
 /// assert_eq!(layout.len(), with_heap(|h| h.list_len(0)));
@@ -78,7 +79,8 @@ impl SetLayout {
     /// empty range if none are).
     ///
     /// ```
-    /// use refcount::{Gc, SetLayout, with_heap};
+    /// use refcount::Gc;
+    /// use refcount::engine::{SetLayout, with_heap};
     /// let a = Gc::new(core::cell::RefCell::new(None::<Gc<u8>>));
     /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
     /// let n = layout.len();
@@ -130,14 +132,15 @@ impl SetLayout {
 ///
 /// ```
 /// use core::cell::RefCell;
-/// use refcount::{EdgeCounter, Gc, SetLayout, with_heap};
+/// use refcount::Gc;
+/// use refcount::engine::{EdgeCounter, SetLayout, with_heap};
 ///
 /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
 /// let b = Gc::new(RefCell::new(Some(a.clone())));
 /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
 /// let mut counter = EdgeCounter::new(layout, vec![0; layout.len()], Vec::new());
 /// // SAFETY: `b` is alive.
-/// unsafe { Gc::as_obj(&b).trace(&mut counter.tracer()) };
+/// unsafe { refcount::engine::ObjectOps::trace(Gc::as_obj(&b), &mut counter.tracer()) };
 /// let (refs, edges) = counter.into_parts();
 /// assert_eq!(edges.len(), 1);
 /// assert_eq!(refs.iter().sum::<i32>(), -1);
@@ -168,7 +171,7 @@ pub struct EdgeCounter {
 /// [`EdgeCounter::count_entries`]); moved in and out so that their buffers can be reused.
 ///
 /// ```
-/// use refcount::PassTables;
+/// use refcount::engine::PassTables;
 /// let t = PassTables::default();
 /// assert!(t.start.is_empty() && t.pinned.is_empty() && t.special.is_empty());
 /// ```
@@ -239,7 +242,7 @@ impl EdgeCounter {
     /// pass can be split between threads, each filling its own tables.
     ///
     /// ```
-    /// use refcount::{EdgeCounter, SetLayout, with_heap};
+    /// use refcount::engine::{EdgeCounter, SetLayout, with_heap};
     /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
     /// let counter = EdgeCounter::part(layout, Vec::new(), Vec::new());
     /// assert_eq!(counter.edge_count(), 0);
@@ -264,7 +267,8 @@ impl EdgeCounter {
     ///
     /// ```
     /// use core::cell::RefCell;
-    /// use refcount::{EdgeCounter, Gc, NOT_COUNTED, SetLayout, with_heap};
+    /// use refcount::Gc;
+    /// use refcount::engine::{EdgeCounter, NOT_COUNTED, SetLayout, with_heap};
     ///
     /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
     /// let b = Gc::new(RefCell::new(Some(a.clone())));
@@ -275,7 +279,7 @@ impl EdgeCounter {
     /// remap[pos(&a)] = 0;
     /// let mut counter = EdgeCounter::with_remap(layout, vec![0], Vec::new(), remap);
     /// // SAFETY: `b` is alive.
-    /// unsafe { Gc::as_obj(&b).trace(&mut counter.tracer()) };
+    /// unsafe { refcount::engine::ObjectOps::trace(Gc::as_obj(&b), &mut counter.tracer()) };
     /// assert_eq!(counter.take_remap().len(), layout.len());
     /// assert_eq!(counter.into_parts(), (vec![-1], vec![0]));
     /// ```
@@ -324,7 +328,8 @@ impl EdgeCounter {
     ///
     /// ```
     /// use core::cell::RefCell;
-    /// use refcount::{EdgeCounter, Gc, PassTables, SetLayout, with_heap};
+    /// use refcount::Gc;
+    /// use refcount::engine::{EdgeCounter, PassTables, SetLayout, with_heap};
     ///
     /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
     /// let b = Gc::new(RefCell::new(Some(a.clone())));
@@ -380,7 +385,8 @@ impl EdgeCounter {
     ///
     /// ```
     /// use core::cell::RefCell;
-    /// use refcount::{EdgeCounter, Gc, PassTables, SetLayout, with_heap};
+    /// use refcount::Gc;
+    /// use refcount::engine::{EdgeCounter, PassTables, SetLayout, with_heap};
     ///
     /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
     /// let b = Gc::new(RefCell::new(Some(a.clone())));
@@ -565,7 +571,8 @@ impl EdgeCounter {
     ///
     /// ```
     /// use core::cell::RefCell;
-    /// use refcount::{EdgeCounter, Gc, PassTables, SetLayout, with_heap};
+    /// use refcount::Gc;
+    /// use refcount::engine::{EdgeCounter, PassTables, SetLayout, with_heap};
     ///
     /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
     /// let b = Gc::new(RefCell::new(Some(a.clone())));
@@ -654,7 +661,8 @@ impl EdgeCounter {
     ///
     /// ```
     /// use core::cell::RefCell;
-    /// use refcount::{EdgeCounter, Gc, PassTables, SetLayout, with_heap};
+    /// use refcount::Gc;
+    /// use refcount::engine::{EdgeCounter, PassTables, SetLayout, with_heap};
     ///
     /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
     /// let b = Gc::new(RefCell::new(Some(a.clone())));
@@ -706,7 +714,7 @@ impl EdgeCounter {
     /// its counts, its edges and its tables.
     ///
     /// ```
-    /// use refcount::{EdgeCounter, SetLayout, with_heap};
+    /// use refcount::engine::{EdgeCounter, SetLayout, with_heap};
     /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
     /// let (refs, edges, tables) = EdgeCounter::part(layout, vec![3; 4], vec![1]).into_buffers();
     /// assert!(refs.is_empty() && edges.is_empty() && tables.start.is_empty());
@@ -739,7 +747,7 @@ impl EdgeCounter {
     /// helper thread is on its way.
     ///
     /// ```
-    /// use refcount::{EdgeCounter, SetLayout, with_heap};
+    /// use refcount::engine::{EdgeCounter, SetLayout, with_heap};
     /// # let _keep = refcount::Gc::new(core::cell::RefCell::new(None::<refcount::Gc<u8>>));
     /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
     /// let mut counter = EdgeCounter::new(layout, vec![7; layout.len()], Vec::new());
@@ -771,7 +779,8 @@ impl EdgeCounter {
     ///
     /// ```
     /// use core::cell::RefCell;
-    /// use refcount::{EdgeCounter, Gc, PassTables, SetLayout, with_heap};
+    /// use refcount::Gc;
+    /// use refcount::engine::{EdgeCounter, PassTables, SetLayout, with_heap};
     ///
     /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
     /// let b = Gc::new(RefCell::new(Some(a.clone())));

@@ -192,7 +192,7 @@ impl<T: Trace + 'static> Gc<T> {
     ///
     /// # Safety
     /// The object's memory is held (it is tracked, or someone holds a handle to it).
-    pub unsafe fn from_obj_checked(obj: ObjPtr) -> Option<Gc<T>> {
+    pub(crate) unsafe fn from_obj_checked(obj: ObjPtr) -> Option<Gc<T>> {
         // SAFETY: memory held per the caller.
         unsafe {
             if obj.type_id() != core::any::TypeId::of::<T>() || !obj.is_alive() {
@@ -270,7 +270,7 @@ impl<T: Trace + 'static> Gc<T> {
     ///
     /// Unsafe code could use the pointer to reach the object without holding a handle,
     /// which the collector's shortcut for full collections relies on (see
-    /// [`ObjPtr::is_dirty`]): a tracked object whose pointer was handed out is analysed by
+    /// `docs/collector.md`): a tracked object whose pointer was handed out is analysed by
     /// every full collection from then on.
     #[inline]
     pub fn as_ptr(this: &Gc<T>) -> *const T {

@@ -81,7 +81,7 @@ const RAW_IMMORTAL: u32 = u32::MAX - 1;
 /// * An object with an `Ext` is in exactly one heap list while `TRACKED` is set, at
 ///   position `index`.
 #[repr(C)]
-pub struct Header {
+pub(crate) struct Header {
     strong: Cell<u32>,
     meta: Cell<u32>,
     ty: &'static TypeInfo,
@@ -98,7 +98,7 @@ pub(crate) struct Ext {
 const HAS_EXT: u32 = 1 << 31;
 const WEAK_MASK: u32 = !HAS_EXT;
 
-/// Flag bits of a tracked object's extension (see [`Header`]).
+/// Flag bits of a tracked object's extension (the layout is drawn in `header.rs`).
 pub mod flags {
     /// Mask of the list id.
     pub const LIST_MASK: u32 = 0b111;
@@ -129,7 +129,7 @@ pub mod flags {
 
 /// Per-type descriptor: what the heap and collector need to handle an object whose static
 /// type they do not know.
-pub struct TypeInfo {
+pub(crate) struct TypeInfo {
     name: fn() -> &'static str,
     type_id: fn() -> TypeId,
     trace: unsafe fn(ObjPtr, &mut Tracer<'_>),
@@ -285,7 +285,7 @@ impl ObjPtr {
     /// for a loop that will reach it a few iterations later. Only a hint: it never faults and
     /// changes nothing, whatever the address.
     #[inline(always)]
-    pub fn prefetch(self) {
+    pub(crate) fn prefetch(self) {
         #[cfg(all(target_arch = "x86_64", not(miri)))]
         {
             use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
@@ -330,7 +330,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held.
     #[inline(always)]
-    pub unsafe fn strong(self) -> u32 {
+    pub(crate) unsafe fn strong(self) -> u32 {
         let raw = self.header().strong.get();
         if (raw as i32) < 0 { IMMORTAL } else { raw >> 1 }
     }
@@ -341,7 +341,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held.
     #[inline(always)]
-    pub unsafe fn has_strong(self) -> bool {
+    pub(crate) unsafe fn has_strong(self) -> bool {
         self.header().strong.get() >= ONE
     }
 
@@ -351,7 +351,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held.
     #[inline(always)]
-    pub unsafe fn mortal_strong(self) -> Option<u32> {
+    pub(crate) unsafe fn mortal_strong(self) -> Option<u32> {
         let raw = self.header().strong.get();
         // Mortal and nonzero: the field is in ONE..2^31, so `raw - ONE` stays below
         // 2^31 - ONE; 0, a lone dirty bit and immortal fields all land at or above it.
@@ -367,21 +367,10 @@ impl ObjPtr {
     /// another handle into it, which must then go too). So a full collection only needs to
     /// analyse what is reachable from dirty objects; the rest was reachable and still is.
     ///
-    /// ```
-    /// use refcount::Gc;
-    /// let a = Gc::new(core::cell::RefCell::new(None::<Gc<u8>>));
-    /// let obj = Gc::as_obj(&a);
-    /// // SAFETY: `a` holds the memory.
-    /// assert!(!unsafe { obj.is_dirty() }, "new objects are clean");
-    /// drop(a.clone()); // an increment, then a decrement that leaves 1
-    /// assert!(unsafe { obj.is_dirty() });
-    /// assert_eq!(Gc::ref_count(&a), 1);
-    /// ```
-    ///
     /// # Safety
     /// The object's memory is held.
     #[inline(always)]
-    pub unsafe fn is_dirty(self) -> bool {
+    pub(crate) unsafe fn is_dirty(self) -> bool {
         let raw = self.header().strong.get();
         raw & DIRTY != 0 && (raw as i32) >= 0
     }
@@ -391,7 +380,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held.
     #[inline]
-    pub unsafe fn set_dirty(self) {
+    pub(crate) unsafe fn set_dirty(self) {
         let h = self.header();
         let raw = h.strong.get();
         if (raw as i32) >= 0 {
@@ -405,7 +394,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held.
     #[inline(always)]
-    pub unsafe fn clear_dirty(self) {
+    pub(crate) unsafe fn clear_dirty(self) {
         let h = self.header();
         let raw = h.strong.get();
         if raw & DIRTY != 0 && (raw as i32) >= 0 {
@@ -418,7 +407,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held and its strong count is not 0.
     #[inline(always)]
-    pub unsafe fn inc_strong(self) {
+    pub(crate) unsafe fn inc_strong(self) {
         let h = self.header();
         let n = h.strong.get().wrapping_add(ONE);
         // Field values from 2^31 up are immortal: one signed test on the hot path, like
@@ -436,7 +425,7 @@ impl ObjPtr {
     /// # Safety
     /// The caller owns one strong reference to the object and gives it up.
     #[inline]
-    pub unsafe fn dec_strong(self) {
+    pub(crate) unsafe fn dec_strong(self) {
         // SAFETY: per the caller; `release` is the untyped release.
         unsafe { self.dec_strong_with(|obj| crate::heap::release(obj)) }
     }
@@ -465,7 +454,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held.
     #[inline(always)]
-    pub unsafe fn has_ext(self) -> bool {
+    pub(crate) unsafe fn has_ext(self) -> bool {
         self.header().meta.get() & HAS_EXT != 0
     }
 
@@ -474,7 +463,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held.
     #[inline(always)]
-    pub unsafe fn flags(self) -> u32 {
+    pub(crate) unsafe fn flags(self) -> u32 {
         // SAFETY: checked `has_ext` first; memory held per the caller.
         unsafe {
             if self.has_ext() {
@@ -491,7 +480,7 @@ impl ObjPtr {
     /// The object's memory is held. The list bits and `TRACKED` are the heap's to manage;
     /// the caller must not change them.
     #[inline(always)]
-    pub unsafe fn set_flags(self, bits: u32) {
+    pub(crate) unsafe fn set_flags(self, bits: u32) {
         // SAFETY: memory held per the caller; ext exists when has_ext.
         unsafe {
             if self.has_ext() {
@@ -506,7 +495,7 @@ impl ObjPtr {
     /// # Safety
     /// As for [`set_flags`](Self::set_flags).
     #[inline(always)]
-    pub unsafe fn clear_flags(self, bits: u32) {
+    pub(crate) unsafe fn clear_flags(self, bits: u32) {
         // SAFETY: memory held per the caller; ext exists when has_ext.
         unsafe {
             if self.has_ext() {
@@ -522,7 +511,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held and it has an extension.
     #[inline(always)]
-    pub unsafe fn ext_flags(self) -> u32 {
+    pub(crate) unsafe fn ext_flags(self) -> u32 {
         // SAFETY: per the caller.
         unsafe { self.ext().flags.get() }
     }
@@ -532,7 +521,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held and it is tracked.
     #[inline(always)]
-    pub unsafe fn index(self) -> usize {
+    pub(crate) unsafe fn index(self) -> usize {
         // SAFETY: a tracked object has an extension.
         unsafe { self.ext().index.get() as usize }
     }
@@ -543,7 +532,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held.
     #[inline(always)]
-    pub unsafe fn is_alive(self) -> bool {
+    pub(crate) unsafe fn is_alive(self) -> bool {
         // SAFETY: memory held per the caller.
         unsafe { self.strong() != 0 && self.flags() & flags::DEAD == 0 }
     }
@@ -553,7 +542,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held and its value is alive ([`is_alive`](Self::is_alive)).
     #[inline]
-    pub unsafe fn trace(self, tracer: &mut Tracer<'_>) {
+    pub(crate) unsafe fn trace(self, tracer: &mut Tracer<'_>) {
         // SAFETY: the value is alive per the caller.
         unsafe { (self.header().ty.trace)(self, tracer) }
     }
@@ -618,7 +607,7 @@ impl ObjPtr {
     ///
     /// # Safety
     /// The object's memory is held.
-    pub unsafe fn type_name(self) -> &'static str {
+    pub(crate) unsafe fn type_name(self) -> &'static str {
         (self.header().ty.name)()
     }
 
@@ -626,7 +615,7 @@ impl ObjPtr {
     ///
     /// # Safety
     /// The object's memory is held.
-    pub unsafe fn type_id(self) -> TypeId {
+    pub(crate) unsafe fn type_id(self) -> TypeId {
         (self.header().ty.type_id)()
     }
 
@@ -639,7 +628,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held, it has an extension, and no reference into its value
     /// (`&T`) is alive, which holds for objects the collector proved unreachable.
-    pub unsafe fn drop_value_in_place(self) {
+    pub(crate) unsafe fn drop_value_in_place(self) {
         // SAFETY: memory held and extension present per the caller.
         unsafe {
             if !self.is_alive() {
@@ -663,7 +652,7 @@ impl ObjPtr {
     /// # Safety
     /// The object's memory is held.
     #[inline]
-    pub unsafe fn finalizer_due(self) -> bool {
+    pub(crate) unsafe fn finalizer_due(self) -> bool {
         // SAFETY: memory held per the caller.
         self.header().ty.finalize.is_some()
             && unsafe { self.flags() } & (flags::FINALIZED | flags::NO_FINALIZE | flags::DEAD) == 0
@@ -675,7 +664,7 @@ impl ObjPtr {
     ///
     /// # Safety
     /// The object's memory is held and its strong count is not 0.
-    pub unsafe fn run_finalizer(self) -> bool {
+    pub(crate) unsafe fn run_finalizer(self) -> bool {
         // SAFETY: memory held per the caller; `finalizer_due` implies an extension.
         unsafe {
             if !self.finalizer_due() {

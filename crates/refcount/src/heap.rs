@@ -47,7 +47,7 @@ static COLLECT_HOOK: OnceLock<fn()> = OnceLock::new();
 ///
 /// ```
 /// fn my_collector() {}
-/// refcount::set_collect_hook(my_collector);
+/// refcount::engine::set_collect_hook(my_collector);
 /// ```
 pub fn set_collect_hook(hook: fn()) {
     let _ = COLLECT_HOOK.set(hook);
@@ -110,6 +110,35 @@ pub fn try_with_heap<R>(f: impl FnOnce(&Heap) -> R) -> Option<R> {
     HEAP.try_with(f).ok()
 }
 
+/// Statistics of the current thread's heap memory: blocks in use per size class, pools,
+/// arenas, large objects and the immortal region.
+///
+/// ```
+/// let before = refcount::alloc_stats().bytes_in_use;
+/// let a = refcount::Gc::new([0u64; 4]);
+/// assert!(refcount::alloc_stats().bytes_in_use > before);
+/// # drop(a);
+/// ```
+///
+/// # Panics
+/// If called while the thread is being torn down, after its heap was destroyed.
+pub fn alloc_stats() -> rawalloc::Stats {
+    with_heap(|h| h.alloc_stats())
+}
+
+/// A human-readable report of the current thread's heap memory, like Python's
+/// `sys._debugmallocstats()`.
+///
+/// ```
+/// assert!(!refcount::alloc_report().is_empty());
+/// ```
+///
+/// # Panics
+/// As [`alloc_stats`].
+pub fn alloc_report() -> String {
+    with_heap(|h| h.alloc_report())
+}
+
 impl Heap {
     fn new() -> Heap {
         Heap {
@@ -152,15 +181,7 @@ impl Heap {
         unsafe { self.alloc_mut().alloc_immortal(layout) }
     }
 
-    /// Statistics of the raw allocator.
-    ///
-    /// ```
-    /// let before = refcount::with_heap(|h| h.alloc_stats().bytes_in_use);
-    /// let a = refcount::Gc::new([0u64; 4]);
-    /// let after = refcount::with_heap(|h| h.alloc_stats().bytes_in_use);
-    /// assert!(after > before);
-    /// # drop(a);
-    /// ```
+    /// Statistics of the raw allocator ([`alloc_stats`]).
     pub fn alloc_stats(&self) -> rawalloc::Stats {
         // SAFETY: reading statistics runs no user code.
         unsafe { self.alloc_mut().stats() }
@@ -223,7 +244,7 @@ impl Heap {
     /// # Safety
     /// `obj` is alive, has an extension and is not tracked.
     #[inline(always)]
-    pub unsafe fn track(&self, obj: ObjPtr, list: usize) {
+    pub(crate) unsafe fn track(&self, obj: ObjPtr, list: usize) {
         // SAFETY: per the caller; the list borrow ends before any user code.
         unsafe {
             let l = self.list_mut(list);
@@ -312,7 +333,12 @@ impl Heap {
     }
 
     /// Moves every object of list `from` to the end of list `to`, keeping their order.
-    pub fn append_list(&self, from: usize, to: usize) {
+    ///
+    /// # Safety
+    /// Neither list is being analysed (a collection identifies their objects by position),
+    /// and moving the objects to `to` is the collector's decision: objects in the working
+    /// lists `UNREACHABLE` and `SCRATCH` are treated as garbage.
+    pub unsafe fn append_list(&self, from: usize, to: usize) {
         if from == to {
             return;
         }
@@ -427,7 +453,7 @@ impl Heap {
     }
 
     /// [`doom`](Self::doom) for a list whose objects the count pass holds a temporary
-    /// reference to ([`EdgeCounter::set_hold`](crate::EdgeCounter::set_hold)), and that has
+    /// reference to ([`EdgeCounter::set_hold`](crate::engine::EdgeCounter::set_hold)), and that has
     /// no garbage with weak references: the garbage among the first `held` objects of list
     /// `from` (those the count pass held) is appended to `out` and leaves the list without
     /// being read or written. Its flags are brought up to date by
@@ -475,7 +501,7 @@ impl Heap {
     }
 
     /// Gives back the temporary references the count pass took on the first `upto` objects
-    /// of list `list` ([`EdgeCounter::set_hold`](crate::EdgeCounter::set_hold)), except on
+    /// of list `list` ([`EdgeCounter::set_hold`](crate::engine::EdgeCounter::set_hold)), except on
     /// those whose index `skip` accepts. Objects whose count is 0 or immortal hold none. An
     /// object left with no reference is released (deferred, so the list does not change).
     ///
@@ -636,20 +662,35 @@ impl Heap {
 
     /// Declares which lists the collector is analysing ([`is_analysing`](Self::is_analysing));
     /// an empty slice when it is done.
-    pub fn set_analysing(&self, lists: &[usize]) {
+    ///
+    /// # Safety
+    /// Only the running collection declares lists, and it names every list whose objects it
+    /// identifies by position until it no longer does.
+    pub unsafe fn set_analysing(&self, lists: &[usize]) {
         self.analysing
             .set(lists.iter().fold(0, |mask, &l| mask | 1 << l));
     }
 
     // ----- counters -----------------------------------------------------------------------
 
-    /// The three generation counts (see the collector for their meaning).
-    pub fn count(&self, generation: usize) -> usize {
+    /// A generation's count (see the collector for its meaning).
+    ///
+    /// # Panics
+    /// If `generation` is above 2.
+    pub fn generation_count(&self, generation: usize) -> usize {
         self.counts[generation].get()
     }
 
-    /// Sets a generation count.
-    pub fn set_count(&self, generation: usize, value: usize) {
+    /// Sets a generation's count.
+    ///
+    /// # Safety
+    /// The counts are the collector's bookkeeping: only it changes them, as its algorithm
+    /// says (for generation 0, tracked allocations minus deallocations since the last
+    /// collection).
+    ///
+    /// # Panics
+    /// If `generation` is above 2.
+    pub unsafe fn set_generation_count(&self, generation: usize, value: usize) {
         self.counts[generation].set(value);
     }
 
@@ -659,7 +700,13 @@ impl Heap {
     }
 
     /// Sets a generation threshold; `threshold(0) == 0` disables automatic collection.
-    pub fn set_threshold(&self, generation: usize, value: usize) {
+    ///
+    /// # Safety
+    /// Only the collector sets thresholds, to values its API validated.
+    ///
+    /// # Panics
+    /// If `generation` is above 2.
+    pub unsafe fn set_threshold(&self, generation: usize, value: usize) {
         self.thresholds[generation].set(value);
     }
 
@@ -668,7 +715,8 @@ impl Heap {
         self.enabled.get()
     }
 
-    /// Enables or disables automatic collection.
+    /// Enables or disables automatic collection. Safe: whether collections start on their
+    /// own changes no invariant (users toggle it through the `gc` module).
     pub fn set_enabled(&self, on: bool) {
         self.enabled.set(on);
     }
@@ -679,7 +727,11 @@ impl Heap {
     }
 
     /// Marks a collection as running or finished.
-    pub fn set_collecting(&self, on: bool) {
+    ///
+    /// # Safety
+    /// Only the collector sets it, around a collection that runs on this thread: while it
+    /// is set, no other collection starts, and the lists may be in an analysis's state.
+    pub unsafe fn set_collecting(&self, on: bool) {
         self.collecting.set(on);
     }
 

@@ -1,13 +1,15 @@
 //! The refcounted heap of gcrt.
 //!
-//! This crate's one job is reference counting on gcrt's private heap: the object
-//! [header](Header) and type descriptor, the [`Trace`] trait, the strong [`Gc`] and weak
-//! [`Weak`] handles, deallocation that never overflows the stack on deep chains, immortal
-//! objects, the tracked-object lists and the allocation counters the cycle collector reads,
-//! and the [`EdgeCounter`] its count pass feeds through [`Tracer`] (so that the per-edge work
-//! is compiled into every `Trace` impl).
-//! Memory comes from [`rawalloc`]. The cycle collector itself lives in `gencollect`, which
-//! installs itself through [`set_collect_hook`].
+//! This crate's one job is reference counting on gcrt's private heap: the object header and
+//! type descriptor, the [`Trace`] trait, the strong [`Gc`] and weak [`Weak`] handles,
+//! deallocation that never overflows the stack on deep chains, immortal objects, the
+//! tracked-object lists and the allocation counters the cycle collector reads. Memory comes
+//! from [`rawalloc`].
+//!
+//! The cycle collector lives in `gencollect`. It reaches the heap through one door,
+//! [`engine`], whose functions that can break an invariant are `unsafe` with a written
+//! contract. The loops it runs per object (the count pass, which [`Tracer`] feeds, and the
+//! drop of garbage) are here, because they are compiled per type where [`Gc::new`] is.
 //!
 //! ```
 //! use core::cell::RefCell;
@@ -32,6 +34,7 @@
 
 mod any;
 mod edges;
+pub mod engine;
 mod finalize;
 mod gc;
 mod header;
@@ -43,18 +46,22 @@ mod trace;
 mod weak;
 mod weakref;
 
+// Handles.
 pub use any::AnyGc;
-pub use edges::{EdgeCounter, NOT_COUNTED, PassTables, SetLayout};
-pub use finalize::Finalize;
 pub use gc::Gc;
-pub use header::{Header, IMMORTAL, MAX_COUNT, ObjPtr, TypeInfo, flags};
-pub use heap::{
-    Heap, NUM_LISTS, PERMANENT, PREFETCH_AHEAD, SCRATCH, UNREACHABLE, YOUNG, set_collect_hook,
-    try_with_heap, with_heap,
-};
-pub use report::{Unraisable, UnraisableHook, report_unraisable, set_unraisable_hook};
+pub use weak::Weak;
+pub use weakref::WeakRef;
+
+// Tracing and finalization.
+pub use finalize::Finalize;
+pub use header::ObjPtr;
 #[doc(hidden)]
 pub use trace::Leaf as __Leaf;
 pub use trace::{Trace, Tracer, Visitor};
-pub use weak::Weak;
-pub use weakref::{Entry as WeakRefEntry, WeakRef};
+
+// Errors raised where nobody can catch them (destructors, finalizers, callbacks).
+pub use report::{Unraisable, UnraisableHook, report_unraisable, set_unraisable_hook};
+
+// The heap's memory.
+pub use heap::{alloc_report, alloc_stats};
+pub use rawalloc::Stats as AllocStats;

@@ -8,7 +8,8 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 
-use refcount::{AnyGc, Gc, Trace, Tracer, Weak, with_heap};
+use refcount::engine::with_heap;
+use refcount::{AnyGc, Gc, Trace, Tracer, Weak};
 
 /// A value that counts how many times it was dropped.
 struct Counted {
@@ -426,13 +427,13 @@ fn any_gc_counts_downcasts_and_compares() {
 fn any_gc_from_obj_adds_a_reference() {
     let a = Gc::new(3u16);
     // SAFETY: `a` holds the memory.
-    let any = unsafe { AnyGc::from_obj(Gc::as_obj(&a)) }.unwrap();
+    let any = unsafe { refcount::engine::any_from_obj(Gc::as_obj(&a)) }.unwrap();
     assert_eq!(Gc::ref_count(&a), 2);
     // SAFETY: `a` holds the memory.
-    let typed = unsafe { Gc::<u16>::from_obj_checked(Gc::as_obj(&a)) }.unwrap();
+    let typed = unsafe { refcount::engine::gc_from_obj::<u16>(Gc::as_obj(&a)) }.unwrap();
     assert_eq!(Gc::ref_count(&a), 3);
     // SAFETY: `a` holds the memory.
-    assert!(unsafe { Gc::<u32>::from_obj_checked(Gc::as_obj(&a)) }.is_none());
+    assert!(unsafe { refcount::engine::gc_from_obj::<u32>(Gc::as_obj(&a)) }.is_none());
     assert_eq!(Gc::ref_count(&a), 3);
     drop((any, typed));
     assert_eq!(Gc::ref_count(&a), 1);
@@ -460,7 +461,7 @@ fn a_value_dropped_in_place_leaves_dead_handles() {
     let list_before = with_heap(|h| h.list_len(0));
     // SAFETY: `a` holds the memory, the type has an extension, and no `&TrackedCounted`
     // is alive.
-    unsafe { Gc::as_obj(&a).drop_value_in_place() };
+    unsafe { refcount::engine::ObjectOps::drop_value_in_place(Gc::as_obj(&a)) };
     assert_eq!(drops.get(), 1);
     assert!(Gc::is_dead(&a));
     assert!(Gc::try_deref(&b).is_none());
@@ -489,7 +490,7 @@ fn immortal_objects_are_never_freed_nor_counted_nor_tracked() {
     let drops = Rc::new(Cell::new(0));
     let (stats_before, totals_before) = with_heap(|h| (h.alloc_stats(), h.tracked_totals()));
     let list_before = with_heap(|h| h.list_len(0));
-    let count_before = with_heap(|h| h.count(0));
+    let count_before = with_heap(|h| h.generation_count(0));
     let none = Gc::new_immortal(TrackedCounted {
         id: 0,
         drops: drops.clone(),
@@ -504,7 +505,7 @@ fn immortal_objects_are_never_freed_nor_counted_nor_tracked() {
     );
     assert_eq!(with_heap(|h| h.tracked_totals()), totals_before);
     assert_eq!(with_heap(|h| h.list_len(0)), list_before);
-    assert_eq!(with_heap(|h| h.count(0)), count_before);
+    assert_eq!(with_heap(|h| h.generation_count(0)), count_before);
     assert!(Gc::is_immortal(&none));
     assert_eq!(Gc::ref_count(&none), usize::MAX);
     let copies: Vec<_> = (0..100).map(|_| none.clone()).collect();

@@ -48,7 +48,7 @@ fn main() {
         return;
     }
     const N: usize = 10_000_000;
-    let bytes_before = refcount::with_heap(|h| h.bytes_in_use());
+    let bytes_before = refcount::engine::with_heap(|h| h.bytes_in_use());
     let mut head = Gc::new(Node { next: None });
     for _ in 1..N {
         head = Gc::new(Node { next: Some(head) });
@@ -57,12 +57,12 @@ fn main() {
     drop(head);
     assert_eq!(DROPS.with(Cell::get), N, "every node dropped exactly once");
     assert_eq!(
-        refcount::with_heap(|h| h.bytes_in_use()),
+        refcount::engine::with_heap(|h| h.bytes_in_use()),
         bytes_before,
         "every node's memory freed"
     );
     assert_eq!(
-        refcount::with_heap(|h| h.tracked_totals()),
+        refcount::engine::with_heap(|h| h.tracked_totals()),
         (N as u64, N as u64)
     );
     println!("deep_chain: 1 passed, 0 failed");

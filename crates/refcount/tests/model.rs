@@ -12,7 +12,8 @@ use std::collections::HashSet;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
-use refcount::{Gc, Trace, Tracer, Weak, with_heap};
+use refcount::engine::with_heap;
+use refcount::{Gc, Trace, Tracer, Weak};
 
 thread_local! {
     /// Drops per node id on this thread.

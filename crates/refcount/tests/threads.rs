@@ -7,7 +7,8 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use refcount::{Gc, Trace, Tracer, Weak, with_heap};
+use refcount::engine::with_heap;
+use refcount::{Gc, Trace, Tracer, Weak};
 
 /// Counts its drops across threads; may own a child.
 struct Counted {
@@ -28,7 +29,7 @@ unsafe impl Trace for Counted {
 impl Drop for Counted {
     fn drop(&mut self) {
         self.drops.fetch_add(1, Ordering::SeqCst);
-        if refcount::try_with_heap(|_| ()).is_none() {
+        if refcount::engine::try_with_heap(|_| ()).is_none() {
             HEAPLESS_DROPS.fetch_add(1, Ordering::SeqCst);
         }
     }

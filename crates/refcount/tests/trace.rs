@@ -6,7 +6,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
-use refcount::{Gc, ObjPtr, Trace, Tracer, Visitor, Weak, with_heap};
+use refcount::engine::with_heap;
+use refcount::{Gc, ObjPtr, Trace, Tracer, Visitor, Weak};
 
 /// Records every visited object and every opaque report.
 #[derive(Default)]

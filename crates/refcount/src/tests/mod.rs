@@ -4,8 +4,9 @@
 use core::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::engine::{IMMORTAL, MAX_COUNT, flags, with_heap};
 use crate::header::{Ext, Header, box_layout, head_room};
-use crate::{AnyGc, Gc, IMMORTAL, MAX_COUNT, Trace, Tracer, flags, with_heap};
+use crate::{AnyGc, Gc, Trace, Tracer};
 
 /// Counts its drops; tracked (it may hold a handle).
 struct Counted {
