@@ -173,13 +173,17 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
-use syn::meta::ParseNestedMeta;
+use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
 use syn::{
-    Attribute, Data, DeriveInput, Field, Fields, GenericParam, Generics, Ident, Index, LitStr,
-    Path, Token, Type, TypeParamBound, WherePredicate, parse_macro_input, parse_quote,
+    Data, DeriveInput, Fields, GenericParam, Generics, Ident, Index, Path, Token, Type,
+    TypeParamBound, Variant, WherePredicate, parse_macro_input, parse_quote,
 };
+
+mod attrs;
+
+use attrs::{TypeOptions, check_not_packed, field_skipped, type_options};
 
 /// Derives `gcrt::Trace` for a struct or enum; see the [crate docs](crate) for the
 /// generated code and the `#[trace(..)]` attributes.
@@ -204,174 +208,6 @@ fn finish<T>(value: T, errors: Option<syn::Error>) -> syn::Result<T> {
         Some(e) => Err(e),
         None => Ok(value),
     }
-}
-
-/// Checks that `attr` has the form `#[trace(...)]` and runs `f` on each argument.
-fn parse_trace_attr(
-    attr: &Attribute,
-    f: impl FnMut(ParseNestedMeta<'_>) -> syn::Result<()>,
-) -> syn::Result<()> {
-    if let syn::Meta::List(_) = attr.meta {
-        attr.parse_nested_meta(f)
-    } else {
-        Err(syn::Error::new_spanned(
-            attr,
-            "expected `#[trace(...)]`, e.g. `#[trace(skip)]` on a field or \
-             `#[trace(tracked)]` / `#[trace(crate = \"path\")]` on the type",
-        ))
-    }
-}
-
-/// Fails if a bare flag such as `skip` is followed by a value.
-fn expect_flag(meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<()> {
-    if meta.input.is_empty() || meta.input.peek(Token![,]) {
-        Ok(())
-    } else {
-        Err(meta.error(format_args!(
-            "`{name}` takes no value: write `#[trace({name})]`"
-        )))
-    }
-}
-
-/// Options given by `#[trace(..)]` on the type.
-struct TypeOptions {
-    /// Path of the crate exporting `Trace`, `Tracer` and `__Leaf`.
-    krate: Path,
-    /// `#[trace(tracked)]`: `needs_trace` is always `true`.
-    tracked: bool,
-}
-
-fn type_options(attrs: &[Attribute]) -> syn::Result<TypeOptions> {
-    let mut krate: Option<Path> = None;
-    let mut tracked: Option<Span> = None;
-    let mut errors = None;
-    for attr in attrs.iter().filter(|a| a.path().is_ident("trace")) {
-        let res = parse_trace_attr(attr, |meta| {
-            if meta.path.is_ident("crate") {
-                if !meta.input.peek(Token![=]) {
-                    return Err(meta.error(
-                        "expected `crate = \"path\"`, e.g. `#[trace(crate = \"refcount\")]`",
-                    ));
-                }
-                let value = meta.value()?;
-                let path = if value.peek(LitStr) {
-                    let lit: LitStr = value.parse()?;
-                    lit.parse_with(Path::parse_mod_style).map_err(|_| {
-                        syn::Error::new(
-                            lit.span(),
-                            format_args!(
-                                "`{}` is not a valid crate path; expected e.g. \
-                                 \"gcrt\", \"::gcrt\", \"crate\" or \"my_crate::gc\"",
-                                lit.value()
-                            ),
-                        )
-                    })?
-                } else {
-                    Path::parse_mod_style(value).map_err(|e| {
-                        syn::Error::new(
-                            e.span(),
-                            "expected a crate path, e.g. `crate = \"refcount\"`",
-                        )
-                    })?
-                };
-                if krate.is_some() {
-                    return Err(meta.error("duplicate `crate = ...` argument"));
-                }
-                krate = Some(path);
-                Ok(())
-            } else if meta.path.is_ident("tracked") {
-                expect_flag(&meta, "tracked")?;
-                if tracked.is_some() {
-                    return Err(meta.error("duplicate `tracked` argument"));
-                }
-                tracked = Some(meta.path.span());
-                Ok(())
-            } else if meta.path.is_ident("skip") {
-                Err(meta.error(
-                    "`skip` applies to fields, not to the type: put `#[trace(skip)]` on the \
-                     field to leave out",
-                ))
-            } else {
-                Err(meta.error(format_args!(
-                    "unknown `trace` argument `{}` on a type; expected `tracked` or \
-                     `crate = \"path\"`",
-                    path_name(&meta.path)
-                )))
-            }
-        });
-        if let Err(e) = res {
-            push_error(&mut errors, e);
-        }
-    }
-    let options = TypeOptions {
-        krate: krate.unwrap_or_else(|| parse_quote!(::gcrt)),
-        tracked: tracked.is_some(),
-    };
-    finish(options, errors)
-}
-
-/// Whether the field carries `#[trace(skip)]`.
-fn field_skipped(field: &Field) -> syn::Result<bool> {
-    let mut skip = false;
-    let mut errors = None;
-    for attr in field.attrs.iter().filter(|a| a.path().is_ident("trace")) {
-        let res = parse_trace_attr(attr, |meta| {
-            if meta.path.is_ident("skip") {
-                expect_flag(&meta, "skip")?;
-                if skip {
-                    return Err(meta.error("duplicate `skip` argument"));
-                }
-                skip = true;
-                Ok(())
-            } else if meta.path.is_ident("crate") || meta.path.is_ident("tracked") {
-                Err(meta.error(format_args!(
-                    "`{}` applies to the type, not to a field: put it in a `#[trace(..)]` \
-                     attribute on the struct or enum",
-                    path_name(&meta.path)
-                )))
-            } else {
-                Err(meta.error(format_args!(
-                    "unknown `trace` argument `{}` on a field; expected `skip`",
-                    path_name(&meta.path)
-                )))
-            }
-        });
-        if let Err(e) = res {
-            push_error(&mut errors, e);
-        }
-    }
-    finish(skip, errors)
-}
-
-fn path_name(path: &Path) -> String {
-    quote!(#path).to_string().replace(' ', "")
-}
-
-/// Rejects `#[repr(packed)]`, whose fields cannot be borrowed.
-fn check_not_packed(attrs: &[Attribute]) -> syn::Result<()> {
-    for attr in attrs.iter().filter(|a| a.path().is_ident("repr")) {
-        let mut packed = false;
-        // Malformed `repr`s are left for the compiler to report.
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("packed") {
-                packed = true;
-            }
-            if meta.input.peek(syn::token::Paren) {
-                let _args;
-                syn::parenthesized!(_args in meta.input);
-            }
-            Ok(())
-        });
-        if packed {
-            return Err(syn::Error::new_spanned(
-                attr,
-                "#[derive(Trace)] does not support #[repr(packed)] types: tracing borrows \
-                 every field, and fields of a packed type may be unaligned; implement \
-                 `Trace` by hand",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Type parameters declared `?Sized`: a field of such a type cannot answer `needs_trace`.
@@ -475,19 +311,55 @@ impl NeedsTrace<'_> {
     }
 }
 
+/// Expands `#[derive(Trace)]` on `input`: checks the type's attributes, then puts together
+/// the `trace` body, the answers of the type-level questions and the bounds into one impl.
 fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
     let options = type_options(&input.attrs)?;
     check_not_packed(&input.attrs)?;
     let krate = &options.krate;
-    let name = &input.ident;
-
-    // Fields to trace: how to reach each (`self.a` or a match binding) and its type.
     let tracer = Ident::new("tracer", Span::mixed_site());
-    let mut field_types: Vec<&Type> = Vec::new();
-    let mut errors = None;
-    let mut any_traced = false;
+    let body = trace_body(&input.data, krate, &tracer)?;
+    let answers = TypeAnswers {
+        needs_trace: type_question(&input, &options, &body.field_types, "needs_trace", true),
+        frozen: type_question(&input, &options, &body.field_types, "frozen", false),
+        pure_trace: type_question(&input, &options, &body.field_types, "pure_trace", false),
+    };
+    let generics = bounded_generics(&input.generics, krate);
+    Ok(assemble_impl(
+        &input.ident,
+        krate,
+        &generics,
+        &tracer_param(&tracer, &body),
+        &body.tokens,
+        &answers,
+    ))
+}
 
-    let body = match &input.data {
+/// The `trace` method's body, and what the rest of the impl needs to know about the fields it
+/// traces.
+struct TraceBody<'a> {
+    /// The statements of `trace`: one `Trace::trace` call per traced field (for an enum, in a
+    /// `match` arm per variant).
+    tokens: TokenStream2,
+    /// Types of the traced fields, in order: one term each in the type-level questions.
+    field_types: Vec<&'a Type>,
+}
+
+/// Generates the `trace` body of a struct or enum, collecting the errors of every field's
+/// `#[trace(..)]` attributes so that they are reported together. Unions are rejected: the
+/// derive cannot know which field is active.
+fn trace_body<'a>(
+    data: &'a Data,
+    krate: &'a Path,
+    tracer: &'a Ident,
+) -> syn::Result<TraceBody<'a>> {
+    let mut builder = BodyBuilder {
+        krate,
+        tracer,
+        field_types: Vec::new(),
+        errors: None,
+    };
+    let tokens = match data {
         Data::Union(u) => {
             return Err(syn::Error::new(
                 u.union_token.span,
@@ -495,120 +367,177 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                  field is active; write `unsafe impl Trace` by hand",
             ));
         }
-        Data::Struct(s) => {
-            let mut calls = Vec::new();
-            for (i, field) in s.fields.iter().enumerate() {
-                match field_skipped(field) {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(e) => {
-                        push_error(&mut errors, e);
-                        continue;
-                    }
-                }
-                let member = match &field.ident {
-                    Some(ident) => quote!(#ident),
-                    None => {
-                        let index = Index {
-                            index: i as u32,
-                            span: field.ty.span(),
-                        };
-                        quote!(#index)
-                    }
-                };
-                calls.push(quote!(#krate::Trace::trace(&self.#member, #tracer);));
-                field_types.push(&field.ty);
-            }
-            any_traced = !calls.is_empty();
-            quote!(#(#calls)*)
-        }
-        Data::Enum(e) => {
-            let mut arms = Vec::new();
-            for variant in &e.variants {
-                if let Some(attr) = variant.attrs.iter().find(|a| a.path().is_ident("trace")) {
-                    push_error(
-                        &mut errors,
-                        syn::Error::new_spanned(
-                            attr,
-                            "`#[trace(..)]` is not supported on enum variants; put \
-                             `#[trace(skip)]` on the variant's fields instead",
-                        ),
-                    );
-                }
-                let vname = &variant.ident;
-                let mut calls = Vec::new();
-                let mut patterns = Vec::new();
-                for (i, field) in variant.fields.iter().enumerate() {
-                    let skip = field_skipped(field).unwrap_or_else(|e| {
-                        push_error(&mut errors, e);
-                        true
-                    });
-                    let binding = format_ident!("__field_{}", i, span = Span::mixed_site());
-                    match (&field.ident, skip) {
-                        (Some(ident), false) => patterns.push(quote!(#ident: #binding)),
-                        (Some(_), true) => {}
-                        (None, false) => patterns.push(quote!(#binding)),
-                        (None, true) => patterns.push(quote!(_)),
-                    }
-                    if !skip {
-                        calls.push(quote!(#krate::Trace::trace(#binding, #tracer);));
-                        field_types.push(&field.ty);
-                    }
-                }
-                any_traced |= !calls.is_empty();
-                let pattern = match &variant.fields {
-                    Fields::Named(_) => quote!(Self::#vname { #(#patterns,)* .. }),
-                    Fields::Unnamed(_) => quote!(Self::#vname ( #(#patterns),* )),
-                    Fields::Unit => quote!(Self::#vname),
-                };
-                arms.push(quote!(#pattern => { #(#calls)* }));
-            }
-            if arms.is_empty() {
-                quote!(match *self {})
-            } else {
-                quote!(match self { #(#arms)* })
-            }
-        }
+        Data::Struct(s) => builder.struct_calls(&s.fields),
+        Data::Enum(e) => builder.enum_match(&e.variants),
     };
-    let body = finish(body, errors)?;
+    let body = TraceBody {
+        tokens,
+        field_types: builder.field_types,
+    };
+    finish(body, builder.errors)
+}
 
-    // The type-level questions. `needs_trace` is the `||` of the fields' answers, `frozen` and
-    // `pure_trace` the `&&`: `any` picks the operator, and is also the safe answer for a field that cannot
-    // be asked and for `#[trace(tracked)]`, which answers without asking the fields (the way
-    // out of mutual recursion); a type with no traced field gives the other answer.
-    let question = |method: &str, any: bool| {
-        if options.tracked {
-            return quote!(#any);
+/// State shared by the steps of [`trace_body`]: where the generated calls point, and what the
+/// walk over the fields has gathered so far.
+struct BodyBuilder<'a> {
+    /// Path of the crate exporting `Trace`.
+    krate: &'a Path,
+    /// The name of `trace`'s tracer parameter.
+    tracer: &'a Ident,
+    /// Types of the fields traced so far, in declaration order.
+    field_types: Vec<&'a Type>,
+    /// Errors found so far in the fields' and variants' attributes.
+    errors: Option<syn::Error>,
+}
+
+impl<'a> BodyBuilder<'a> {
+    /// `Trace::trace(&self.field, tracer);` for every field of a struct not marked
+    /// `#[trace(skip)]`, in declaration order.
+    fn struct_calls(&mut self, fields: &'a Fields) -> TokenStream2 {
+        let (krate, tracer) = (self.krate, self.tracer);
+        let mut calls = Vec::new();
+        for (i, field) in fields.iter().enumerate() {
+            match field_skipped(field) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => {
+                    push_error(&mut self.errors, e);
+                    continue;
+                }
+            }
+            let member = match &field.ident {
+                Some(ident) => quote!(#ident),
+                None => {
+                    let index = Index {
+                        index: i as u32,
+                        span: field.ty.span(),
+                    };
+                    quote!(#index)
+                }
+            };
+            calls.push(quote!(#krate::Trace::trace(&self.#member, #tracer);));
+            self.field_types.push(&field.ty);
         }
-        let mut builder = NeedsTrace {
-            krate,
-            unsized_params: maybe_unsized_params(&input.generics),
-            replace: ReplaceSelf {
-                name,
-                leaf: parse_quote!(#krate::__Leaf),
-            },
-            method: Ident::new(method, Span::call_site()),
-            unknown: any,
+        quote!(#(#calls)*)
+    }
+
+    /// A `match` on the enum's value with one arm per variant; a fieldless enum, which has no
+    /// values, gets the empty `match *self {}`.
+    fn enum_match(&mut self, variants: &'a Punctuated<Variant, Token![,]>) -> TokenStream2 {
+        let arms: Vec<_> = variants.iter().map(|v| self.variant_arm(v)).collect();
+        if arms.is_empty() {
+            quote!(match *self {})
+        } else {
+            quote!(match self { #(#arms)* })
+        }
+    }
+
+    /// The `match` arm of one enum variant: binds each field not marked `#[trace(skip)]` and
+    /// traces it. `#[trace(..)]` on the variant itself is an error, since no argument applies
+    /// to a variant.
+    fn variant_arm(&mut self, variant: &'a Variant) -> TokenStream2 {
+        let (krate, tracer) = (self.krate, self.tracer);
+        if let Some(attr) = variant.attrs.iter().find(|a| a.path().is_ident("trace")) {
+            push_error(
+                &mut self.errors,
+                syn::Error::new_spanned(
+                    attr,
+                    "`#[trace(..)]` is not supported on enum variants; put \
+                     `#[trace(skip)]` on the variant's fields instead",
+                ),
+            );
+        }
+        let vname = &variant.ident;
+        let mut calls = Vec::new();
+        let mut patterns = Vec::new();
+        for (i, field) in variant.fields.iter().enumerate() {
+            let skip = field_skipped(field).unwrap_or_else(|e| {
+                push_error(&mut self.errors, e);
+                true
+            });
+            let binding = format_ident!("__field_{}", i, span = Span::mixed_site());
+            match (&field.ident, skip) {
+                (Some(ident), false) => patterns.push(quote!(#ident: #binding)),
+                (Some(_), true) => {}
+                (None, false) => patterns.push(quote!(#binding)),
+                (None, true) => patterns.push(quote!(_)),
+            }
+            if !skip {
+                calls.push(quote!(#krate::Trace::trace(#binding, #tracer);));
+                self.field_types.push(&field.ty);
+            }
+        }
+        let pattern = match &variant.fields {
+            Fields::Named(_) => quote!(Self::#vname { #(#patterns,)* .. }),
+            Fields::Unnamed(_) => quote!(Self::#vname ( #(#patterns),* )),
+            Fields::Unit => quote!(Self::#vname),
         };
-        let none = !any;
-        let mut terms = field_types.iter().map(|ty| builder.term(ty));
-        let first = terms.next().unwrap_or_else(|| quote!(#none));
-        terms.fold(first, |acc, term| {
-            if any {
-                quote!(#acc || #term)
-            } else {
-                quote!(#acc && #term)
-            }
-        })
-    };
-    let needs_trace = question("needs_trace", true);
-    let frozen = question("frozen", false);
-    let pure_trace = question("pure_trace", false);
+        quote!(#pattern => { #(#calls)* })
+    }
+}
 
-    // `T: Trace` for every type parameter, then the original `where` predicates.
-    let mut generics = input.generics.clone();
+/// `trace`'s tracer parameter: `tracer`, or `_tracer` when no field is traced, so that the
+/// generated code does not warn about an unused variable.
+fn tracer_param(tracer: &Ident, body: &TraceBody<'_>) -> Ident {
+    if body.field_types.is_empty() {
+        Ident::new("_tracer", Span::mixed_site())
+    } else {
+        tracer.clone()
+    }
+}
+
+/// The bodies of the three type-level methods.
+struct TypeAnswers {
+    needs_trace: TokenStream2,
+    frozen: TokenStream2,
+    pure_trace: TokenStream2,
+}
+
+/// The body of one type-level question (`method` is `needs_trace`, `frozen` or `pure_trace`).
+///
+/// `needs_trace` is the `||` of the fields' answers, `frozen` and `pure_trace` the `&&`: `any`
+/// picks the operator, and is also the safe answer for a field that cannot be asked and for
+/// `#[trace(tracked)]`, which answers without asking the fields (the way out of mutual
+/// recursion); a type with no traced field gives the other answer.
+fn type_question(
+    input: &DeriveInput,
+    options: &TypeOptions,
+    field_types: &[&Type],
+    method: &str,
+    any: bool,
+) -> TokenStream2 {
+    if options.tracked {
+        return quote!(#any);
+    }
+    let krate = &options.krate;
+    let mut builder = NeedsTrace {
+        krate,
+        unsized_params: maybe_unsized_params(&input.generics),
+        replace: ReplaceSelf {
+            name: &input.ident,
+            leaf: parse_quote!(#krate::__Leaf),
+        },
+        method: Ident::new(method, Span::call_site()),
+        unknown: any,
+    };
+    let none = !any;
+    let mut terms = field_types.iter().map(|ty| builder.term(ty));
+    let first = terms.next().unwrap_or_else(|| quote!(#none));
+    terms.fold(first, |acc, term| {
+        if any {
+            quote!(#acc || #term)
+        } else {
+            quote!(#acc && #term)
+        }
+    })
+}
+
+/// The type's generics for the impl: a `T: Trace` bound for every type parameter, followed by
+/// the original `where` predicates. Parameters, their inline bounds, lifetimes and const
+/// generics are kept as they are.
+fn bounded_generics(input: &Generics, krate: &Path) -> Generics {
+    let mut generics = input.clone();
     let mut predicates: Vec<WherePredicate> = input
-        .generics
         .params
         .iter()
         .filter_map(|p| match p {
@@ -625,18 +554,29 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
     if !predicates.is_empty() {
         generics.where_clause = Some(parse_quote!(where #(#predicates),*));
     }
-    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    generics
+}
 
-    let tracer_param = if any_traced {
-        tracer
-    } else {
-        Ident::new("_tracer", Span::mixed_site())
-    };
+/// Puts the parts together into the `unsafe impl Trace` for the type `name`.
+fn assemble_impl(
+    name: &Ident,
+    krate: &Path,
+    generics: &Generics,
+    tracer_param: &Ident,
+    body: &TokenStream2,
+    answers: &TypeAnswers,
+) -> TokenStream2 {
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    let TypeAnswers {
+        needs_trace,
+        frozen,
+        pure_trace,
+    } = answers;
 
     // SAFETY (of the generated impl): `trace` calls `Trace::trace` once on every field the
     // value owns (minus `#[trace(skip)]` fields, and under-reporting is safe), never reports
     // anything else, and neither drops nor replaces any handle.
-    Ok(quote! {
+    quote! {
         #[automatically_derived]
         unsafe impl #impl_generics #krate::Trace for #name #ty_generics #where_clause {
             #[inline]
@@ -668,7 +608,7 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
                 #pure_trace
             }
         }
-    })
+    }
 }
 
 #[cfg(test)]
