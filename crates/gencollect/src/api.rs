@@ -1,6 +1,8 @@
 //! The `gc`-module API, acting on the current thread's heap.
 
-use refcount::engine::{ObjectOps, PERMANENT, UNREACHABLE, YOUNG, any_from_obj, flags, with_heap};
+use refcount::engine::{
+    FirstPanic, ObjectOps, PERMANENT, UNREACHABLE, YOUNG, any_from_obj, flags, with_heap,
+};
 use refcount::{AnyGc, Gc, ObjPtr, Trace, Tracer, Visitor};
 
 use crate::callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
@@ -570,7 +572,7 @@ pub fn clear_garbage() {
             drop(taken);
             return;
         }
-        let _running = collector::Running::start(h);
+        let _running = collector::running(h);
         for any in &taken {
             let obj = any.as_obj();
             // SAFETY: `any` holds the object; tracked objects move to the working list.
@@ -582,19 +584,19 @@ pub fn clear_garbage() {
         }
         drop(taken);
         let debug = get_debug();
-        let (verdict, panic) = collector::analyse_guarded(h, &[YOUNG], UNREACHABLE, false, false);
+        let mut panics = FirstPanic::default();
+        let verdict =
+            collector::analyse_guarded(h, &[YOUNG], UNREACHABLE, false, false, &mut panics);
         // SAFETY: the analysis is over; what is left in the working list survived it.
         unsafe { h.append_list(YOUNG, 2) };
-        let panic = match verdict.map(|(v, _)| v) {
+        match verdict.map(|(v, _)| v) {
             Some(collector::Verdict::Moved(found)) => {
-                collector::first_panic(panic, collector::process_unreachable(h, 2, debug, found).1)
+                collector::process_unreachable(h, 2, debug, found, &mut panics);
             }
             Some(collector::Verdict::Doomed(..)) => unreachable!("not asked for"),
-            None => panic,
-        };
-        if let Some(payload) = panic {
-            std::panic::resume_unwind(payload);
+            None => {}
         }
+        panics.resume();
     });
 }
 

@@ -35,6 +35,7 @@ pub use crate::heap::{
     Heap, NUM_LISTS, PERMANENT, PREFETCH_AHEAD, SCRATCH, UNREACHABLE, YOUNG, set_collect_hook,
     try_with_heap, with_heap,
 };
+pub use crate::report::{FirstPanic, Payload};
 pub use crate::weakref::Entry as WeakRefEntry;
 
 use crate::any::AnyGc;

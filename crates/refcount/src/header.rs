@@ -427,7 +427,7 @@ impl ObjPtr {
     #[inline]
     pub(crate) unsafe fn dec_strong(self) {
         // SAFETY: per the caller; `release` is the untyped release.
-        unsafe { self.dec_strong_with(|obj| crate::heap::release(obj)) }
+        unsafe { self.dec_strong_with(|obj| crate::heap::release_erased(obj)) }
     }
 
     /// Drops one strong reference; `release` runs if it was the last.
@@ -639,10 +639,8 @@ impl ObjPtr {
             self.set_flags(flags::DEAD);
             // A temporary strong reference keeps the memory while user `Drop` code runs, even
             // if that code drops the last other handle. The guard gives it back on unwind too.
-            self.inc_strong();
-            let guard = StrongGuard(self);
+            let _hold = self.hold_temporarily();
             (self.header().ty.drop_value)(self);
-            drop(guard);
         }
     }
 
@@ -671,12 +669,24 @@ impl ObjPtr {
                 return false;
             }
             self.set_flags(flags::FINALIZED);
-            self.inc_strong();
-            let guard = StrongGuard(self);
+            let _hold = self.hold_temporarily();
             self.call_finalizer();
-            drop(guard);
         }
         true
+    }
+
+    /// Takes a temporary strong reference, which the guard returned gives back on every exit
+    /// path, unwinding included (releasing the object if it was the last).
+    ///
+    /// # Safety
+    /// The object's memory is held and its strong count is not 0.
+    unsafe fn hold_temporarily(self) -> scopeguard::ScopeGuard<(), impl FnOnce(())> {
+        // SAFETY: per the caller.
+        unsafe { self.inc_strong() };
+        scopeguard::guard((), move |()| {
+            // SAFETY: the guard owns the temporary strong reference taken above.
+            unsafe { self.dec_strong() }
+        })
     }
 
     /// Calls the finalizer, catching and reporting a panic.
@@ -846,14 +856,4 @@ impl ObjPtr {
 #[inline(never)]
 fn saturate(h: &Header) {
     h.strong.set(RAW_IMMORTAL);
-}
-
-/// Gives back a temporary strong reference, on return and on unwind.
-struct StrongGuard(ObjPtr);
-
-impl Drop for StrongGuard {
-    fn drop(&mut self) {
-        // SAFETY: the guard owns the temporary strong reference it was created for.
-        unsafe { self.0.dec_strong() }
-    }
 }

@@ -69,3 +69,74 @@ pub fn report_unraisable(context: &'static str, payload: &Box<dyn Any + Send>) {
         ),
     }
 }
+
+/// The payload of a caught panic.
+pub type Payload = Box<dyn Any + Send>;
+
+/// The first panic of a sequence of calls into user code that must all run (every garbage
+/// object dropped, every queued object released): the first panic is kept, to be resumed
+/// once the heap is consistent again; later ones are reported through the unraisable hook,
+/// since two panics cannot propagate at once. So is any panic caught while the thread is
+/// already unwinding.
+///
+/// ```
+/// use refcount::engine::FirstPanic;
+/// let mut panics = FirstPanic::default();
+/// assert_eq!(panics.catch("an example", || 1), Some(1));
+/// assert_eq!(panics.catch("an example", || -> i32 { panic!("first") }), None);
+/// assert_eq!(panics.catch("an example", || -> i32 { panic!("second") }), None); // reported
+/// let first = panics.into_inner().unwrap();
+/// assert_eq!(first.downcast_ref::<&str>(), Some(&"first"));
+/// ```
+#[derive(Default)]
+pub struct FirstPanic(Option<Payload>);
+
+impl FirstPanic {
+    /// Runs `f`, catching a panic (kept or reported, as `context` says where); `None` if it
+    /// panicked.
+    pub fn catch<R>(&mut self, context: &'static str, f: impl FnOnce() -> R) -> Option<R> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(r) => Some(r),
+            Err(payload) => {
+                self.keep(context, payload);
+                None
+            }
+        }
+    }
+
+    /// Keeps `payload` if it is the first panic, or reports it.
+    pub fn keep(&mut self, context: &'static str, payload: Payload) {
+        if self.0.is_none() && !std::thread::panicking() {
+            self.0 = Some(payload);
+        } else {
+            report_unraisable(context, &payload);
+        }
+    }
+
+    /// [`keep`](Self::keep) for a panic that may not have happened.
+    pub fn keep_some(&mut self, context: &'static str, payload: Option<Payload>) {
+        if let Some(payload) = payload {
+            self.keep(context, payload);
+        }
+    }
+
+    /// The first panic, if there was one.
+    pub fn into_inner(self) -> Option<Payload> {
+        self.0
+    }
+
+    /// Resumes the first panic, if there was one.
+    pub fn resume(self) {
+        if let Some(payload) = self.0 {
+            std::panic::resume_unwind(payload);
+        }
+    }
+}
+
+impl core::fmt::Debug for FirstPanic {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("FirstPanic")
+            .field(&self.0.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,298 @@
+//! Setting a collection's garbage apart and dropping it: the list operations the collector
+//! calls once its analysis has decided, and the drop loop compiled per type.
+
+use super::{Heap, PREFETCH_AHEAD};
+use crate::header::{ObjPtr, flags};
+use crate::report::{FirstPanic, Payload};
+
+impl Heap {
+    /// Splits list `from` after an analysis that identified its objects by position: the
+    /// objects whose position `garbage` accepts move to the end of list `to`, with the flag
+    /// bits `mark` added; the others stay in `from`, in their order. Only the objects that
+    /// change place are written (a collection that finds no garbage writes nothing).
+    ///
+    /// # Safety
+    /// Every object of `from` is alive and tracked, `from != to`, and `garbage` runs no user
+    /// code.
+    pub unsafe fn split_off(
+        &self,
+        from: usize,
+        to: usize,
+        mut garbage: impl FnMut(usize) -> bool,
+        mark: u32,
+    ) {
+        debug_assert_ne!(from, to);
+        // SAFETY: per the caller; the two lists are distinct cells and no user code runs.
+        unsafe {
+            let src = self.list_mut(from);
+            let dst = self.list_mut(to);
+            let mut kept = 0;
+            for i in 0..src.len() {
+                let obj = src[i];
+                let e = obj.ext();
+                if garbage(i) {
+                    e.index.set(dst.len() as u32);
+                    e.flags
+                        .set((e.flags.get() & !flags::LIST_MASK) | to as u32 | mark);
+                    dst.push(obj);
+                } else {
+                    keep(src, &mut kept, i);
+                }
+            }
+            src.truncate(kept);
+        }
+    }
+
+    /// The collector's fast path for garbage that needs no finalization: the objects of list
+    /// `from` whose position `garbage` accepts leave the lists, are flagged `DOOMED` and
+    /// `WEAK_CLEARED` (weak upgrades fail from now on), have their death counted, and get a
+    /// temporary strong reference, so that no release can free them before
+    /// [`drop_doomed`](Self::drop_doomed) drops their values. They are appended to `out`; the
+    /// others stay in `from`, in order, written only if they change place.
+    ///
+    /// An object whose count is already 0 is left where it is: its release is queued (it was
+    /// dropped by a `Trace` impl during the analysis), and that release frees it. `sparse`
+    /// says garbage is rare in the list: then only garbage is prefetched.
+    ///
+    /// # Safety
+    /// Every object of `from` is alive and tracked, and `garbage` runs no user code (it may be
+    /// asked about a position more than once, and ahead of the one being processed). Every
+    /// object appended to `out` must be passed to [`drop_doomed`](Self::drop_doomed) exactly
+    /// once.
+    pub unsafe fn doom(
+        &self,
+        from: usize,
+        mut garbage: impl FnMut(usize) -> bool,
+        sparse: bool,
+        out: &mut Vec<ObjPtr>,
+    ) {
+        // SAFETY: per the caller; no user code runs.
+        unsafe {
+            let src = self.list_mut(from);
+            let mut kept = 0;
+            let mut deaths = 0;
+            for i in 0..src.len() {
+                let obj = src[i];
+                // With `sparse`, only garbage is prefetched: survivors are not read at all,
+                // and a little garbage in a large set must not cost a pass over all of it.
+                if let Some(ahead) = src.get(i + PREFETCH_AHEAD)
+                    && (!sparse || garbage(i + PREFETCH_AHEAD))
+                {
+                    ahead.prefetch();
+                }
+                let e = obj.ext();
+                // A survivor's header is not read (the side table decides).
+                if garbage(i) && obj.has_strong() {
+                    let f = e.flags.get();
+                    deaths += (f & flags::COUNTED != 0) as usize;
+                    e.flags.set(doomed_flags(f));
+                    obj.inc_strong();
+                    out.push(obj);
+                } else {
+                    keep(src, &mut kept, i);
+                }
+            }
+            src.truncate(kept);
+            self.record_deaths(deaths);
+        }
+    }
+
+    /// [`doom`](Self::doom) for a list whose objects the count pass holds a temporary
+    /// reference to ([`EdgeCounter::set_hold`](crate::engine::EdgeCounter::set_hold)), and that has
+    /// no garbage with weak references: the garbage among the first `held` objects of list
+    /// `from` (those the count pass held) is appended to `out` and leaves the list without
+    /// being read or written. Its flags are brought up to date by
+    /// [`drop_doomed`](Self::drop_doomed) just before each value is dropped (and its death
+    /// counted then); meanwhile its temporary reference keeps it from being released, and
+    /// no weak reference can upgrade to it except one created after the analysis (which
+    /// then finds a dead value, as any handle to dropped garbage does). Survivors stay in
+    /// order, written only if they move. With `all`, the caller says that all of the first
+    /// `held` objects are garbage: a list of nothing else then moves to `out` whole.
+    ///
+    /// # Safety
+    /// As for `doom`; every garbage object among the first `held` holds the count pass's
+    /// temporary reference, and none has weak references; `all` is true only if every one
+    /// of them is garbage.
+    pub unsafe fn doom_held(
+        &self,
+        from: usize,
+        held: usize,
+        all: bool,
+        mut garbage: impl FnMut(usize) -> bool,
+        out: &mut Vec<ObjPtr>,
+    ) {
+        // SAFETY: per the caller; no user code runs.
+        unsafe {
+            let src = self.list_mut(from);
+            if all && held == src.len() {
+                if out.is_empty() {
+                    // The buffers trade places: nothing is copied.
+                    core::mem::swap(src, out);
+                } else {
+                    out.append(src);
+                }
+                return;
+            }
+            let mut kept = 0;
+            for i in 0..src.len() {
+                if i < held && garbage(i) {
+                    out.push(src[i]);
+                } else {
+                    keep(src, &mut kept, i);
+                }
+            }
+            src.truncate(kept);
+        }
+    }
+
+    /// Gives back the temporary references the count pass took on the first `upto` objects
+    /// of list `list` ([`EdgeCounter::set_hold`](crate::engine::EdgeCounter::set_hold)), except on
+    /// those whose index `skip` accepts. Objects whose count is 0 or immortal hold none. An
+    /// object left with no reference is released (deferred, so the list does not change).
+    ///
+    /// # Safety
+    /// Frees are deferred; the first `upto` objects of the list are those the count pass
+    /// held (alive, in place), and each holds its reference once.
+    pub unsafe fn unhold(&self, list: usize, upto: usize, mut skip: impl FnMut(usize) -> bool) {
+        for i in 0..upto {
+            if skip(i) {
+                continue;
+            }
+            // SAFETY: per the caller: frees are deferred, so the list neither moves nor
+            // shrinks while this runs (a release only queues).
+            unsafe {
+                let Some(&obj) = self.list_mut(list).get(i) else {
+                    return;
+                };
+                if let Some(ahead) = self.list_mut(list).get(i + PREFETCH_AHEAD) {
+                    ahead.prefetch();
+                }
+                if obj.mortal_strong().is_some() && obj.dec_strong_no_release() {
+                    self.release_slow(obj);
+                }
+            }
+        }
+    }
+
+    /// Drops the values of objects set apart by [`doom`](Self::doom), last first, and gives back
+    /// their temporary references: an object nothing else holds is freed at once, the others
+    /// when their last handle goes (they are `DEAD`: dereferencing a handle panics).
+    ///
+    /// A panicking `Drop` does not stop the others: every value is dropped, and the first
+    /// panic is returned (later ones go to the unraisable hook).
+    ///
+    /// # Safety
+    /// `objs` holds objects set apart by [`doom`](Self::doom) or
+    /// [`doom_held`](Self::doom_held), each exactly once.
+    pub unsafe fn drop_doomed(&self, objs: &[ObjPtr]) -> Option<Payload> {
+        // The newest object first, as the collector's general path does.
+        let mut left = objs.len();
+        let mut panics = FirstPanic::default();
+        while left != 0 {
+            let done = panics.catch("dropping garbage", || {
+                while left != 0 {
+                    // Runs of one type go through a loop compiled for it.
+                    // SAFETY: per the caller.
+                    unsafe { objs[left - 1].drop_doomed_run(self, objs, &mut left) };
+                }
+            });
+            if done.is_none() {
+                // SAFETY: the object whose drop panicked still holds its temporary reference.
+                unsafe { self.release_doomed(objs[left]) };
+            }
+        }
+        panics.into_inner()
+    }
+
+    /// [`drop_doomed`](Self::drop_doomed)'s loop for objects of type `T`: drops the values
+    /// of `objs[..*left]` from the last on, while they are of the type of the last one,
+    /// counting `left` down before each drop (so that, if a `Drop` panics, `objs[*left]` is
+    /// the object whose drop panicked).
+    ///
+    /// # Safety
+    /// As for `drop_doomed`; `*left > 0` and `objs[*left - 1]` is a `T`.
+    pub(crate) unsafe fn drop_doomed_run<T: crate::Trace + 'static>(
+        &self,
+        objs: &[ObjPtr],
+        left: &mut usize,
+    ) {
+        // SAFETY: the temporary reference holds the memory.
+        let ty = unsafe { objs[*left - 1].type_info_ptr() };
+        // Deaths are counted once per run (also if a destructor panics).
+        let mut deaths = scopeguard::guard(0, |n| self.record_deaths(n));
+        while *left != 0 {
+            let obj = objs[*left - 1];
+            // SAFETY: the temporary reference holds the memory.
+            if unsafe { obj.type_info_ptr() } != ty {
+                return;
+            }
+            *left -= 1;
+            if let Some(ahead) = left.checked_sub(PREFETCH_AHEAD) {
+                objs[ahead].prefetch();
+            }
+            // SAFETY: per the caller, the temporary reference holds the memory and the value
+            // (a `T`) is alive; `DEAD` is set first, so it is dropped only here.
+            unsafe {
+                let e = obj.ext();
+                let f = e.flags.get();
+                if f & flags::DOOMED == 0 {
+                    // Set apart by `doom_held`: out of the lists, but its flags still say
+                    // where it was.
+                    *deaths += (f & flags::COUNTED != 0) as usize;
+                    e.flags.set(doomed_flags(f) | flags::DEAD);
+                } else {
+                    e.flags.set(f | flags::DEAD);
+                }
+                core::ptr::drop_in_place(obj.value::<T>());
+                if obj.dec_strong_no_release() {
+                    // A destructor of the same garbage may have registered a callback on it.
+                    self.fire_weakref_callbacks(obj);
+                    if obj.dec_weak() == 0 {
+                        self.dealloc_typed::<T>(obj, true);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives back the temporary reference of a doomed object whose value was dropped.
+    ///
+    /// # Safety
+    /// The object is `DEAD` and the caller owns its temporary strong reference.
+    #[inline(always)]
+    unsafe fn release_doomed(&self, obj: ObjPtr) {
+        // SAFETY: per the caller; the value is dropped, so nothing but memory remains.
+        unsafe {
+            if obj.dec_strong_no_release() {
+                // A destructor of the same garbage may have registered a callback on it.
+                self.fire_weakref_callbacks(obj);
+                self.drop_implicit_weak(obj);
+            }
+        }
+    }
+}
+
+/// The flags of a garbage object set apart for dropping: out of the lists, its death counted
+/// (no longer `COUNTED`), `DOOMED`, and weak upgrades failing for good.
+#[inline(always)]
+fn doomed_flags(f: u32) -> u32 {
+    (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
+        | flags::DOOMED
+        | flags::WEAK_CLEARED
+}
+
+/// Keeps the survivor at position `i` of a list being closed up, at position `kept`, and
+/// rewrites its index only if it moves.
+///
+/// # Safety
+/// `kept <= i < list.len()` and the object at `i` is alive with an extension.
+#[inline(always)]
+unsafe fn keep(list: &mut [ObjPtr], kept: &mut usize, i: usize) {
+    if *kept != i {
+        let obj = list[i];
+        list[*kept] = obj;
+        // SAFETY: per the caller.
+        unsafe { obj.ext().index.set(*kept as u32) };
+    }
+    *kept += 1;
+}
