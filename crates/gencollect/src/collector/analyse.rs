@@ -1,5 +1,6 @@
 //! One analysis (steps 2 to 4): count, mark, and set the garbage apart.
 
+use refcount::ObjPtr;
 use refcount::engine::{Heap, NOT_COUNTED, ObjectOps, PREFETCH_AHEAD, SetLayout, flags};
 
 use super::Verdict;
@@ -18,10 +19,71 @@ pub(crate) struct Found {
     pub(crate) finalization: bool,
 }
 
-/// Steps 2 to 4 on the lists `from`, as one set. The garbage is set apart by [`Heap::doom`] when `fast` allows
-/// it and no object of it has a finalizer or weak-reference callbacks; otherwise it is
-/// flagged `DOOMED` and `WEAK_CLEARED` and moved to list `to`. Returns `None` if the traces
-/// were inconsistent (then nothing was written to any object).
+/// The set one analysis works on: the lists `from`, numbered as `layout` says, and whether
+/// only the objects [`select`] chose are counted (their entries in the side tables are then
+/// in `marked` order).
+#[derive(Clone, Copy)]
+struct Set<'a> {
+    heap: &'a Heap,
+    from: &'a [usize],
+    layout: SetLayout,
+    only_selected: bool,
+}
+
+impl Set<'_> {
+    /// The object behind entry `k` of the side tables.
+    fn entry_object(&self, g: &SideTables, k: usize) -> Option<ObjPtr> {
+        let p = if self.only_selected {
+            g.marked[k] as usize
+        } else {
+            k
+        };
+        object_at(self.heap, self.from, self.layout, p)
+    }
+}
+
+/// How a count pass runs: whether it holds a large generation 0 (and so can set its
+/// garbage apart without a pass over it), and whether a helper thread shares it.
+struct Plan {
+    young_large: bool,
+    hold: bool,
+    parallel: bool,
+}
+
+impl Plan {
+    fn new(from: &[usize], layout: Option<SetLayout>, fast: bool, only_selected: bool) -> Plan {
+        // A large generation 0 is held by the count pass, so that its garbage can be set
+        // apart without a pass over it, as long as the last such generation was mostly
+        // garbage: for survivors, holding costs a write in the count pass and a pass to give
+        // it back.
+        let threshold = with_state(|s| s.hold_threshold.get()).unwrap_or(usize::MAX);
+        // (The held list must be the last counted: see `count`.)
+        let young_large = !only_selected
+            && from.last() == Some(&HOLD_LIST)
+            && layout.is_some_and(|l| l.list_len(HOLD_LIST) >= threshold);
+        let hold = fast
+            && young_large
+            && (threshold == 0 || with_state(|s| s.hold_young.get()).unwrap_or(false));
+        // A large set is counted by two threads, when the machine has two cores.
+        let parallel = !only_selected
+            && layout.is_some_and(|l| {
+                l.len() >= with_state(|s| s.parallel_threshold.get()).unwrap_or(usize::MAX)
+            })
+            && with_state(|s| s.parallel.get()).unwrap_or(false)
+            && parallel::has_second_core();
+        Plan {
+            young_large,
+            hold,
+            parallel,
+        }
+    }
+}
+
+/// Steps 2 to 4 on the lists `from`, as one set. The garbage is set apart by [`Heap::doom`]
+/// when `fast` allows it and no object of it has a finalizer or weak-reference callbacks;
+/// otherwise it is flagged `DOOMED` and `WEAK_CLEARED` and moved to list `to`. Returns the
+/// verdict and how many objects were analysed, or `None` if the traces were inconsistent
+/// (then nothing was written to any object).
 ///
 /// # Safety
 /// Frees are deferred; every object of `from` is alive.
@@ -44,12 +106,10 @@ pub(super) unsafe fn analyse(
     if analysed == 0 && layout.is_some() {
         // Nothing dirty: everything in the set was proved reachable and still is.
         g.put_back();
-        return Some((
-            Verdict::Moved(Found {
-                finalization: false,
-            }),
-            0,
-        ));
+        let nothing = Found {
+            finalization: false,
+        };
+        return Some((Verdict::Moved(nothing), 0));
     }
     let only_selected = selected.is_some();
     if only_selected {
@@ -59,30 +119,13 @@ pub(super) unsafe fn analyse(
             g.slot[p as usize] = k as u32;
         }
     }
-    // A large generation 0 is held by the count pass, so that its garbage can be set apart
-    // without a pass over it, as long as the last such generation was mostly garbage: for
-    // survivors, holding costs a write in the count pass and a pass to give it back.
-    let threshold = with_state(|s| s.hold_threshold.get()).unwrap_or(usize::MAX);
-    // (The held list must be the last counted: see `count`.)
-    let young_large = !only_selected
-        && from.last() == Some(&HOLD_LIST)
-        && layout.is_some_and(|l| l.list_len(HOLD_LIST) >= threshold);
-    let hold = fast
-        && young_large
-        && (threshold == 0 || with_state(|s| s.hold_young.get()).unwrap_or(false));
-    // A large set is counted by two threads, when the machine has two cores.
-    let parallel = !only_selected
-        && layout.is_some_and(|l| {
-            l.len() >= with_state(|s| s.parallel_threshold.get()).unwrap_or(usize::MAX)
-        })
-        && with_state(|s| s.parallel.get()).unwrap_or(false)
-        && parallel::has_second_core();
+    let plan = Plan::new(from, layout, fast, only_selected);
     // SAFETY: per the caller.
     let counted = layout.is_some_and(|layout| unsafe {
         if only_selected {
             count_selected(heap, from, layout, &mut g)
         } else {
-            count(heap, from, layout, &mut g, hold, parallel)
+            count(heap, from, layout, &mut g, plan.hold, plan.parallel)
         }
     });
     let reached = if counted { mark(&mut g) } else { None };
@@ -97,65 +140,15 @@ pub(super) unsafe fn analyse(
         g.put_back();
         return None;
     };
-    // The object behind entry `k` of the side tables.
-    let entry_object = |g: &SideTables, k: usize| {
-        let p = if only_selected {
-            g.marked[k] as usize
-        } else {
-            k
-        };
-        object_at(heap, from, layout, p)
+    let set = Set {
+        heap,
+        from,
+        layout,
+        only_selected,
     };
     if restrict {
-        // The analysed survivors are proved reachable: clean. Only their headers are
-        // read, and only dirty ones written; garbage is not touched.
-        if only_selected {
-            for k in 0..g.refs.len() {
-                if g.refs[k] == REACHED
-                    && let Some(obj) = entry_object(&g, k)
-                {
-                    // SAFETY: objects of the analysed lists are alive (frees are deferred).
-                    unsafe { obj.clear_dirty() };
-                }
-            }
-        } else {
-            // In list order, stopping after the last survivor (none, often).
-            let mut survivors = reached;
-            let mut p = 0;
-            'clean: for &l in from {
-                // SAFETY: per the caller; no user code runs while the slice is used.
-                let list = unsafe { heap.list_slice(l) };
-                for (k, &obj) in list[..layout.list_len(l)].iter().enumerate() {
-                    if survivors == 0 {
-                        break 'clean;
-                    }
-                    if g.refs[p] == REACHED {
-                        if g.refs.get(p + PREFETCH_AHEAD) == Some(&REACHED)
-                            && let Some(ahead) = list.get(k + PREFETCH_AHEAD)
-                        {
-                            ahead.prefetch();
-                        }
-                        // SAFETY: an object of the list is alive.
-                        unsafe { obj.clear_dirty() };
-                        survivors -= 1;
-                    }
-                    p += 1;
-                }
-            }
-        }
-        // Objects counted as referenced from outside whatever their count says (a mutably
-        // borrowed `RefCell` among them) were not proved reachable: they stay dirty, so
-        // the next full collection looks at them, and at what they hold, again.
-        for &k in &g.pinned {
-            if let Some(obj) = entry_object(&g, k as usize) {
-                // SAFETY: objects of the analysed lists are alive (frees are deferred).
-                unsafe {
-                    if obj.strong() != 0 {
-                        obj.set_dirty();
-                    }
-                }
-            }
-        }
+        // SAFETY: per the caller.
+        unsafe { clean_survivors(&set, &g, reached) };
     }
     let garbage = g.refs.len() - reached;
     let finalization = g.special.iter().any(|&i| g.refs[i as usize] != REACHED);
@@ -167,82 +160,179 @@ pub(super) unsafe fn analyse(
         && !finalization
         && garbage != 0
         && !g.weakly.iter().any(|&i| g.refs[i as usize] != REACHED);
-    // Whether every held object is garbage (then its list moves whole).
-    let mut all_held_garbage = false;
-    if g.held != 0 {
-        let range = layout.range(HOLD_LIST);
-        let refs = &g.refs[..];
-        let survivors = if reached == 0 {
-            0
-        } else {
-            refs[range.clone()]
-                .iter()
-                .filter(|&&r| r == REACHED)
-                .count()
-        };
-        all_held_garbage = lazy && survivors == 0;
-        // SAFETY: per the caller; the first `g.held` objects of the list are held, and
-        // still in place (nothing left the lists yet).
-        unsafe {
-            if !lazy {
-                heap.unhold(HOLD_LIST, g.held, |_| false);
-            } else if survivors != 0 {
-                // Only the survivors' references: the garbage keeps its own until dropped.
-                heap.unhold(HOLD_LIST, g.held, |i| refs[range.start + i] != REACHED);
-            }
-        }
-    }
+    // SAFETY: per the caller.
+    let all_held_garbage = unsafe { give_back_held(&set, &g, reached, lazy) };
     if fast && !finalization {
-        let mut young_garbage = 0;
-        if garbage != 0 {
-            let mut out = core::mem::take(&mut g.garbage);
-            out.reserve(garbage);
-            let sparse = garbage * 4 < layout.len();
-            for &l in from {
-                let (refs, slot) = (&g.refs[..], &g.slot[..]);
-                let range = layout.range(l);
-                let before = out.len();
-                // SAFETY: the objects of the lists are alive and tracked; the predicates run
-                // no user code. `run` drops every object set apart, once.
-                unsafe {
-                    if only_selected {
-                        heap.doom(l, selected_garbage(refs, slot, range), sparse, &mut out);
-                    } else if lazy && l == HOLD_LIST {
-                        let all = all_held_garbage;
-                        heap.doom_held(l, g.held, all, set_garbage(&refs[range]), &mut out);
-                    } else {
-                        heap.doom(l, set_garbage(&refs[range]), sparse, &mut out);
-                    }
-                }
-                if l == HOLD_LIST {
-                    young_garbage = out.len() - before;
-                }
-            }
-            g.garbage = out;
-        }
-        if young_large {
+        // SAFETY: per the caller.
+        let young_garbage = unsafe { doom(&set, &mut g, garbage, lazy, all_held_garbage) };
+        if plan.young_large {
             let mostly = young_garbage * 2 >= layout.list_len(HOLD_LIST);
             with_state(|s| s.hold_young.set(mostly));
         }
         return Some((Verdict::Doomed(g, garbage), analysed));
     }
     if garbage != 0 {
-        for &l in from {
-            let (refs, slot) = (&g.refs[..], &g.slot[..]);
-            let range = layout.range(l);
-            let mark = flags::DOOMED | flags::WEAK_CLEARED;
-            // SAFETY: as above; `to` is a working list distinct from the analysed ones.
+        // SAFETY: per the caller; `to` is a working list distinct from the analysed ones.
+        unsafe { move_garbage(&set, &g, to) };
+    }
+    g.put_back();
+    Some((Verdict::Moved(Found { finalization }), analysed))
+}
+
+/// After a full collection's mark: the analysed survivors are proved reachable, so they are
+/// made clean. Only their headers are read, and only dirty ones written; garbage is not
+/// touched. Objects counted as referenced from outside whatever their count says (a mutably
+/// borrowed `RefCell` among them) were not proved reachable: they stay dirty, so the next
+/// full collection looks at them, and at what they hold, again.
+///
+/// # Safety
+/// As for [`analyse`].
+unsafe fn clean_survivors(set: &Set<'_>, g: &SideTables, reached: usize) {
+    if set.only_selected {
+        for k in 0..g.refs.len() {
+            if g.refs[k] == REACHED
+                && let Some(obj) = set.entry_object(g, k)
+            {
+                // SAFETY: objects of the analysed lists are alive (frees are deferred).
+                unsafe { obj.clear_dirty() };
+            }
+        }
+    } else {
+        // In list order, stopping after the last survivor (none, often).
+        let mut survivors = reached;
+        let mut p = 0;
+        'clean: for &l in set.from {
+            // SAFETY: per the caller; no user code runs while the slice is used.
+            let list = unsafe { set.heap.list_slice(l) };
+            for (k, &obj) in list[..set.layout.list_len(l)].iter().enumerate() {
+                if survivors == 0 {
+                    break 'clean;
+                }
+                if g.refs[p] == REACHED {
+                    if g.refs.get(p + PREFETCH_AHEAD) == Some(&REACHED)
+                        && let Some(ahead) = list.get(k + PREFETCH_AHEAD)
+                    {
+                        ahead.prefetch();
+                    }
+                    // SAFETY: an object of the list is alive.
+                    unsafe { obj.clear_dirty() };
+                    survivors -= 1;
+                }
+                p += 1;
+            }
+        }
+    }
+    for &k in &g.pinned {
+        if let Some(obj) = set.entry_object(g, k as usize) {
+            // SAFETY: objects of the analysed lists are alive (frees are deferred).
             unsafe {
-                if only_selected {
-                    heap.split_off(l, to, selected_garbage(refs, slot, range), mark);
-                } else {
-                    heap.split_off(l, to, set_garbage(&refs[range]), mark);
+                if obj.strong() != 0 {
+                    obj.set_dirty();
                 }
             }
         }
     }
-    g.put_back();
-    Some((Verdict::Moved(Found { finalization }), analysed))
+}
+
+/// Gives back the temporary references the count pass took on the held list: all of them,
+/// or with `lazy` only the survivors' (the garbage keeps its own until it is dropped).
+/// Returns whether every held object is garbage (then its list moves whole).
+///
+/// # Safety
+/// As for [`analyse`]; the first `g.held` objects of the held list are held, and still in
+/// place (nothing left the lists yet).
+unsafe fn give_back_held(set: &Set<'_>, g: &SideTables, reached: usize, lazy: bool) -> bool {
+    if g.held == 0 {
+        return false;
+    }
+    let range = set.layout.range(HOLD_LIST);
+    let refs = &g.refs[..];
+    let survivors = if reached == 0 {
+        0
+    } else {
+        refs[range.clone()]
+            .iter()
+            .filter(|&&r| r == REACHED)
+            .count()
+    };
+    // SAFETY: per the caller.
+    unsafe {
+        if !lazy {
+            set.heap.unhold(HOLD_LIST, g.held, |_| false);
+        } else if survivors != 0 {
+            set.heap
+                .unhold(HOLD_LIST, g.held, |i| refs[range.start + i] != REACHED);
+        }
+    }
+    lazy && survivors == 0
+}
+
+/// Sets the `garbage` objects found apart into `g.garbage`, for dropping (step 4, fast
+/// path). Returns how many of them were in the held list.
+///
+/// # Safety
+/// As for [`analyse`]; `lazy` and `all_held` as [`give_back_held`] left the held list.
+unsafe fn doom(
+    set: &Set<'_>,
+    g: &mut SideTables,
+    garbage: usize,
+    lazy: bool,
+    all_held: bool,
+) -> usize {
+    if garbage == 0 {
+        return 0;
+    }
+    let mut young_garbage = 0;
+    let mut out = core::mem::take(&mut g.garbage);
+    out.reserve(garbage);
+    let sparse = garbage * 4 < set.layout.len();
+    for &l in set.from {
+        let (refs, slot) = (&g.refs[..], &g.slot[..]);
+        let range = set.layout.range(l);
+        let before = out.len();
+        // SAFETY: the objects of the lists are alive and tracked; the predicates run no user
+        // code. The caller drops every object set apart, once.
+        unsafe {
+            if set.only_selected {
+                set.heap
+                    .doom(l, selected_garbage(refs, slot, range), sparse, &mut out);
+            } else if lazy && l == HOLD_LIST {
+                let is_garbage = set_garbage(&refs[range]);
+                set.heap
+                    .doom_held(l, g.held, all_held, is_garbage, &mut out);
+            } else {
+                set.heap
+                    .doom(l, set_garbage(&refs[range]), sparse, &mut out);
+            }
+        }
+        if l == HOLD_LIST {
+            young_garbage = out.len() - before;
+        }
+    }
+    g.garbage = out;
+    young_garbage
+}
+
+/// Moves the garbage found to list `to`, flagged `DOOMED` and `WEAK_CLEARED`, for the
+/// finalization steps (step 4, general path).
+///
+/// # Safety
+/// As for [`analyse`]; `to` is a working list distinct from the analysed ones.
+unsafe fn move_garbage(set: &Set<'_>, g: &SideTables, to: usize) {
+    for &l in set.from {
+        let (refs, slot) = (&g.refs[..], &g.slot[..]);
+        let range = set.layout.range(l);
+        let mark = flags::DOOMED | flags::WEAK_CLEARED;
+        // SAFETY: per the caller; the predicates run no user code.
+        unsafe {
+            if set.only_selected {
+                set.heap
+                    .split_off(l, to, selected_garbage(refs, slot, range), mark);
+            } else {
+                set.heap.split_off(l, to, set_garbage(&refs[range]), mark);
+            }
+        }
+    }
 }
 
 /// Whether the object at index `i` of a list is garbage after the mark of the whole set,

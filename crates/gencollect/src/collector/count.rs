@@ -8,7 +8,7 @@ use refcount::engine::{EdgeCounter, Heap, ObjectOps, PREFETCH_AHEAD, PassTables,
 
 use super::select::{object_at, place_of};
 use super::tables::SideTables;
-use crate::parallel::{self, PartBuffers};
+use crate::parallel::{self, HelperPart, PartBuffers};
 use crate::stats::with_state;
 
 /// The list whose objects a large collection holds during its count pass (generation 0:
@@ -44,34 +44,14 @@ pub(super) unsafe fn count(
     let mut helper_held = 0..0;
     let mut tail_from = None;
     let pass = catch_unwind(AssertUnwindSafe(|| {
-        let mut next = 0;
-        let mut helper = None;
-        if parallel {
-            let bufs = core::mem::take(&mut part_bufs);
-            let hold_list = hold.then_some(HOLD_LIST);
-            let share = with_state(|s| s.helper_share.get()).unwrap_or(0.5);
-            // SAFETY: per the caller; no user code runs until it returns.
-            let (done, part, timing) = unsafe {
-                parallel::count_halves(heap, from, layout, &mut counter, bufs, hold_list, share)
-            };
-            with_state(|s| {
-                if let Some(t) = timing {
-                    s.helper_share.set(parallel::next_share(t));
-                }
-                if part.is_ok() {
-                    s.split_passes.set(s.split_passes.get() + 1);
-                }
-            });
-            next = done;
-            match part {
-                Ok(part) => {
-                    if hold {
-                        helper_held = layout.indices_in(HOLD_LIST, part.positions.clone());
-                    }
-                    helper = Some(part);
-                }
-                Err(bufs) => part_bufs = bufs,
-            }
+        let (next, helper) = if parallel {
+            // SAFETY: per the caller.
+            unsafe { start_helper(heap, from, layout, &mut counter, &mut part_bufs, hold) }
+        } else {
+            (0, None)
+        };
+        if hold && let Some(part) = &helper {
+            helper_held = layout.indices_in(HOLD_LIST, part.positions.clone());
         }
         let until = helper.as_ref().map_or(n, |h| h.positions.start);
         // SAFETY: per the caller.
@@ -79,28 +59,14 @@ pub(super) unsafe fn count(
             return false;
         }
         if let Some(part) = helper {
-            let base = part.positions.start;
-            // A helper that counted to the end of the set keeps its edges where they are.
-            let last = part.positions.end == n;
-            let (refs, edges, tables) = if last {
-                counter.absorb_last(part.counter, base)
-            } else {
-                counter.absorb(part.counter, base)
-            };
+            let end = part.positions.end;
+            let taken = take_in_helper(&mut counter, part, n, &mut part_bufs);
             helper_held = 0..0;
-            if last {
-                // Its `start` values must fit, as the counter's do (`finish_pass`).
-                if u32::try_from(edges.len()).is_err() {
-                    return false;
-                }
-                tail_from = Some(base);
-            }
-            part_bufs = PartBuffers {
-                refs,
-                edges,
-                tables,
+            let Some(tail) = taken else {
+                return false;
             };
-            let rest = part.positions.end..n;
+            tail_from = tail;
+            let rest = end..n;
             // Left as the last analysis wrote them.
             counter.zero_counts(rest.clone());
             // SAFETY: per the caller.
@@ -138,6 +104,72 @@ pub(super) unsafe fn count(
             resume_unwind(payload)
         }
     }
+}
+
+/// Starts a helper thread on the last part of the set and counts this thread's part up to
+/// where the helper starts, both as far as objects with a pure trace go
+/// ([`parallel::count_halves`]). Returns where this thread stopped and the helper's part,
+/// if it counted anything (otherwise its buffers are back in `bufs`).
+///
+/// # Safety
+/// As for [`count`]; no user code runs until this returns.
+unsafe fn start_helper(
+    heap: &Heap,
+    from: &[usize],
+    layout: SetLayout,
+    counter: &mut EdgeCounter,
+    bufs: &mut PartBuffers,
+    hold: bool,
+) -> (usize, Option<HelperPart>) {
+    let taken = core::mem::take(bufs);
+    let hold_list = hold.then_some(HOLD_LIST);
+    let share = with_state(|s| s.helper_share.get()).unwrap_or(0.5);
+    // SAFETY: per the caller.
+    let (done, part, timing) =
+        unsafe { parallel::count_halves(heap, from, layout, counter, taken, hold_list, share) };
+    with_state(|s| {
+        if let Some(t) = timing {
+            s.helper_share.set(parallel::next_share(t));
+        }
+        if part.is_ok() {
+            s.split_passes.set(s.split_passes.get() + 1);
+        }
+    });
+    match part {
+        Ok(part) => (done, Some(part)),
+        Err(back) => {
+            *bufs = back;
+            (done, None)
+        }
+    }
+}
+
+/// Takes the helper's counts into `counter`, which has counted every position before the
+/// helper's part; the helper's buffers go back to `bufs`. A helper that counted to the end
+/// of the set (`n`) keeps its edges where they are ([`EdgeCounter::absorb_last`]). Returns
+/// the first position whose edges stay with the helper (`Some(None)` if none do), or `None`
+/// if the edges do not fit the tables.
+fn take_in_helper(
+    counter: &mut EdgeCounter,
+    part: HelperPart,
+    n: usize,
+    bufs: &mut PartBuffers,
+) -> Option<Option<usize>> {
+    let base = part.positions.start;
+    let last = part.positions.end == n;
+    let (refs, edges, tables) = if last {
+        counter.absorb_last(part.counter, base)
+    } else {
+        counter.absorb(part.counter, base)
+    };
+    // Its `start` values must fit, as the counter's do (`finish_pass`).
+    let fits = !last || u32::try_from(edges.len()).is_ok();
+    *bufs = PartBuffers {
+        refs,
+        edges,
+        tables,
+    };
+    fits.then_some(last.then_some(base))
 }
 
 /// Counts the positions `range` of the set in order, one run of objects of one type at a
