@@ -8,7 +8,8 @@ use refcount::{AnyGc, Gc, ObjPtr, Trace, Tracer, Visitor};
 use crate::callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
 use crate::collector;
 use crate::error::{Error, check_generation};
-use crate::stats::{DebugFlags, GenerationStats, with_state};
+use crate::state::with_state;
+use crate::stats::{DebugFlags, GenerationStats};
 
 /// Runs a full collection (all generations). Returns the number of unreachable objects
 /// found, or 0 if called while a collection is running (from a `Drop` or a callback).
@@ -25,11 +26,11 @@ use crate::stats::{DebugFlags, GenerationStats, with_state};
 /// assert_eq!(gencollect::collect(), 2);
 /// # mod gcrt_doc_support {
 /// #     use std::cell::RefCell;
-/// #     use refcount::{Gc, Trace, Tracer};
+/// #     use refcount::Gc;
+/// #     #[derive(gcrt_derive::Trace)]
+/// #     #[trace(crate = "refcount")]
 /// #     pub struct Node { pub next: RefCell<Option<Gc<Node>>> }
 /// #     impl Node { pub fn new() -> Gc<Node> { Gc::new(Node { next: RefCell::new(None) }) } }
-/// #     // SAFETY: reports its one handle.
-/// #     unsafe impl Trace for Node { fn trace(&self, t: &mut Tracer<'_>) { self.next.trace(t) } }
 /// # }
 /// ```
 pub fn collect() -> usize {
@@ -214,7 +215,7 @@ pub fn get_stats() -> [GenerationStats; 3] {
 /// object's header instead of a trace of every object.
 ///
 /// An object is dirty when its strong count was decremented to a nonzero value since a
-/// full collection last proved it reachable ([`refcount::ObjPtr::is_dirty`]). In safe
+/// full collection last proved it reachable (a *dirty* object, `docs/collector.md`). In safe
 /// Rust a group of objects can only become an unreachable cycle through such a decrement.
 /// Unsafe code that reaches an object through a raw pointer instead of a handle can close
 /// a cycle without one: [`Gc::as_ptr`](refcount::Gc::as_ptr) therefore marks its object so
@@ -224,13 +225,9 @@ pub fn get_stats() -> [GenerationStats; 3] {
 /// ```
 /// use std::cell::RefCell;
 /// use refcount::Gc;
+/// #[derive(gcrt_derive::Trace)]
+/// #[trace(crate = "refcount")]
 /// struct Node(RefCell<Option<Gc<Node>>>);
-/// // SAFETY: reports its one handle.
-/// unsafe impl refcount::Trace for Node {
-///     fn trace(&self, t: &mut refcount::Tracer<'_>) {
-///         self.0.trace(t)
-///     }
-/// }
 /// gencollect::collect();
 /// let a = Gc::new(Node(RefCell::new(None)));
 /// *a.0.borrow_mut() = Some(a.clone());
@@ -243,9 +240,6 @@ pub fn get_stats() -> [GenerationStats; 3] {
 pub fn set_full_scan(on: bool) {
     with_state(|s| s.full_scan.set(on));
 }
-
-/// The default of [`set_young_hold_threshold`].
-pub(crate) const YOUNG_HOLD_THRESHOLD: usize = 1 << 16;
 
 /// Tuning: from how many objects in generation 0 a collection sets its garbage apart
 /// without a pass over it, as long as the last such collection found at least half of
@@ -266,9 +260,8 @@ pub fn set_young_hold_threshold(objects: usize) {
 /// default) or keeps every collection on the calling thread (`false`).
 ///
 /// The count pass reads every object of the set and does arithmetic for each; a helper
-/// thread counts part of them while this thread counts the rest, which takes 15–30 % off
-/// the count pass of 1,000,000 objects on the development machines (about 10 % off a whole
-/// collection of that many garbage objects). Only sets of 131,072 objects or more are
+/// thread counts part of them while this thread counts the rest (`docs/performance.md`
+/// says how much that takes off). Only sets of 131,072 objects or more are
 /// split, and only when the machine has a second core. The helper counts only objects whose
 /// type's `Trace` is pure (`#[derive(Trace)]` and gcrt's own impls, see
 /// `Trace::pure_trace`): it runs no user code, and this thread runs none while it works.
@@ -545,12 +538,10 @@ pub fn garbage() -> Vec<AnyGc> {
 ///
 /// ```
 /// use std::cell::RefCell;
-/// use refcount::{Gc, Trace, Tracer};
+/// use refcount::Gc;
+/// #[derive(gcrt_derive::Trace)]
+/// #[trace(crate = "refcount")]
 /// struct Node(RefCell<Option<Gc<Node>>>);
-/// // SAFETY: reports its one handle.
-/// unsafe impl Trace for Node {
-///     fn trace(&self, t: &mut Tracer<'_>) { self.0.trace(t) }
-/// }
 /// gencollect::set_debug(gencollect::DebugFlags::SAVEALL);
 /// let a = Gc::new(Node(RefCell::new(None)));
 /// *a.0.borrow_mut() = Some(a.clone());
@@ -604,13 +595,11 @@ pub fn clear_garbage() {
 ///
 /// ```
 /// use std::cell::Cell;
-/// use refcount::{Finalize, Gc, Trace, Tracer};
+/// use refcount::{Finalize, Gc};
 /// thread_local!(static RUNS: Cell<u32> = const { Cell::new(0) });
+/// #[derive(gcrt_derive::Trace)]
+/// #[trace(crate = "refcount")]
 /// struct F;
-/// // SAFETY: holds no handles.
-/// unsafe impl Trace for F {
-///     fn trace(&self, _: &mut Tracer<'_>) {}
-/// }
 /// impl Finalize for F {
 ///     fn finalize(&self) { RUNS.with(|r| r.set(r.get() + 1)) }
 /// }

@@ -14,27 +14,50 @@
 //! assert!(gencollect::is_enabled());
 //! ```
 
+// The `gc` module's functions.
 mod api;
+// Collection callbacks (`gc.callbacks`).
 mod callbacks;
+// The collection algorithm, one file per step.
 mod collector;
 mod error;
+// The count pass on two threads.
 mod parallel;
+// The per-thread state: statistics, flags, settings, saved garbage.
+mod state;
+// Statistics and debug flags (the public types).
 mod stats;
 
+// Collections and their settings.
 pub use api::{
-    DisabledGuard, clear_garbage, collect, collect_generation, collection_count, disable, enable,
-    freeze, garbage, get_count, get_debug, get_freeze_count, get_full_scan, get_generation,
-    get_objects, get_parallel, get_referents, get_referrers, get_stats, get_threshold, is_enabled,
-    is_finalized, is_tracked, register_callback, reregister_for_finalize, set_debug, set_full_scan,
-    set_parallel, set_parallel_threshold, set_threshold, set_young_hold_threshold, split_passes,
-    suppress_finalize, total_memory, unfreeze, unregister_callback,
+    DisabledGuard, collect, collect_generation, collection_count, disable, enable, get_count,
+    get_threshold, is_enabled, set_threshold,
 };
-pub use callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
-pub use error::Error;
+// The collector's tuning: full scans, the young-generation hold, the helper thread.
+pub use api::{
+    get_full_scan, get_parallel, set_full_scan, set_parallel, set_parallel_threshold,
+    set_young_hold_threshold, split_passes,
+};
+// Freezing (`gc.freeze`).
+pub use api::{freeze, get_freeze_count, unfreeze};
+// Inspection.
+pub use api::{
+    get_generation, get_objects, get_referents, get_referrers, is_finalized, is_tracked,
+    total_memory,
+};
 pub use refcount::AnyGc;
-pub use refcount::{AllocStats, alloc_report, alloc_stats};
-pub use refcount::{Unraisable, UnraisableHook, report_unraisable, set_unraisable_hook};
+// Statistics, debugging and callbacks.
+pub use api::{clear_garbage, garbage, get_debug, get_stats, set_debug};
+pub use api::{register_callback, unregister_callback};
+pub use callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
 pub use stats::{DebugFlags, GenerationStats};
+// Finalization controls (.NET's `GC.SuppressFinalize` and `ReRegisterForFinalize`).
+pub use api::{reregister_for_finalize, suppress_finalize};
+// Errors, and panics that cannot propagate.
+pub use error::Error;
+pub use refcount::{Unraisable, UnraisableHook, report_unraisable, set_unraisable_hook};
+// The heap's memory.
+pub use refcount::{AllocStats, alloc_report, alloc_stats};
 
 /// Installs the generational collector as the heap's automatic-collection hook.
 ///

@@ -1,11 +1,10 @@
 //! The count pass of a large set, split between the collecting thread and one helper
 //! thread.
 //!
-//! The count pass is mostly arithmetic on objects it reads (about 80 instructions an
-//! object), so a second core takes a good part of it off the collecting thread (on the
-//! development machines, 15–30 % of the pass for 1,000,000 objects). Only objects whose
-//! type's trace is pure (rule 5 of `Trace`: gcrt's own code, nothing else) are counted while
-//! the two threads run: that code reads the objects it counts and the headers of the
+//! The count pass is mostly arithmetic on objects it reads, so a second core takes a good
+//! part of it off the collecting thread (`docs/performance.md` says how much). Only objects
+//! whose type's trace is pure (rule 5 of `Trace`: gcrt's own code, nothing else) are counted
+//! while the two threads run: that code reads the objects it counts and the headers of the
 //! objects they reach, writes nothing but the headers of the objects it counts (the
 //! temporary reference of a held generation) and its own tables, and reads no thread-local.
 //! Each thread counts objects the other does not, and the collecting thread runs no other

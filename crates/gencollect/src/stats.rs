@@ -1,12 +1,7 @@
-//! Per-generation statistics, debug flags and the collector's thread-local state.
+//! Per-generation statistics and the debug flags.
 
-use core::cell::{Cell, RefCell};
 use core::ops::{BitOr, BitOrAssign};
 use core::time::Duration;
-
-use refcount::AnyGc;
-
-use crate::callbacks::Callbacks;
 
 /// Statistics of one generation, as `gc.get_stats()` reports them.
 ///
@@ -85,55 +80,8 @@ impl BitOrAssign for DebugFlags {
     }
 }
 
-/// The collector's per-thread state (the counts and thresholds live in the heap).
-pub(crate) struct State {
-    pub(crate) stats: RefCell<[GenerationStats; 3]>,
-    pub(crate) debug: Cell<DebugFlags>,
-    pub(crate) garbage: RefCell<Vec<AnyGc>>,
-    pub(crate) callbacks: Callbacks,
-    /// Objects that survived the last full collection (CPython's `long_lived_total`).
-    pub(crate) long_lived_total: Cell<usize>,
-    /// Objects promoted into generation 2 since then (`long_lived_pending`).
-    pub(crate) long_lived_pending: Cell<usize>,
-    /// Whether full collections analyse every object ([`crate::set_full_scan`]).
-    pub(crate) full_scan: Cell<bool>,
-    /// From how many objects in generation 0 a collection's count pass holds them
-    /// ([`crate::set_young_hold_threshold`]).
-    pub(crate) hold_threshold: Cell<usize>,
-    /// Whether the last collection of such a generation 0 found at least half of it
-    /// garbage, so that the next one holds it.
-    pub(crate) hold_young: Cell<bool>,
-    /// Whether a large count pass may be split with a helper thread
-    /// ([`crate::set_parallel`]).
-    pub(crate) parallel: Cell<bool>,
-    /// From how many objects it is ([`crate::set_parallel_threshold`]).
-    pub(crate) parallel_threshold: Cell<usize>,
-    /// The share of the set the helper counts, adjusted after each split pass so that both
-    /// threads finish together (`parallel::next_share`).
-    pub(crate) helper_share: Cell<f64>,
-    /// How many count passes a helper thread took part in ([`crate::split_passes`]).
-    pub(crate) split_passes: Cell<usize>,
-}
-
-thread_local! {
-    pub(crate) static STATE: State = State {
-        stats: RefCell::new([GenerationStats::default(); 3]),
-        debug: Cell::new(DebugFlags::NONE),
-        garbage: RefCell::new(Vec::new()),
-        callbacks: Callbacks::default(),
-        long_lived_total: Cell::new(0),
-        long_lived_pending: Cell::new(0),
-        full_scan: Cell::new(false),
-        hold_threshold: Cell::new(crate::api::YOUNG_HOLD_THRESHOLD),
-        hold_young: Cell::new(true),
-        parallel: Cell::new(true),
-        parallel_threshold: Cell::new(crate::parallel::PARALLEL_THRESHOLD),
-        helper_share: Cell::new(0.5),
-        split_passes: Cell::new(0),
-    };
-}
-
-/// Runs `f` with the collector state, or returns `None` during thread teardown.
-pub(crate) fn with_state<R>(f: impl FnOnce(&State) -> R) -> Option<R> {
-    STATE.try_with(f).ok()
+/// A line of `DEBUG_STATS` or `DEBUG_COLLECTABLE` output, on stderr and as a `tracing` event.
+pub(crate) fn debug_line(args: core::fmt::Arguments<'_>) {
+    tracing::info!(target: "gcrt::gc::debug", "gc: {}", args);
+    eprintln!("gc: {args}");
 }

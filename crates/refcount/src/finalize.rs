@@ -20,15 +20,13 @@ use crate::trace::Trace;
 ///
 /// ```
 /// use std::cell::Cell;
-/// use refcount::{Finalize, Gc, Trace, Tracer};
+/// use refcount::{Finalize, Gc};
 ///
 /// thread_local!(static CLOSED: Cell<u32> = const { Cell::new(0) });
 ///
+/// #[derive(gcrt_derive::Trace)]
+/// #[trace(crate = "refcount")]
 /// struct File(u32);
-/// // SAFETY: holds no handles.
-/// unsafe impl Trace for File {
-///     fn trace(&self, _: &mut Tracer<'_>) {}
-/// }
 /// impl Finalize for File {
 ///     fn finalize(&self) {
 ///         CLOSED.with(|c| c.set(c.get() + self.0));

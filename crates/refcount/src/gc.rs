@@ -38,16 +38,14 @@ use crate::weak::Weak;
 /// Store a boxed trait object whose trait has `Trace` as a supertrait:
 ///
 /// ```
-/// use refcount::{Gc, Trace, Tracer};
+/// use refcount::{Gc, Trace};
 ///
 /// trait Shape: Trace {
 ///     fn area(&self) -> f64;
 /// }
+/// #[derive(gcrt_derive::Trace)]
+/// #[trace(crate = "refcount")]
 /// struct Square(f64);
-/// // SAFETY: holds no handles.
-/// unsafe impl Trace for Square {
-///     fn trace(&self, _: &mut Tracer<'_>) {}
-/// }
 /// impl Shape for Square {
 ///     fn area(&self) -> f64 {
 ///         self.0 * self.0
@@ -84,12 +82,10 @@ impl<T: Trace + 'static> Gc<T> {
     /// the object dies, by refcounting or in a collected cycle (see [`Finalize`]).
     ///
     /// ```
-    /// use refcount::{Finalize, Gc, Trace, Tracer};
+    /// use refcount::{Finalize, Gc};
+    /// #[derive(gcrt_derive::Trace)]
+    /// #[trace(crate = "refcount")]
     /// struct Noisy;
-    /// // SAFETY: holds no handles.
-    /// unsafe impl Trace for Noisy {
-    ///     fn trace(&self, _: &mut Tracer<'_>) {}
-    /// }
     /// impl Finalize for Noisy {
     ///     fn finalize(&self) {
     ///         println!("finalized");

@@ -13,16 +13,12 @@
 //!
 //! ```
 //! use core::cell::RefCell;
-//! use refcount::{Gc, Trace, Tracer};
+//! use refcount::Gc;
 //!
+//! #[derive(gcrt_derive::Trace)]
+//! #[trace(crate = "refcount")]
 //! struct Node {
 //!     next: RefCell<Option<Gc<Node>>>,
-//! }
-//! // SAFETY: reports the one handle it may own.
-//! unsafe impl Trace for Node {
-//!     fn trace(&self, t: &mut Tracer<'_>) {
-//!         self.next.trace(t)
-//!     }
 //! }
 //!
 //! let a = Gc::new(Node { next: RefCell::new(None) });
@@ -32,19 +28,35 @@
 //! assert_eq!(Gc::ref_count(&a), 1);
 //! ```
 
+// The type-erased handle.
 mod any;
+// The count pass's edge counter, which `Trace` impls feed through `Tracer`.
 mod edges;
+// The door for the cycle collector.
 pub mod engine;
+// Finalizers.
 mod finalize;
+// The strong handle.
 mod gc;
+// The object header, the type descriptor and the raw object pointer.
 mod header;
+// The per-thread heap: lists, counters, releases, garbage, weak-reference callbacks.
 mod heap;
+// Panics that cannot propagate.
 mod report;
 #[cfg(test)]
 mod tests;
+// The `Trace` trait and its impls for std types.
 mod trace;
+// Weak handles, with and without callbacks.
 mod weak;
 mod weakref;
+
+// The files depend on each other in one loop, on purpose: the type descriptor (`header`)
+// points at the count and drop loops compiled for each type (`edges`, `heap`), which read
+// objects through the header; and `Tracer` (`trace`) feeds the edge counter directly, so
+// that the count pass's per-handle code is inlined into every `Trace` impl rather than
+// reached through a `dyn Visitor` call per edge.
 
 // Handles.
 pub use any::AnyGc;

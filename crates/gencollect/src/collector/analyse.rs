@@ -1,15 +1,16 @@
 //! One analysis (steps 2 to 4): count, mark, and set the garbage apart.
 
 use refcount::ObjPtr;
-use refcount::engine::{Heap, NOT_COUNTED, ObjectOps, PREFETCH_AHEAD, SetLayout, flags};
+use refcount::engine::{
+    FirstPanic, Heap, NOT_COUNTED, ObjectOps, PREFETCH_AHEAD, SetLayout, flags,
+};
 
-use super::Verdict;
 use super::count::{HOLD_LIST, count, count_selected};
 use super::mark::mark;
 use super::select::{object_at, select};
 use super::tables::{REACHED, SideTables};
 use crate::parallel;
-use crate::stats::with_state;
+use crate::state::with_state;
 
 /// What an analysis found unreachable.
 #[derive(Debug, Clone, Copy)]
@@ -17,6 +18,57 @@ pub(crate) struct Found {
     /// Whether any of them has a due finalizer or weak-reference callbacks, so that the
     /// finalization pass is needed at all (with none, finalization costs nothing).
     pub(crate) finalization: bool,
+}
+
+/// What an analysis did with the garbage it found.
+// Moved once per collection: a box would cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Verdict {
+    /// Moved to the `to` list (flagged `DOOMED` and `WEAK_CLEARED`), for the finalization
+    /// steps; possibly none.
+    Moved(Found),
+    /// Set apart by [`Heap::doom`] into the side tables' `garbage` buffer: no finalizer or
+    /// weak-reference callback is due among it, so it only needs dropping. With the number
+    /// of objects found unreachable (those whose release a `Trace` impl queued during the
+    /// analysis are freed by that release, not set apart).
+    Doomed(SideTables, usize),
+}
+
+/// Runs [`analyse`] with frees deferred. Returns its verdict and the number of objects it
+/// analysed, or `None` if the analysis was abandoned or a `Trace` impl panicked (the objects
+/// are then left in their lists, untouched). A panic goes to `panics`: from a `Trace` impl,
+/// or from a destructor that the deferred frees ran after the analysis (the verdict stands
+/// then, and the collection goes on). With `fast`, garbage that needs no finalization is set
+/// apart for dropping instead of moved to `to`.
+pub(crate) fn analyse_guarded(
+    heap: &Heap,
+    from: &[usize],
+    to: usize,
+    fast: bool,
+    restrict: bool,
+    panics: &mut FirstPanic,
+) -> Option<(Verdict, usize)> {
+    let tables = SideTables::take();
+    // SAFETY: this analysis identifies the objects of `from` by position until it clears
+    // the mark, on every path (unwinding included: the panic is caught below).
+    unsafe { heap.set_analysing(from) };
+    let mut verdict = None;
+    panics.catch("analysing the heap", || {
+        heap.defer_frees(|| {
+            let candidates: usize = from.iter().map(|&l| heap.list_len(l)).sum();
+            let _span = tracing::debug_span!(target: "gcrt::gc", "analyse", candidates).entered();
+            // SAFETY: every object in `from` is tracked, so alive with memory held; frees
+            // are deferred for the whole analysis, so none of them can be freed meanwhile.
+            verdict = unsafe { analyse(heap, from, to, fast, restrict, tables) };
+            // The lists have their final shape: the deferred frees, which run next, may
+            // take objects out of them.
+            // SAFETY: the analysis no longer uses positions.
+            unsafe { heap.set_analysing(&[]) };
+        })
+    });
+    // SAFETY: the analysis is over, whichever way it ended.
+    unsafe { heap.set_analysing(&[]) };
+    verdict
 }
 
 /// The set one analysis works on: the lists `from`, numbered as `layout` says, and whether
@@ -87,7 +139,7 @@ impl Plan {
 ///
 /// # Safety
 /// Frees are deferred; every object of `from` is alive.
-pub(super) unsafe fn analyse(
+unsafe fn analyse(
     heap: &Heap,
     from: &[usize],
     to: usize,

@@ -9,7 +9,7 @@ use refcount::engine::{EdgeCounter, Heap, ObjectOps, PREFETCH_AHEAD, PassTables,
 use super::select::{object_at, place_of};
 use super::tables::SideTables;
 use crate::parallel::{self, HelperPart, PartBuffers};
-use crate::stats::with_state;
+use crate::state::with_state;
 
 /// The list whose objects a large collection holds during its count pass (generation 0:
 /// where most garbage is), so that its garbage can be set apart without a pass over it

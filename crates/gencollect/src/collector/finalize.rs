@@ -4,9 +4,9 @@
 use refcount::ObjPtr;
 use refcount::engine::{FirstPanic, Heap, ObjectOps, SCRATCH, UNREACHABLE, flags};
 
-use super::analyse::Found;
-use super::{analyse_guarded, debug_line};
-use crate::stats::{DebugFlags, with_state};
+use super::analyse::{Found, analyse_guarded};
+use crate::state::with_state;
+use crate::stats::{DebugFlags, debug_line};
 
 /// Steps 6 on: everything in `UNREACHABLE` was found unreachable (and is `WEAK_CLEARED`, so
 /// weak upgrades already fail). Runs weak-reference callbacks and finalizers, moves

@@ -1,20 +1,24 @@
 //! The collection algorithm: CPython's `gc_collect_main`, on gcrt's heap lists.
 //!
 //! 1. Generations `0..=N` are analysed where they are, as one set: each object of the set
-//!    is identified by its position (its list's offset in the set plus its index).
-//! 2. *count* (CPython's update_refs and subtract_refs in one pass): each object's strong count is added to a side table
-//!    and every reference found by tracing it to an object of the set is subtracted from the
-//!    target's entry, and recorded as an edge. What is left counts references from outside.
-//! 3. *mark*: every object with references from outside is reachable, and so is everything
-//!    reachable from it along the recorded edges (an explicit work list, no recursion). This
-//!    pass reads only the side tables, never the objects.
-//! 4. The rest is garbage. Without finalizers or weak-reference callbacks among it, it leaves
-//!    the lists at once (`Heap::doom`) and its values are dropped in place one by one
-//!    (`Heap::drop_doomed`); dropping a value releases its handles, so refcounting frees the
-//!    rest. Otherwise it moves to the `UNREACHABLE` list for the finalization steps.
+//!    is identified by its position (its list's offset in the set plus its index). A full
+//!    collection analyses only what dirty objects reach ([`select`]).
+//! 2. *count* ([`count`]; CPython's update_refs and subtract_refs in one pass): each
+//!    object's strong count is added to a side table ([`tables`]) and every reference found
+//!    by tracing it to an object of the set is subtracted from the target's entry, and
+//!    recorded as an edge. What is left counts references from outside.
+//! 3. *mark* ([`mark`]): every object with references from outside is reachable, and so is
+//!    everything reachable from it along the recorded edges (an explicit work list, no
+//!    recursion). This pass reads only the side tables, never the objects.
+//! 4. The rest is garbage ([`analyse`] decides where it goes). Without finalizers or
+//!    weak-reference callbacks among it, it leaves the lists at once (`Heap::doom`) and its
+//!    values are dropped in place one by one (`Heap::drop_doomed`); dropping a value
+//!    releases its handles, so refcounting frees the rest. Otherwise it moves to the
+//!    `UNREACHABLE` list for the finalization steps ([`finalize`]).
 //!
 //! Steps 2 and 3 run with frees deferred, so nothing in the lists can be freed or move while
-//! the collector walks them, whatever `Trace` code does; each object is traced once.
+//! the collector walks them, whatever `Trace` code does; each object is traced once. This
+//! file holds the entry point: the bookkeeping around one collection.
 
 use std::time::{Duration, Instant};
 
@@ -28,13 +32,12 @@ mod mark;
 mod select;
 mod tables;
 
-pub(crate) use analyse::Found;
+pub(crate) use analyse::{Verdict, analyse_guarded};
 pub(crate) use finalize::process_unreachable;
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
-use crate::stats::{DebugFlags, with_state};
-use analyse::analyse;
-use tables::SideTables;
+use crate::state::with_state;
+use crate::stats::{DebugFlags, debug_line};
 
 /// What one collection found.
 #[derive(Debug, Clone, Copy, Default)]
@@ -150,12 +153,6 @@ fn record(
     }
 }
 
-/// A line of `DEBUG_STATS` or `DEBUG_COLLECTABLE` output, on stderr and as a `tracing` event.
-pub(crate) fn debug_line(args: core::fmt::Arguments<'_>) {
-    tracing::info!(target: "gcrt::gc::debug", "gc: {}", args);
-    eprintln!("gc: {args}");
-}
-
 /// The collection proper. Panics raised by user code go to `panics`, to be resumed once the
 /// heap is consistent again.
 fn run(heap: &Heap, generation: usize, debug: DebugFlags, panics: &mut FirstPanic) -> Outcome {
@@ -224,55 +221,4 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags, panics: &mut FirstPani
         Verdict::Moved(found) => process_unreachable(heap, old, debug, found, panics),
     };
     outcome
-}
-
-/// What an analysis did with the garbage it found.
-// Moved once per collection: a box would cost an allocation for nothing.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Verdict {
-    /// Moved to the `to` list (flagged `DOOMED` and `WEAK_CLEARED`), for the finalization
-    /// steps; possibly none.
-    Moved(Found),
-    /// Set apart by [`Heap::doom`] into the side tables' `garbage` buffer: no finalizer or
-    /// weak-reference callback is due among it, so it only needs dropping. With the number
-    /// of objects found unreachable (those whose release a `Trace` impl queued during the
-    /// analysis are freed by that release, not set apart).
-    Doomed(SideTables, usize),
-}
-
-/// Runs [`analyse`] with frees deferred. Returns its verdict and the number of objects it
-/// analysed, or `None` if the analysis was abandoned or a `Trace` impl panicked (the objects
-/// are then left in their lists, untouched). A panic goes to `panics`: from a `Trace` impl,
-/// or from a destructor that the deferred frees ran after the analysis (the verdict stands
-/// then, and the collection goes on). With `fast`, garbage that needs no finalization is set
-/// apart for dropping instead of moved to `to`.
-pub(crate) fn analyse_guarded(
-    heap: &Heap,
-    from: &[usize],
-    to: usize,
-    fast: bool,
-    restrict: bool,
-    panics: &mut FirstPanic,
-) -> Option<(Verdict, usize)> {
-    let tables = SideTables::take();
-    // SAFETY: this analysis identifies the objects of `from` by position until it clears
-    // the mark, on every path (unwinding included: the panic is caught below).
-    unsafe { heap.set_analysing(from) };
-    let mut verdict = None;
-    panics.catch("analysing the heap", || {
-        heap.defer_frees(|| {
-            let candidates: usize = from.iter().map(|&l| heap.list_len(l)).sum();
-            let _span = tracing::debug_span!(target: "gcrt::gc", "analyse", candidates).entered();
-            // SAFETY: every object in `from` is tracked, so alive with memory held; frees
-            // are deferred for the whole analysis, so none of them can be freed meanwhile.
-            verdict = unsafe { analyse(heap, from, to, fast, restrict, tables) };
-            // The lists have their final shape: the deferred frees, which run next, may
-            // take objects out of them.
-            // SAFETY: the analysis no longer uses positions.
-            unsafe { heap.set_analysing(&[]) };
-        })
-    });
-    // SAFETY: the analysis is over, whichever way it ended.
-    unsafe { heap.set_analysing(&[]) };
-    verdict
 }
