@@ -265,15 +265,45 @@ struct Case {
     test_wrs: Vec<(usize, Gc<WeakRef<PNode>>)>,
 }
 
-fn build(rng: &mut Rng, max_nodes: usize) -> Case {
-    let n = 1 + rng.below(max_nodes);
-    let mut self_loop = vec![false; n];
-    let mut has_fin = vec![false; n];
-    for i in 0..n {
-        has_fin[i] = rng.chance(50);
-        self_loop[i] = has_fin[i] || rng.chance(30);
+/// The random shape of a case: which nodes have a finalizer or a self-loop, their edges,
+/// what their finalizers resurrect, and the weak references with callbacks.
+struct Shape {
+    edges: Vec<Vec<usize>>,
+    has_fin: Vec<bool>,
+    resurrect: Vec<Resurrect>,
+    self_loop: Vec<bool>,
+    wr_referent: Vec<usize>,
+    wr_holder: Vec<HolderKind>,
+}
+
+impl Shape {
+    /// Draws a shape from `rng` (the order of the draws fixes the case of each seed).
+    fn random(rng: &mut Rng, max_nodes: usize) -> Shape {
+        let n = 1 + rng.below(max_nodes);
+        let mut self_loop = vec![false; n];
+        let mut has_fin = vec![false; n];
+        for i in 0..n {
+            has_fin[i] = rng.chance(50);
+            self_loop[i] = has_fin[i] || rng.chance(30);
+        }
+        let (wr_referent, wr_holder) = random_weakrefs(rng, &mut self_loop);
+        let edges = random_edges(rng, &self_loop);
+        let resurrect = random_resurrect(rng, &has_fin, &edges);
+        Shape {
+            edges,
+            has_fin,
+            resurrect,
+            self_loop,
+            wr_referent,
+            wr_holder,
+        }
     }
-    // Weak references with callbacks: (referent, holder).
+}
+
+/// Weak references with callbacks: (referent, holder) each. A node that holds one gets a
+/// self-loop.
+fn random_weakrefs(rng: &mut Rng, self_loop: &mut [bool]) -> (Vec<usize>, Vec<HolderKind>) {
+    let n = self_loop.len();
     let m = rng.below(n + 2);
     let mut wr_referent = Vec::new();
     let mut wr_holder = Vec::new();
@@ -288,6 +318,12 @@ fn build(rng: &mut Rng, max_nodes: usize) -> Case {
         };
         wr_holder.push(holder);
     }
+    (wr_referent, wr_holder)
+}
+
+/// The edges of every node: its self-loop first (if it has one), then up to 3 random ones.
+fn random_edges(rng: &mut Rng, self_loop: &[bool]) -> Vec<Vec<usize>> {
+    let n = self_loop.len();
     let mut edges: Vec<Vec<usize>> = (0..n)
         .map(|i| if self_loop[i] { vec![i] } else { Vec::new() })
         .collect();
@@ -296,7 +332,12 @@ fn build(rng: &mut Rng, max_nodes: usize) -> Case {
             e.push(rng.below(n));
         }
     }
-    let resurrect: Vec<Resurrect> = (0..n)
+    edges
+}
+
+/// What the finalizer of every node resurrects (nothing for a node without a finalizer).
+fn random_resurrect(rng: &mut Rng, has_fin: &[bool], edges: &[Vec<usize>]) -> Vec<Resurrect> {
+    (0..has_fin.len())
         .map(|i| {
             if !has_fin[i] {
                 return Resurrect::No;
@@ -307,22 +348,21 @@ fn build(rng: &mut Rng, max_nodes: usize) -> Case {
                 _ => Resurrect::No,
             }
         })
-        .collect();
+        .collect()
+}
 
-    FIN.with(|v| *v.borrow_mut() = vec![0; n]);
-    DROPS.with(|v| *v.borrow_mut() = vec![0; n]);
-    CALLS.with(|v| *v.borrow_mut() = vec![0; m]);
-
-    let nodes: Vec<Gc<PNode>> = (0..n)
+/// Allocates the nodes of `shape` (with a finalizer where it says so), then their edges.
+fn make_nodes(shape: &Shape) -> Vec<Gc<PNode>> {
+    let nodes: Vec<Gc<PNode>> = (0..shape.has_fin.len())
         .map(|i| {
             let node = PNode {
                 id: i,
                 edges: RefCell::new(Vec::new()),
                 wrs: RefCell::new(Vec::new()),
                 this: RefCell::new(Weak::new()),
-                resurrect: resurrect[i],
+                resurrect: shape.resurrect[i],
             };
-            let g = if has_fin[i] {
+            let g = if shape.has_fin[i] {
                 Gc::new_with_finalizer(node)
             } else {
                 Gc::new(node)
@@ -331,35 +371,47 @@ fn build(rng: &mut Rng, max_nodes: usize) -> Case {
             g
         })
         .collect();
-    for i in 0..n {
-        for &t in &edges[i] {
-            nodes[i].edges.borrow_mut().push(nodes[t].clone());
+    for (node, targets) in nodes.iter().zip(&shape.edges) {
+        for &t in targets {
+            node.edges.borrow_mut().push(nodes[t].clone());
         }
     }
+    nodes
+}
+
+/// Creates the weak references of `shape`, each with a callback that counts its runs, and
+/// gives each to its holder; returns the ones the test holds, with their referents.
+fn make_weakrefs(shape: &Shape, nodes: &[Gc<PNode>]) -> Vec<(usize, Gc<WeakRef<PNode>>)> {
     let mut test_wrs = Vec::new();
-    for j in 0..m {
-        let wr = WeakRef::new(&nodes[wr_referent[j]], move |w: &Gc<WeakRef<PNode>>| {
+    for (j, (&referent, &holder)) in shape.wr_referent.iter().zip(&shape.wr_holder).enumerate() {
+        let wr = WeakRef::new(&nodes[referent], move |w: &Gc<WeakRef<PNode>>| {
             assert!(w.upgrade().is_none());
             bump(&CALLS, j);
         });
-        match wr_holder[j] {
-            HolderKind::Test => test_wrs.push((wr_referent[j], wr)),
+        match holder {
+            HolderKind::Test => test_wrs.push((referent, wr)),
             HolderKind::Node(h) => nodes[h].wrs.borrow_mut().push(wr),
         }
     }
-    let mut count = vec![1; n];
-    for e in &edges {
-        for &t in e {
-            count[t] += 1;
+    test_wrs
+}
+
+impl Model {
+    /// The model of a case just built from `shape`: every node alive and rooted.
+    fn new(shape: Shape) -> Model {
+        let n = shape.has_fin.len();
+        let m = shape.wr_referent.len();
+        let mut count = vec![1; n];
+        for e in &shape.edges {
+            for &t in e {
+                count[t] += 1;
+            }
         }
-    }
-    let weaks = nodes.iter().map(Gc::downgrade).collect();
-    Case {
-        model: Model {
-            edges,
-            has_fin,
-            resurrect,
-            self_loop,
+        Model {
+            edges: shape.edges,
+            has_fin: shape.has_fin,
+            resurrect: shape.resurrect,
+            self_loop: shape.self_loop,
             count,
             alive: vec![true; n],
             doomed: vec![false; n],
@@ -367,11 +419,27 @@ fn build(rng: &mut Rng, max_nodes: usize) -> Case {
             drops: vec![0; n],
             rooted: vec![true; n],
             store: Vec::new(),
-            wr_referent,
-            wr_holder,
+            wr_referent: shape.wr_referent,
+            wr_holder: shape.wr_holder,
             wr_registered: vec![true; m],
             calls: vec![0; m],
-        },
+        }
+    }
+}
+
+/// A random case: the shape, the real objects (with fresh thread-local records) and the
+/// model.
+fn build(rng: &mut Rng, max_nodes: usize) -> Case {
+    let shape = Shape::random(rng, max_nodes);
+    let (n, m) = (shape.has_fin.len(), shape.wr_referent.len());
+    FIN.with(|v| *v.borrow_mut() = vec![0; n]);
+    DROPS.with(|v| *v.borrow_mut() = vec![0; n]);
+    CALLS.with(|v| *v.borrow_mut() = vec![0; m]);
+    let nodes = make_nodes(&shape);
+    let test_wrs = make_weakrefs(&shape, &nodes);
+    let weaks = nodes.iter().map(Gc::downgrade).collect();
+    Case {
+        model: Model::new(shape),
         roots: nodes.into_iter().map(Some).collect(),
         weaks,
         test_wrs,

@@ -1,4 +1,7 @@
 //! Helpers shared by the property tests.
+//!
+//! The finalizer tests' helpers are in `finalizers.rs`, which those tests include alone
+//! (`mod common { pub(crate) mod finalizers; }`), so the property tests do not compile them.
 
 /// xorshift64*: a small seeded generator, so a failing seed replays exactly (also under Miri,
 /// where proptest is too slow).
