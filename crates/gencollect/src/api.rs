@@ -564,6 +564,7 @@ pub fn clear_garbage() {
             return;
         }
         let _running = collector::running(h);
+        let _recover = scopeguard::guard_on_unwind((), |()| collector::recover(h));
         for any in &taken {
             let obj = any.as_obj();
             // SAFETY: `any` holds the object; tracked objects move to the working list.

@@ -2,8 +2,9 @@
 
 use core::cell::{Cell, RefCell};
 use core::time::Duration;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
+
+use refcount::engine::catch_unraisable;
 
 /// Whether a callback is called before or after a collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,9 +91,7 @@ impl Callbacks {
         // A snapshot: callbacks may register or unregister callbacks.
         let snapshot: Vec<Callback> = self.list.borrow().iter().map(|(_, f)| f.clone()).collect();
         for f in snapshot {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(phase, info))) {
-                refcount::report_unraisable("calling a gc callback", &payload);
-            }
+            catch_unraisable("calling a gc callback", || f(phase, info));
         }
     }
 }

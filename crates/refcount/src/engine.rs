@@ -35,7 +35,7 @@ pub use crate::heap::{
     Heap, NUM_LISTS, PERMANENT, PREFETCH_AHEAD, SCRATCH, UNREACHABLE, YOUNG, set_collect_hook,
     try_with_heap, with_heap,
 };
-pub use crate::report::{FirstPanic, Payload};
+pub use crate::report::{FirstPanic, Payload, catch_unraisable};
 pub use crate::weakref::Entry as WeakRefEntry;
 
 use crate::any::AnyGc;
@@ -201,10 +201,11 @@ pub trait ObjectOps: sealed::Sealed + Copy {
     unsafe fn finalizer_due(self) -> bool;
 
     /// Runs the finalizer if it is due, with a temporary strong reference; a panic is
-    /// reported through the unraisable hook. Returns whether it ran.
+    /// reported through the unraisable hook. Returns whether it ran. An object whose count
+    /// is 0 (its release queued while frees are deferred) is left to that release.
     ///
     /// # Safety
-    /// The object's memory is held and its strong count is not 0.
+    /// The object's memory is held.
     unsafe fn run_finalizer(self) -> bool;
 }
 

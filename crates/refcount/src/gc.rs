@@ -158,11 +158,15 @@ impl<T: Trace + 'static> Gc<T> {
     /// # drop(copies);
     /// ```
     pub fn new_immortal(value: T) -> Gc<T> {
-        let layout = box_layout::<T>(false);
+        // A type that needs tracing always has the extension, immortal or not: the count
+        // pass reads it for every handle of such a type (it stays untracked, so outside every
+        // analysed set).
+        let has_ext = T::needs_trace();
+        let layout = box_layout::<T>(has_ext);
         let obj = with_heap(|h| {
             let mem = h.alloc_immortal(layout);
-            // SAFETY: fresh allocation of `box_layout::<T>(false)`.
-            unsafe { ObjPtr::init(mem, value, false, &VTable::<T>::INFO) }
+            // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`.
+            unsafe { ObjPtr::init(mem, value, has_ext, &VTable::<T>::INFO) }
         });
         obj.set_strong(IMMORTAL);
         Gc::from_obj(obj)

@@ -60,7 +60,10 @@ pub fn report_unraisable(context: &'static str, payload: &Box<dyn Any + Send>) {
     match hook {
         Some(h) => {
             // A panicking hook would unwind through the collector; it is ignored too.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(&info)));
+            if let Err(again) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h(&info)))
+            {
+                drop_payload(again);
+            }
         }
         None => eprintln!(
             "gcrt: panic ignored while {}: {}",
@@ -72,6 +75,44 @@ pub fn report_unraisable(context: &'static str, payload: &Box<dyn Any + Send>) {
 
 /// The payload of a caught panic.
 pub type Payload = Box<dyn Any + Send>;
+
+/// Runs `f`, catching a panic: it is reported through the unraisable hook, and `None`
+/// returned. For user code whose panics cannot propagate (finalizers, callbacks).
+pub fn catch_unraisable<R>(context: &'static str, f: impl FnOnce() -> R) -> Option<R> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => Some(r),
+        Err(payload) => {
+            report_and_drop(context, payload);
+            None
+        }
+    }
+}
+
+/// Reports a caught panic and drops its payload. Nothing escapes: not a panic of the
+/// reporting itself (a `tracing` subscriber is user code), nor one of the payload's own
+/// `Drop`, whose payload is leaked instead.
+pub(crate) fn report_and_drop(context: &'static str, payload: Payload) {
+    let reported = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        report_unraisable(context, &payload);
+    }));
+    if let Err(again) = reported {
+        drop_payload(again);
+    }
+    drop_payload(payload);
+}
+
+/// Drops a panic payload, catching a panic of its `Drop` and dropping that panic's payload in
+/// turn; a chain of payloads that keep panicking is leaked after a few links.
+fn drop_payload(payload: Payload) {
+    let mut next = payload;
+    for _ in 0..8 {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(next))) {
+            Ok(()) => return,
+            Err(again) => next = again,
+        }
+    }
+    core::mem::forget(next);
+}
 
 /// The first panic of a sequence of calls into user code that must all run (every garbage
 /// object dropped, every queued object released): the first panic is kept, to be resumed
@@ -109,7 +150,7 @@ impl FirstPanic {
         if self.0.is_none() && !std::thread::panicking() {
             self.0 = Some(payload);
         } else {
-            report_unraisable(context, &payload);
+            report_and_drop(context, payload);
         }
     }
 

@@ -103,10 +103,7 @@ unsafe fn fire<T: Trace + 'static>(wr: ObjPtr) {
         Gc::<WeakRef<T>>::from_obj(wr)
     };
     if let Some(cb) = gc.callback.take() {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&gc)));
-        if let Err(payload) = result {
-            crate::report::report_unraisable("calling a weak reference callback", &payload);
-        }
+        crate::report::catch_unraisable("calling a weak reference callback", || cb(&gc));
     }
 }
 

@@ -2,7 +2,7 @@
 //! resurrection, and dropping what is still unreachable one object at a time.
 
 use refcount::ObjPtr;
-use refcount::engine::{FirstPanic, Heap, ObjectOps, SCRATCH, UNREACHABLE, flags};
+use refcount::engine::{FirstPanic, Heap, ObjectOps, SCRATCH, UNREACHABLE, YOUNG, flags};
 
 use super::analyse::{Found, analyse_guarded};
 use crate::state::with_state;
@@ -83,7 +83,9 @@ fn finalize(heap: &Heap, old: usize, panics: &mut FirstPanic) -> bool {
     // PEP 442: every due finalizer runs once, before anything is dropped. Objects move to
     // SCRATCH as they are visited; a finalizer may free others (they leave the lists).
     while let Some(obj) = last(heap, UNREACHABLE) {
-        // SAFETY: tracked, so alive with memory held and a non-zero count.
+        // SAFETY: tracked, so its memory is held. Its count may be 0 (a finalizer dropped
+        // its last handle while frees are deferred): `run_finalizer` leaves it to its queued
+        // release then.
         unsafe {
             heap.move_to(obj, SCRATCH);
             obj.run_finalizer();
@@ -117,6 +119,17 @@ fn revive(heap: &Heap, list: usize, old: usize) {
     }
     // SAFETY: no analysis is running; these objects live on in an ordinary generation.
     unsafe { heap.append_list(list, old) };
+}
+
+/// After a collection was interrupted by a panic it could not catch (a `tracing` subscriber
+/// is user code too): whatever is left in the working lists goes back to generation 2, as
+/// objects resurrected do, so that no later step takes them for garbage of its own.
+pub(crate) fn recover(heap: &Heap) {
+    for list in [YOUNG, UNREACHABLE, SCRATCH] {
+        revive(heap, list, 2);
+    }
+    // SAFETY: no analysis survives the unwinding (each clears its mark on the way out).
+    unsafe { heap.set_analysing(&[]) };
 }
 
 /// The last object of a list, if any.

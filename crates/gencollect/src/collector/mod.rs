@@ -33,7 +33,7 @@ mod select;
 mod tables;
 
 pub(crate) use analyse::{Verdict, analyse_guarded};
-pub(crate) use finalize::process_unreachable;
+pub(crate) use finalize::{process_unreachable, recover};
 
 use crate::callbacks::{CollectionInfo, Phase, Reason};
 use crate::state::with_state;
@@ -93,7 +93,9 @@ pub(crate) fn collect(heap: &Heap, generation: usize, reason: Reason) -> usize {
         report_start(heap, generation);
     }
     let mut panics = FirstPanic::default();
+    let recover = scopeguard::guard_on_unwind((), |()| finalize::recover(heap));
     let outcome = run(heap, generation, debug, &mut panics);
+    drop(recover);
     let duration = start.elapsed();
     record(&span, generation, &outcome, duration, debug);
     drop(running);

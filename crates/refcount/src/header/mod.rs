@@ -83,6 +83,9 @@ const RAW_IMMORTAL: u32 = u32::MAX - 1;
 ///   that lives until `strong` reaches 0) reaches 0.
 /// * An object with an `Ext` is in exactly one heap list while `TRACKED` is set, at
 ///   position `index`.
+/// * An object whose type needs tracing (`Trace::needs_trace`) always has an `Ext`, whatever
+///   way it was created: [`Tracer::visit`](crate::Tracer::visit) reads it for every handle of
+///   such a type without looking at the header first.
 #[repr(C)]
 pub(crate) struct Header {
     strong: Cell<u32>,

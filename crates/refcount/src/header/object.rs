@@ -424,12 +424,16 @@ impl ObjPtr {
     /// the object finalized first, while holding a temporary strong reference. A panic in the
     /// finalizer is reported through the unraisable hook. Returns whether it ran.
     ///
+    /// An object whose count is 0 is left alone: its release is queued (frees are deferred),
+    /// and that release runs the finalizer. Taking a reference on it here would queue it a
+    /// second time.
+    ///
     /// # Safety
-    /// The object's memory is held and its strong count is not 0.
+    /// The object's memory is held.
     pub(crate) unsafe fn run_finalizer(self) -> bool {
         // SAFETY: memory held per the caller; `finalizer_due` implies an extension.
         unsafe {
-            if !self.finalizer_due() {
+            if !self.has_strong() || !self.finalizer_due() {
                 return false;
             }
             self.set_flags(flags::FINALIZED);
@@ -459,13 +463,8 @@ impl ObjPtr {
     /// The value is alive and the type has a finalizer.
     pub(crate) unsafe fn call_finalizer(self) {
         if let Some(f) = self.header().ty.finalize {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                // SAFETY: per the caller.
-                unsafe { f(self) }
-            }));
-            if let Err(payload) = result {
-                crate::report::report_unraisable("running a finalizer", &payload);
-            }
+            // SAFETY: per the caller.
+            crate::report::catch_unraisable("running a finalizer", || unsafe { f(self) });
         }
     }
 

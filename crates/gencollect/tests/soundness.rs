@@ -1,0 +1,288 @@
+//! Regression tests for ways safe code once reached undefined behaviour, each written the way
+//! a hostile user would: immortal objects in a collected set, collections started while frees
+//! are deferred, panic payloads that panic when dropped, and a `tracing` subscriber that
+//! panics in the middle of a collection. Under Miri (CI runs this file there) each of them
+//! reported a use of freed or uninitialised memory before its fix.
+
+use std::cell::{Cell, RefCell};
+
+use gcrt_derive::Trace;
+use refcount::engine::{EdgeCounter, SetLayout, with_heap};
+use refcount::{Finalize, Gc, Trace as _};
+
+thread_local! {
+    static FINALIZED: Cell<usize> = const { Cell::new(0) };
+    static DROPPED: Cell<usize> = const { Cell::new(0) };
+}
+
+fn finalized() -> usize {
+    FINALIZED.with(Cell::get)
+}
+fn dropped() -> usize {
+    DROPPED.with(Cell::get)
+}
+
+type Cellf = RefCell<Option<Gc<u8>>>;
+
+/// How many releases nest before further ones are queued (the heap's `DEPTH_LIMIT`).
+const DEPTH_LIMIT: usize = if cfg!(miri) { 4 } else { 64 };
+
+/// An immortal object whose type needs tracing, reported by a tracked one, was read by the
+/// count pass as if it had the tracking extension it lacked (uninitialised memory).
+#[test]
+fn an_immortal_traced_object_in_a_collected_graph() {
+    let imm: Gc<Cellf> = Gc::new_immortal(RefCell::new(None));
+    let holder = Gc::new(RefCell::new(Some(imm.clone())));
+    assert_eq!(gencollect::collect_generation(0), Ok(0));
+    assert!(
+        !gencollect::is_tracked(&imm),
+        "immortal objects are never tracked"
+    );
+    assert!(Gc::ptr_eq(holder.borrow().as_ref().unwrap(), &imm));
+    assert!(!Gc::is_dead(&imm));
+}
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Holder {
+    x: Gc<Cellf>,
+    me: RefCell<Option<Gc<Holder>>>,
+}
+
+/// The bytes before an immortal object's header were the value of the next immortal object,
+/// which the user chooses: a forged "tracked, generation 0, index 0" made a garbage cycle's
+/// handle to the immortal object count against the live object at index 0, whose value was
+/// then dropped while borrowed.
+#[test]
+fn a_forged_extension_cannot_drop_a_live_value() {
+    gencollect::collect();
+    let victim: Gc<(Cellf, String)> = Gc::new((RefCell::new(None), String::from("still alive")));
+    let text: &str = &victim.1;
+    let x: Gc<Cellf> = Gc::new_immortal(RefCell::new(None));
+    let _forged: Gc<[u32; 2]> = Gc::new_immortal([0, 1 << 3]);
+    let h = Gc::new(Holder {
+        x: x.clone(),
+        me: RefCell::new(None),
+    });
+    *h.me.borrow_mut() = Some(h.clone());
+    drop(h);
+    assert_eq!(
+        gencollect::collect_generation(0),
+        Ok(1),
+        "only the holder is garbage"
+    );
+    assert!(!Gc::is_dead(&victim));
+    assert_eq!(text, "still alive");
+}
+
+/// The same read without a collection, through the engine's safe counter.
+#[test]
+fn a_counting_tracer_over_an_immortal_object() {
+    let imm: Gc<Cellf> = Gc::new_immortal(RefCell::new(None));
+    let pair = (imm.clone(), Gc::new(RefCell::new(None::<Gc<u8>>)));
+    let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    let mut counter = EdgeCounter::new(layout, vec![0; layout.len()], Vec::new());
+    pair.trace(&mut counter.tracer());
+    let (_, edges) = counter.into_parts();
+    assert_eq!(
+        edges.len(),
+        1,
+        "the tracked object only: the immortal one is outside the set"
+    );
+}
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Y(Cellf, String);
+impl Finalize for Y {
+    fn finalize(&self) {
+        FINALIZED.with(|f| f.set(f.get() + 1));
+    }
+}
+impl Drop for Y {
+    fn drop(&mut self) {
+        assert_eq!(self.1, "y".repeat(10), "dropped once, intact");
+        DROPPED.with(|d| d.set(d.get() + 1));
+    }
+}
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct A {
+    y: RefCell<Option<Gc<Y>>>,
+    me: RefCell<Option<Gc<A>>>,
+}
+impl Finalize for A {
+    fn finalize(&self) {
+        // The last handle to another member of the same garbage.
+        drop(self.y.borrow_mut().take());
+    }
+}
+
+/// A garbage cycle `A` whose finalizer drops the last handle to `Y`, also garbage.
+fn finalizing_garbage() {
+    let y = Gc::new_with_finalizer(Y(RefCell::new(None), "y".repeat(10)));
+    let a = Gc::new_with_finalizer(A {
+        y: RefCell::new(Some(y)),
+        me: RefCell::new(None),
+    });
+    *a.me.borrow_mut() = Some(a.clone());
+}
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Link(Option<Gc<Link>>);
+impl Drop for Link {
+    fn drop(&mut self) {
+        if self.0.is_none() {
+            gencollect::collect_generation(0).unwrap();
+        }
+    }
+}
+
+/// A collection started from a `Drop` nested `DEPTH_LIMIT` deep runs with frees queued:
+/// the finalizer's drop of `Y`'s last handle queued `Y` with a count of 0 while it was still
+/// in the collector's list, whose finalizer pass then took a reference on it and queued it
+/// again (a double drop and a double free).
+#[test]
+fn a_collection_from_a_deep_drop_finalizes_and_drops_once() {
+    finalizing_garbage();
+    let mut chain = Gc::new(Link(None));
+    for _ in 1..DEPTH_LIMIT {
+        chain = Gc::new(Link(Some(chain)));
+    }
+    drop(chain);
+    gencollect::collect();
+    assert_eq!((finalized(), dropped()), (1, 1));
+}
+
+/// The same, with the frees deferred through the engine's safe `defer_frees`.
+#[test]
+fn a_collection_inside_defer_frees_finalizes_and_drops_once() {
+    finalizing_garbage();
+    with_heap(|h| {
+        h.defer_frees(|| {
+            gencollect::collect_generation(0).unwrap();
+        })
+    });
+    gencollect::collect();
+    assert_eq!((finalized(), dropped()), (1, 1));
+}
+
+thread_local!(static KEEP: RefCell<Option<Gc<B>>> = const { RefCell::new(None) });
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct B(Cellf, String);
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Resurrects {
+    b: Gc<B>,
+    me: RefCell<Option<Gc<Resurrects>>>,
+}
+impl Finalize for Resurrects {
+    fn finalize(&self) {
+        KEEP.with(|k| *k.borrow_mut() = Some(self.b.clone()));
+    }
+}
+
+/// A panic payload that panics when dropped.
+struct Bomb;
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        panic!("the payload's drop panics");
+    }
+}
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Panics(RefCell<Option<Gc<Panics>>>);
+impl Finalize for Panics {
+    fn finalize(&self) {
+        std::panic::panic_any(Bomb);
+    }
+}
+
+/// A finalizer's panic payload whose `Drop` panicked escaped the collection in the middle of
+/// its finalization steps, leaving a resurrected object in the collector's working list, and
+/// the next collection dropped it while it was reachable.
+#[test]
+fn a_payload_that_panics_when_dropped_does_not_escape() {
+    gencollect::set_unraisable_hook(Some(Box::new(|_| {})));
+    let b = Gc::new(B(RefCell::new(None), "resurrected".to_string()));
+    let c = Gc::new_with_finalizer(Panics(RefCell::new(None)));
+    *c.0.borrow_mut() = Some(c.clone());
+    let a = Gc::new_with_finalizer(Resurrects {
+        b,
+        me: RefCell::new(None),
+    });
+    *a.me.borrow_mut() = Some(a.clone());
+    drop((a, c));
+    let result = std::panic::catch_unwind(|| gencollect::collect_generation(0));
+    assert_eq!(
+        result.ok(),
+        Some(Ok(2)),
+        "the cycles of `Panics` and `Resurrects` are freed"
+    );
+    let b = KEEP.with(|k| k.borrow().clone()).unwrap();
+    let text: &str = &b.1;
+    gencollect::clear_garbage();
+    gencollect::collect();
+    assert!(!Gc::is_dead(&b));
+    assert_eq!(text, "resurrected");
+    gencollect::set_unraisable_hook(None);
+}
+
+/// A `tracing` subscriber that panics when the collector opens its finalization span.
+struct PanicsInFinalize;
+
+impl tracing::Subscriber for PanicsInFinalize {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        assert_ne!(
+            span.metadata().name(),
+            "finalize",
+            "a subscriber that panics"
+        );
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A panic the collector cannot catch (here from user code it calls through `tracing`) used
+/// to leave the garbage it had found in its working list, flagged as garbage, for a later
+/// step to drop while reachable. Now it goes back to generation 2 and a later collection
+/// frees it properly.
+#[test]
+fn a_collection_interrupted_by_a_panic_leaves_no_garbage_behind() {
+    gencollect::collect();
+    finalizing_garbage();
+    let before = gencollect::get_objects(Some(2)).unwrap().len();
+    let result = std::panic::catch_unwind(|| {
+        tracing::subscriber::with_default(PanicsInFinalize, || {
+            gencollect::collect_generation(0).unwrap();
+        })
+    });
+    assert!(result.is_err(), "the subscriber's panic propagates");
+    assert_eq!(
+        (finalized(), dropped()),
+        (0, 0),
+        "nothing was finalized or dropped"
+    );
+    assert_eq!(
+        gencollect::get_objects(Some(2)).unwrap().len(),
+        before + 2,
+        "A and Y are back in generation 2"
+    );
+    // As for any such garbage: A's finalizer frees Y by refcounting, so the collection
+    // counts A alone.
+    assert_eq!(gencollect::collect(), 1);
+    assert_eq!((finalized(), dropped()), (1, 1));
+}
