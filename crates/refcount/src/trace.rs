@@ -30,8 +30,12 @@ use crate::weak::Weak;
 ///    collector may trace an object again (twice in one full collection: once to find what
 ///    dirty objects reach, once to count; after finalizers run; in a later collection) and
 ///    relies on the answers describing the value as it is.
-/// 3. **Do not drop or replace handles inside `trace`.** (Cloning, allocating and panicking
-///    are all allowed: the collector defers frees while it traces and survives panics.)
+/// 3. **Do not drop, replace or keep handles inside `trace`.** Allocating, panicking and
+///    cloning a handle that is dropped again before `trace` returns are all allowed: the
+///    collector defers frees while it traces and survives panics. A clone kept past the call
+///    (stored in a thread-local, say) is a reference the count pass may not see: the object
+///    can then be collected while the clone lives, which leaves the clone a dead handle
+///    (dereferencing it panics), never a dangling one.
 /// 4. **Answer [`needs_trace`](Trace::needs_trace) the same way every time.** Whether an
 ///    object carries the tracking extension is decided from it when the object is created,
 ///    and the heap and the collector rely on the answer when they read the object later.
