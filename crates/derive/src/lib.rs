@@ -122,8 +122,8 @@
 //! ```
 //!
 //! So inside the `needs_trace` of the derived type (not inside `trace`), every mention of the
-//! type in a field type, as `Self` or as a path whose last segment is the type's name (with
-//! any generic arguments), is replaced by a leaf type that answers `false`. A copy of the
+//! type in a field type, as `Self` or as its name alone with its own generic parameters, is
+//! replaced by a leaf type that answers `false`. A copy of the
 //! type cannot add a `Gc` that its other fields do not already have, so the answer is still
 //! exact (the same holds for `frozen` and `pure_trace`, where the leaf answers `true`: a copy
 //! of the type is as frozen and as pure as the type itself): `Json` above is atomic, while
@@ -139,9 +139,11 @@
 //! is tracked. (`Box<T>` answers `true` conservatively, so a type such as
 //! `enum Expr { Lit(i64), Add(Box<Expr>, Box<Expr>) }` is tracked as well.)
 //!
-//! The replacement is by name, so an unrelated type with the same name in another module is
-//! also treated as a leaf; that can only make the collector miss cycles through it (leak),
-//! never free a live value. Mark such a type `#[trace(tracked)]` if it matters.
+//! Any other path that ends in the type's name (`other::Json`, `crate::json::Json`, or
+//! `Node<u8>` inside `Node<T>`) may be another type, or the same type with other answers, and
+//! asking it could recurse forever: it gets the safe answers instead (may hold a `Gc`, not
+//! frozen, not pure). That only costs speed: such a type is always tracked, and a `RefCell`
+//! holding it is borrowed while the collector reads it.
 //!
 //! ## Mutually recursive types
 //!
@@ -238,10 +240,47 @@ fn maybe_unsized_params(generics: &Generics) -> Vec<Ident> {
     out
 }
 
-/// Replaces the type being derived (`Self`, or any path ending in its name) by the leaf type.
+/// Replaces the type being derived by the leaf type: `Self`, or its name alone with its own
+/// generic parameters as arguments. Any other path ending in its name (`other::Node`, or
+/// `Node<u8>` inside `Node<T>`) may be another type, or the same type with other arguments,
+/// whose answers can differ: it is replaced by the opaque type, which gives the safe answer
+/// to every question (asking it could recurse forever).
 struct ReplaceSelf<'a> {
     name: &'a Ident,
+    /// The type's own generic parameters as path arguments (`<'a, T, N>`, or empty).
+    own_args: String,
     leaf: Type,
+    opaque: Type,
+}
+
+impl<'a> ReplaceSelf<'a> {
+    fn new(input: &'a DeriveInput, krate: &Path) -> ReplaceSelf<'a> {
+        let params = input.generics.params.iter().map(|p| match p {
+            syn::GenericParam::Lifetime(l) => {
+                let l = &l.lifetime;
+                quote!(#l)
+            }
+            syn::GenericParam::Type(t) => {
+                let t = &t.ident;
+                quote!(#t)
+            }
+            syn::GenericParam::Const(c) => {
+                let c = &c.ident;
+                quote!(#c)
+            }
+        });
+        let own_args = if input.generics.params.is_empty() {
+            String::new()
+        } else {
+            quote!(< #(#params),* >).to_string()
+        };
+        ReplaceSelf {
+            name: &input.ident,
+            own_args,
+            leaf: parse_quote!(#krate::__Leaf),
+            opaque: parse_quote!(#krate::__Opaque),
+        }
+    }
 }
 
 impl VisitMut for ReplaceSelf<'_> {
@@ -249,10 +288,24 @@ impl VisitMut for ReplaceSelf<'_> {
         if let Type::Path(tp) = ty
             && tp.qself.is_none()
             && let Some(last) = tp.path.segments.last()
-            && (last.ident == *self.name || (tp.path.segments.len() == 1 && last.ident == "Self"))
         {
-            *ty = self.leaf.clone();
-            return;
+            let alone = tp.path.segments.len() == 1 && tp.path.leading_colon.is_none();
+            if alone && last.ident == "Self" {
+                *ty = self.leaf.clone();
+                return;
+            }
+            if last.ident == *self.name {
+                let args = match &last.arguments {
+                    syn::PathArguments::None => String::new(),
+                    args => quote!(#args).to_string(),
+                };
+                *ty = if alone && args == self.own_args {
+                    self.leaf.clone()
+                } else {
+                    self.opaque.clone()
+                };
+                return;
+            }
         }
         visit_mut::visit_type_mut(self, ty);
     }
@@ -513,10 +566,7 @@ fn type_question(
     let mut builder = NeedsTrace {
         krate,
         unsized_params: maybe_unsized_params(&input.generics),
-        replace: ReplaceSelf {
-            name: &input.ident,
-            leaf: parse_quote!(#krate::__Leaf),
-        },
+        replace: ReplaceSelf::new(input, krate),
         method: Ident::new(method, Span::call_site()),
         unknown: any,
     };
@@ -644,6 +694,20 @@ mod tests {
     }
 
     #[test]
+    fn only_the_type_itself_with_its_own_parameters_is_a_leaf() {
+        let out = expand_str(
+            "struct Node<T> { v: T, a: Vec<Node<T>>, b: Vec<Node<u8>>, c: Option<crate::Node<T>> }",
+        )
+        .unwrap();
+        assert!(out.contains("< Vec < :: gcrt :: __Leaf > as :: gcrt :: Trace >"));
+        assert!(out.contains("< Vec < :: gcrt :: __Opaque > as :: gcrt :: Trace >"));
+        assert!(out.contains("< Option < :: gcrt :: __Opaque > as :: gcrt :: Trace >"));
+        let out = expand_str("struct Plain { a: Box<Plain>, b: ::other::Plain }").unwrap();
+        assert!(out.contains("< Box < :: gcrt :: __Leaf > as :: gcrt :: Trace >"));
+        assert!(out.contains("< :: gcrt :: __Opaque as :: gcrt :: Trace >"));
+    }
+
+    #[test]
     fn recursive_types_become_leaves_in_needs_trace_only() {
         let out = expand_str(
             "#[trace(crate = \"refcount\")] enum Json { Arr(Vec<Json>), Map(Vec<(String, Self)>), Other(other::Json<u8>) }",
@@ -651,7 +715,9 @@ mod tests {
         .unwrap();
         assert!(out.contains("< Vec < refcount :: __Leaf > as refcount :: Trace >"));
         assert!(out.contains("< Vec < (String , refcount :: __Leaf) > as refcount :: Trace >"));
-        assert!(out.contains("< refcount :: __Leaf as refcount :: Trace >"));
+        // Another type of the same name gets the safe answers, not the leaf's.
+        assert!(out.contains("< refcount :: __Opaque as refcount :: Trace >"));
+        assert!(!out.contains("< refcount :: __Leaf as refcount :: Trace >"));
         assert!(!out.contains(":: gcrt"));
         assert!(out.contains(
             "Self :: Arr (__field_0) => { refcount :: Trace :: trace (__field_0 , tracer) ; }"

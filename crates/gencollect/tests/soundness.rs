@@ -301,3 +301,77 @@ fn a_collection_interrupted_by_a_panic_leaves_no_garbage_behind() {
     assert_eq!(gencollect::collect(), 1);
     assert_eq!((finalized(), dropped()), (1, 1));
 }
+
+mod other {
+    use std::cell::Cell;
+
+    use refcount::{Gc, Tracer};
+
+    thread_local! {
+        /// Objects allocated by traces, kept so that nothing is freed meanwhile.
+        pub(crate) static KEPT: std::cell::RefCell<Vec<Gc<super::Cellf>>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+        /// Whether this thread is the one that owns the heap.
+        pub(crate) static OWNER: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Traces run on another thread than the heap's.
+    pub(crate) static FOREIGN_TRACES: std::sync::atomic::AtomicUsize =
+        std::sync::atomic::AtomicUsize::new(0);
+
+    /// A type of the same name as the one derived below, with a hand-written `Trace` that
+    /// keeps the defaults (not pure) and does what the rules allow: it allocates.
+    pub(crate) struct Node;
+
+    // SAFETY: holds no handle and reports none.
+    unsafe impl refcount::Trace for Node {
+        fn trace(&self, _: &mut Tracer<'_>) {
+            if !OWNER.with(Cell::get) {
+                FOREIGN_TRACES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+            // Enough new tracked objects to make generation 0's list grow (reallocate).
+            let new = (0..64).map(|_| Gc::new(std::cell::RefCell::new(None)));
+            KEPT.with(|k| k.borrow_mut().extend(new));
+        }
+    }
+}
+
+/// Derived around a field of another type with the same name.
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Node {
+    inner: other::Node,
+    extra: Option<Gc<Cellf>>,
+}
+
+/// The derive took any field type whose last path segment was the derived type's name for
+/// the type itself, and answered for `other::Node` as for `Node`: pure. The count pass then
+/// read generation 0 through a slice while `other::Node`'s trace allocated into it (a use
+/// after free), and the helper thread ran that trace.
+#[test]
+fn a_field_of_another_type_with_the_same_name_keeps_its_own_answers() {
+    assert!(!<Node as refcount::Trace>::pure_trace());
+    assert!(!<Node as refcount::Trace>::frozen());
+    assert!(<Node as refcount::Trace>::needs_trace());
+    other::OWNER.with(|o| o.set(true));
+    gencollect::set_parallel_threshold(0);
+    let target = Gc::new(RefCell::new(None));
+    let nodes: Vec<Gc<Node>> = (0..if cfg!(miri) { 40 } else { 2000 })
+        .map(|_| {
+            Gc::new(Node {
+                inner: other::Node,
+                extra: Some(target.clone()),
+            })
+        })
+        .collect();
+    assert!(nodes.iter().all(|n| gencollect::is_tracked(n)));
+    assert_eq!(gencollect::collect_generation(0), Ok(0));
+    assert_eq!(
+        other::FOREIGN_TRACES.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "a trace that is not gcrt's own runs on the heap's thread only"
+    );
+    assert!(other::KEPT.with(|k| k.borrow().len()) >= 64 * nodes.len());
+    gencollect::set_parallel_threshold(1 << 17);
+}
