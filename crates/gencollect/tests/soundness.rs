@@ -365,7 +365,7 @@ fn a_field_of_another_type_with_the_same_name_keeps_its_own_answers() {
             })
         })
         .collect();
-    assert!(nodes.iter().all(|n| gencollect::is_tracked(n)));
+    assert!(nodes.iter().all(gencollect::is_tracked));
     assert_eq!(gencollect::collect_generation(0), Ok(0));
     assert_eq!(
         other::FOREIGN_TRACES.load(std::sync::atomic::Ordering::Relaxed),
