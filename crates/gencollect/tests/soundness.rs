@@ -375,3 +375,125 @@ fn a_field_of_another_type_with_the_same_name_keeps_its_own_answers() {
     assert!(other::KEPT.with(|k| k.borrow().len()) >= 64 * nodes.len());
     gencollect::set_parallel_threshold(1 << 17);
 }
+
+/// A value reached only through `&mut` after construction: its handles cannot change
+/// through `&`, so an instance whose children are untracked is left untracked (frozen).
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Frozen {
+    kids: Vec<Gc<Cellf>>,
+    label: String,
+}
+
+/// `Gc::get_mut` then a collection, while the `&mut` lives: the collector read (traced) the
+/// value under the `&mut` (Stacked Borrows: "trying to retag ... but that tag does not
+/// exist"), for an object that `get_mut` had just tracked again and for one always tracked.
+#[test]
+fn a_collection_does_not_read_a_value_lent_by_get_mut() {
+    let mut frozen = Gc::new(Frozen {
+        kids: Vec::new(),
+        label: "frozen".into(),
+    });
+    assert!(!gencollect::is_tracked(&frozen), "nothing to trace yet");
+    let m = Gc::get_mut(&mut frozen).unwrap();
+    m.kids.push(Gc::new(RefCell::new(None)));
+    assert_eq!(gencollect::collect(), 0);
+    m.kids.push(Gc::new(RefCell::new(None)));
+    m.label.push('!');
+    assert_eq!(gencollect::collect_generation(0), Ok(0));
+    assert_eq!((frozen.kids.len(), frozen.label.as_str()), (2, "frozen!"));
+
+    let mut tracked = Gc::new(RefCell::new(vec![Gc::new(1u8)]));
+    let m = Gc::get_mut(&mut tracked).unwrap();
+    assert_eq!(gencollect::collect(), 0);
+    m.get_mut().push(Gc::new(2u8));
+    assert_eq!(tracked.borrow().len(), 2);
+}
+
+/// The everyday form: a push whose `Gc::new` runs an automatic collection.
+#[test]
+fn an_automatic_collection_during_a_push_through_get_mut() {
+    let (t0, t1, t2) = gencollect::get_threshold();
+    gencollect::set_threshold(5, 1, 1);
+    let before = gencollect::collection_count(0);
+    let mut list = Gc::new(RefCell::new(Vec::new()));
+    for i in 0..40u8 {
+        Gc::get_mut(&mut list)
+            .unwrap()
+            .get_mut()
+            .push(Gc::new(RefCell::new(Some(Gc::new(i)))));
+    }
+    assert!(
+        gencollect::collection_count(0) > before,
+        "collections ran meanwhile"
+    );
+    assert_eq!(list.borrow().len(), 40);
+    gencollect::set_threshold(t0, t1, t2);
+}
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Linked {
+    next: RefCell<Option<Gc<Linked>>>,
+}
+
+/// A loan ends when a collection finds the object's handle inside an object it traced: a
+/// cycle closed by moving the lent object's only handle, with no shared access to it since,
+/// is collected by the collection after the one that finds the loan over.
+#[test]
+fn a_cycle_through_a_lent_object_is_collected() {
+    gencollect::collect();
+    let y = Gc::new(Linked {
+        next: RefCell::new(None),
+    });
+    let mut x = Gc::new(Linked {
+        next: RefCell::new(None),
+    });
+    *Gc::get_mut(&mut x).unwrap().next.get_mut() = Some(y.clone());
+    *y.next.borrow_mut() = Some(x); // the lent object's only handle moves into `y`
+    drop(y);
+    assert_eq!(
+        gencollect::collect(),
+        0,
+        "the lent value is not read: x counts as held"
+    );
+    assert_eq!(
+        gencollect::collect(),
+        2,
+        "the loan ended when y's trace reported x"
+    );
+}
+
+/// A shared reference taken through a handle ends the loan at once.
+#[test]
+fn a_shared_borrow_ends_the_loan() {
+    gencollect::collect();
+    let mut x = Gc::new(Linked {
+        next: RefCell::new(None),
+    });
+    let _ = Gc::get_mut(&mut x).unwrap();
+    *x.next.borrow_mut() = Some(x.clone()); // through `Deref`
+    drop(x);
+    assert_eq!(gencollect::collect(), 1);
+}
+
+/// The inspection functions make no handle to a lent value (one could be dereferenced while
+/// the `&mut` lives), and do not trace it.
+#[test]
+fn inspection_skips_a_lent_value() {
+    let kid = Gc::new(RefCell::new(None::<Gc<u8>>));
+    let mut x = Gc::new(Linked {
+        next: RefCell::new(None),
+    });
+    let x_obj = Gc::as_obj(&x);
+    let m = Gc::get_mut(&mut x).unwrap();
+    let all = gencollect::get_objects(None).unwrap();
+    assert!(all.iter().any(|o| *o == kid));
+    assert!(!all.iter().any(|o| o.as_obj() == x_obj));
+    assert!(gencollect::get_referrers(&kid).is_empty());
+    *m.next.get_mut() = None;
+    drop(all);
+    assert!(x.next.borrow().is_none(), "a shared borrow ends the loan");
+    let all = gencollect::get_objects(None).unwrap();
+    assert!(all.iter().any(|o| o.as_obj() == x_obj), "x is listed again");
+}

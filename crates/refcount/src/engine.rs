@@ -72,7 +72,9 @@ mod sealed {
 ///
 /// Implemented for [`ObjPtr`] only. Unless a method says otherwise, its `# Safety`
 /// requirement is that **the object's memory is held**: the object is in a heap list, or
-/// the caller holds a strong or weak reference to it.
+/// the caller holds a strong or weak reference to it. Every method also requires that the
+/// object belong to the current thread's heap (or that its thread run nothing meanwhile,
+/// as the collector's helper thread relies on for the reads of its count pass).
 pub trait ObjectOps: sealed::Sealed + Copy {
     /// Asks the CPU to start loading the object: a hint that never faults, whatever the
     /// address.
@@ -150,7 +152,9 @@ pub trait ObjectOps: sealed::Sealed + Copy {
     /// # Safety
     /// The object's memory is held; `bits` are among `FINALIZED`, `NO_FINALIZE`, `DOOMED`,
     /// `WEAK_CLEARED` (the others are the heap's to manage), and setting `DOOMED` or
-    /// `WEAK_CLEARED` is the collector's verdict that the object is garbage.
+    /// `WEAK_CLEARED` is the collector's verdict that the object is garbage. Clearing
+    /// `LOANED` (with [`clear_flags`](Self::clear_flags)) is allowed once the loan by
+    /// `Gc::get_mut` has certainly ended.
     unsafe fn set_flags(self, bits: u32);
 
     /// Clears flag bits (nothing for an object without an extension).

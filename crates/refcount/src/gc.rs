@@ -195,7 +195,10 @@ impl<T: Trace + 'static> Gc<T> {
     pub(crate) unsafe fn from_obj_checked(obj: ObjPtr) -> Option<Gc<T>> {
         // SAFETY: memory held per the caller.
         unsafe {
-            if obj.type_id() != core::any::TypeId::of::<T>() || !obj.is_alive() {
+            if obj.type_id() != core::any::TypeId::of::<T>()
+                || !obj.is_alive()
+                || obj.flags() & flags::LOANED != 0
+            {
                 return None;
             }
             obj.inc_strong();
@@ -320,13 +323,37 @@ impl<T: Trace + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn try_deref(this: &Gc<T>) -> Option<&T> {
-        if Gc::is_dead(this) {
+        if !Gc::accessible(this) {
             None
         } else {
             // SAFETY: alive value; the handle keeps it alive for the borrow's lifetime
             // (the collector only drops values of objects no live reference reaches).
             Some(unsafe { &*Gc::as_obj(this).value::<T>() })
         }
+    }
+
+    /// Whether a shared reference to the value may be taken: the value is alive. Taking one
+    /// ends a loan of the value by [`get_mut`](Self::get_mut) (the `&mut` cannot be alive
+    /// while `this` is borrowed). One read of the flags, for both, on the common path.
+    #[inline(always)]
+    fn accessible(this: &Gc<T>) -> bool {
+        if !T::needs_trace() {
+            return true;
+        }
+        let obj = Gc::as_obj(this);
+        // SAFETY: this handle holds the memory; a type that needs tracing has the extension.
+        let f = unsafe { obj.ext_flags() };
+        f & (flags::DEAD | flags::LOANED) == 0 || Gc::<T>::accessible_slow(obj, f)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn accessible_slow(obj: ObjPtr, f: u32) -> bool {
+        if f & flags::LOANED != 0 {
+            // SAFETY: a handle to the object is borrowed, so its memory is held.
+            unsafe { obj.clear_flags(flags::LOANED) };
+        }
+        f & flags::DEAD == 0
     }
 
     /// Whether the object is immortal.
@@ -357,10 +384,15 @@ impl<T: Trace + 'static> Gc<T> {
             // SAFETY: this handle holds the memory; an untracked object of a type that needs
             // tracing has the extension.
             unsafe {
-                if T::needs_trace() && T::frozen() && obj.flags() & flags::TRACKED == 0 {
-                    with_heap(|h| h.track(obj, 0));
-                    // Never analysed while untracked: the next full collection must.
-                    obj.set_dirty();
+                if T::needs_trace() {
+                    if T::frozen() && obj.flags() & flags::TRACKED == 0 {
+                        with_heap(|h| h.track(obj, 0));
+                        // Never analysed while untracked: the next full collection must.
+                        obj.set_dirty();
+                    }
+                    // The `&mut` may outlive this call while collections run (a `Gc::new` in
+                    // the middle of its use): the collector must not read the value meanwhile.
+                    obj.set_flags(flags::LOANED);
                 }
             }
             // SAFETY: no other handle exists, so no other reference to the value can exist.
@@ -454,7 +486,7 @@ impl<T: Trace + 'static> Deref for Gc<T> {
 
     #[inline(always)]
     fn deref(&self) -> &T {
-        if Gc::is_dead(self) {
+        if !Gc::accessible(self) {
             dead_handle();
         }
         // SAFETY: the value is alive, and this handle keeps it so for the borrow.

@@ -82,8 +82,14 @@ pub(super) unsafe fn select(
                             break 'select;
                         }
                         if let Some(obj) = object_at(heap, from, layout, p as usize) {
-                            // SAFETY: objects of the analysed lists are alive.
-                            unsafe { obj.trace(&mut Tracer::new(&mut closure)) };
+                            // SAFETY: objects of the analysed lists are alive; a value lent
+                            // by `Gc::get_mut` is not read (what it reaches is not chosen,
+                            // so it counts as reachable).
+                            unsafe {
+                                if obj.ext_flags() & flags::LOANED == 0 {
+                                    obj.trace(&mut Tracer::new(&mut closure));
+                                }
+                            }
                         }
                     }
                     count = closure.count;

@@ -89,6 +89,7 @@ impl EdgeCounter {
         shift(&part.tables.pinned, &mut self.tables.pinned);
         shift(&part.tables.special, &mut self.tables.special);
         shift(&part.tables.weakly, &mut self.tables.weakly);
+        self.loans_ended.extend_from_slice(&part.loans_ended);
     }
 
     /// [`absorb`](Self::absorb) for a part that counted every position of the set from

@@ -56,7 +56,8 @@ const RAW_IMMORTAL: u32 = u32::MAX - 1;
 ///  flags: bits 0..3   which list the object is in (generation 0, 1, 2, permanent, or
 ///                     one of the collector's working lists)
 ///         bit 3       TRACKED        bit 4  EXPOSED (raw pointer handed out)
-///         bits 5, 9: unused
+///         bit 5       LOANED (`Gc::get_mut` lent the value; never read by the collector)
+///         bit 9: unused
 ///         bit 6       FINALIZED      bit 7  DEAD (value dropped, memory still held)
 ///         bit 8       DOOMED (garbage of the running collection)
 ///         bit 10      NO_FINALIZE    bit 11 HAS_WEAKREF_CB
@@ -131,6 +132,12 @@ pub mod flags {
     /// unsafe code may reach the object without holding a handle: full collections always
     /// analyse it, as if it were dirty.
     pub const EXPOSED: u32 = 1 << 4;
+    /// [`Gc::get_mut`](crate::Gc::get_mut) handed out a `&mut` to the value, which may still
+    /// be alive: the collector must not read the value (it counts the object as referenced
+    /// from outside, untraced). Cleared once the loan has certainly ended: when a shared
+    /// reference to the value is taken through a handle, or when a collection finds a
+    /// handle to the object inside another object it traced.
+    pub const LOANED: u32 = 1 << 5;
 }
 
 /// Per-type descriptor: what the heap and collector need to handle an object whose static
