@@ -497,3 +497,80 @@ fn inspection_skips_a_lent_value() {
     let all = gencollect::get_objects(None).unwrap();
     assert!(all.iter().any(|o| o.as_obj() == x_obj), "x is listed again");
 }
+
+thread_local!(static ALLOCATED: RefCell<Vec<Gc<Cellf>>> = const { RefCell::new(Vec::new()) });
+
+/// Allocates `n` tracked objects, kept alive.
+fn allocate(n: usize) {
+    let new = (0..n).map(|_| Gc::new(RefCell::new(None)));
+    ALLOCATED.with(|a| a.borrow_mut().extend(new));
+}
+
+/// A Stop callback that allocates past the threshold started an automatic collection of its
+/// own (the collection was no longer marked running), whose Stop callback allocated again,
+/// until the stack overflowed. Callbacks now run while the collection still counts as
+/// running, as in CPython: allocations there start no collection.
+#[test]
+fn a_collection_callback_that_allocates_does_not_recurse() {
+    gencollect::collect();
+    gencollect::set_threshold(10, 10, 10);
+    let handle = gencollect::register_callback(|phase, _| {
+        if phase == gencollect::Phase::Stop {
+            allocate(20);
+        }
+    });
+    let before = gencollect::get_stats();
+    assert_eq!(gencollect::collect(), 0);
+    let after = gencollect::get_stats();
+    let runs: Vec<usize> = (0..3)
+        .map(|g| after[g].collections - before[g].collections)
+        .collect();
+    assert_eq!(
+        runs,
+        [0, 0, 1],
+        "one collection: the callback's allocations start none"
+    );
+    assert_eq!(gencollect::get_count().0, 20);
+    allocate(1); // past the threshold, outside any callback: one automatic collection
+    let last = gencollect::get_stats();
+    assert_eq!(last[0].collections - after[0].collections, 1);
+    assert!(gencollect::unregister_callback(handle));
+}
+
+/// The same through weak-reference callbacks: a collection's Stop callback drops the target
+/// of a weak reference whose callback allocates.
+#[test]
+fn weak_reference_and_collection_callbacks_do_not_recurse() {
+    gencollect::collect();
+    gencollect::set_threshold(10, 10, 10);
+    thread_local!(static TARGETS: RefCell<Vec<Gc<Cellf>>> = const { RefCell::new(Vec::new()) });
+    let keep: Vec<_> = (0..8)
+        .map(|_| {
+            let t = Gc::new(RefCell::new(None));
+            let wr = refcount::WeakRef::new(&t, |_| allocate(20));
+            TARGETS.with(|ts| ts.borrow_mut().push(t));
+            wr
+        })
+        .collect();
+    let handle = gencollect::register_callback(|phase, _| {
+        if phase == gencollect::Phase::Stop {
+            let target = TARGETS.with(|ts| ts.borrow_mut().pop());
+            drop(target); // outside the borrow: its weak reference's callback runs here
+        }
+    });
+    let before = gencollect::get_stats()[2].collections;
+    gencollect::collect();
+    assert_eq!(gencollect::get_stats()[2].collections - before, 1);
+    assert_eq!(
+        TARGETS.with(|ts| ts.borrow().len()),
+        7,
+        "one target dropped, once"
+    );
+    assert_eq!(
+        ALLOCATED.with(|a| a.borrow().len()),
+        20,
+        "its callback ran once"
+    );
+    assert!(gencollect::unregister_callback(handle));
+    drop(keep);
+}

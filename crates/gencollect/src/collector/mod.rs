@@ -98,7 +98,6 @@ pub(crate) fn collect(heap: &Heap, generation: usize, reason: Reason) -> usize {
     drop(recover);
     let duration = start.elapsed();
     record(&span, generation, &outcome, duration, debug);
-    drop(running);
     if has_callbacks {
         info.collected = outcome.collected;
         info.uncollectable = outcome.uncollectable;
@@ -106,6 +105,9 @@ pub(crate) fn collect(heap: &Heap, generation: usize, reason: Reason) -> usize {
         info.duration = duration;
         with_state(|s| s.callbacks.invoke(Phase::Stop, &info));
     }
+    // Only now, as in CPython: a callback that allocates must not start a collection of its
+    // own, whose callbacks would allocate in turn, until the stack overflows.
+    drop(running);
     panics.resume();
     outcome.collected + outcome.uncollectable
 }
