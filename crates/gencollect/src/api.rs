@@ -1,7 +1,7 @@
 //! The `gc`-module API, acting on the current thread's heap.
 
 use refcount::engine::{
-    FirstPanic, ObjectOps, PERMANENT, UNREACHABLE, YOUNG, any_from_obj, flags, with_heap,
+    FirstPanic, Heap, ObjectOps, PERMANENT, UNREACHABLE, YOUNG, any_from_obj, flags, try_with_heap,
 };
 use refcount::{AnyGc, Gc, ObjPtr, Trace, Tracer, Visitor};
 
@@ -10,6 +10,13 @@ use crate::collector;
 use crate::error::{Error, check_generation};
 use crate::state::with_state;
 use crate::stats::{DebugFlags, GenerationStats};
+
+/// Runs `f` with the current thread's heap; once the heap was destroyed (in a thread-local
+/// destructor that runs after it), returns the default instead: no collection can run then,
+/// and every function of this module is a no-op that reports nothing.
+fn on_heap<R: Default>(f: impl FnOnce(&Heap) -> R) -> R {
+    try_with_heap(f).unwrap_or_default()
+}
 
 /// Runs a full collection (all generations). Returns the number of unreachable objects
 /// found, or 0 if called while a collection is running (from a `Drop` or a callback).
@@ -35,7 +42,7 @@ use crate::stats::{DebugFlags, GenerationStats};
 /// ```
 pub fn collect() -> usize {
     crate::install();
-    with_heap(|h| collector::collect(h, 2, Reason::Manual))
+    on_heap(|h| collector::collect(h, 2, Reason::Manual))
 }
 
 /// Collects generation `generation` and all younger ones.
@@ -50,7 +57,7 @@ pub fn collect() -> usize {
 pub fn collect_generation(generation: usize) -> Result<usize, Error> {
     check_generation(generation)?;
     crate::install();
-    Ok(with_heap(|h| {
+    Ok(on_heap(|h| {
         collector::collect(h, generation, Reason::Manual)
     }))
 }
@@ -62,7 +69,7 @@ pub fn collect_generation(generation: usize) -> Result<usize, Error> {
 /// at least a quarter of those that survived that collection (CPython's rule, which keeps
 /// the total cost of full collections linear in the number of allocations).
 pub(crate) fn automatic() {
-    with_heap(|h| {
+    on_heap(|h| {
         if h.collecting() || !h.enabled() {
             return;
         }
@@ -93,17 +100,17 @@ pub(crate) fn automatic() {
 /// ```
 pub fn enable() {
     crate::install();
-    with_heap(|h| h.set_enabled(true));
+    on_heap(|h| h.set_enabled(true));
 }
 
 /// Disables automatic collection; [`collect`] still works.
 pub fn disable() {
-    with_heap(|h| h.set_enabled(false));
+    on_heap(|h| h.set_enabled(false));
 }
 
 /// Whether automatic collection is enabled.
 pub fn is_enabled() -> bool {
-    with_heap(|h| h.enabled())
+    on_heap(|h| h.enabled())
 }
 
 /// Disables automatic collection until dropped, then restores the previous setting (a
@@ -165,7 +172,7 @@ impl Drop for DisabledGuard {
 /// assert_eq!(gencollect::get_count(), (0, 0, 1));
 /// ```
 pub fn get_count() -> (usize, usize, usize) {
-    with_heap(|h| {
+    on_heap(|h| {
         (
             h.generation_count(0),
             h.generation_count(1),
@@ -180,7 +187,7 @@ pub fn get_count() -> (usize, usize, usize) {
 /// assert_eq!(gencollect::get_threshold(), (2000, 10, 10));
 /// ```
 pub fn get_threshold() -> (usize, usize, usize) {
-    with_heap(|h| (h.threshold(0), h.threshold(1), h.threshold(2)))
+    on_heap(|h| (h.threshold(0), h.threshold(1), h.threshold(2)))
 }
 
 /// Sets the thresholds. A collection of generation 0 starts when `count0 > threshold0`;
@@ -196,7 +203,7 @@ pub fn get_threshold() -> (usize, usize, usize) {
 pub fn set_threshold(threshold0: usize, threshold1: usize, threshold2: usize) {
     crate::install();
     // SAFETY: the collector's API sets the thresholds; any value is valid.
-    with_heap(|h| unsafe {
+    on_heap(|h| unsafe {
         h.set_threshold(0, threshold0);
         h.set_threshold(1, threshold1);
         h.set_threshold(2, threshold2);
@@ -333,7 +340,7 @@ pub fn get_full_scan() -> bool {
 /// # drop(a);
 /// ```
 pub fn freeze() {
-    with_heap(|h| {
+    on_heap(|h| {
         // The collector may be walking generation 2 in place: nothing moves meanwhile.
         if h.collecting() {
             return;
@@ -353,7 +360,7 @@ pub fn freeze() {
 /// Moves the permanent generation back into generation 2. Does nothing when called while a
 /// collection runs.
 pub fn unfreeze() {
-    with_heap(|h| {
+    on_heap(|h| {
         if !h.collecting() {
             // Frozen objects were not analysed by the full collections meanwhile: the next
             // one must look at them (see `ObjPtr::is_dirty`).
@@ -369,7 +376,7 @@ pub fn unfreeze() {
 
 /// Number of objects in the permanent generation.
 pub fn get_freeze_count() -> usize {
-    with_heap(|h| h.list_len(PERMANENT))
+    on_heap(|h| h.list_len(PERMANENT))
 }
 
 /// Whether the object is tracked by the collector (atomic types never are).
@@ -420,7 +427,7 @@ pub fn get_objects(generation: Option<usize>) -> Result<Vec<AnyGc>, Error> {
         }
         None => 0..3,
     };
-    Ok(with_heap(|h| {
+    Ok(on_heap(|h| {
         let mut out = Vec::new();
         for l in lists {
             for obj in h.list_snapshot(l) {
@@ -488,7 +495,7 @@ impl Visitor for Find {
 /// ```
 pub fn get_referrers<T: Trace + 'static>(gc: &Gc<T>) -> Vec<AnyGc> {
     let target = Gc::as_obj(gc);
-    let candidates: Vec<ObjPtr> = with_heap(|h| (0..3).flat_map(|l| h.list_snapshot(l)).collect());
+    let candidates: Vec<ObjPtr> = on_heap(|h| (0..3).flat_map(|l| h.list_snapshot(l)).collect());
     // Hold every candidate while tracing: a `Trace` impl may run arbitrary code.
     let held: Vec<AnyGc> = candidates
         .into_iter()
@@ -558,7 +565,7 @@ pub fn clear_garbage() {
     let Some(taken) = with_state(|s| core::mem::take(&mut *s.garbage.borrow_mut())) else {
         return;
     };
-    with_heap(|h| {
+    on_heap(|h| {
         if h.collecting() {
             drop(taken);
             return;
@@ -637,8 +644,9 @@ pub fn reregister_for_finalize<T: Trace + 'static>(gc: &Gc<T>) {
 /// assert_eq!(calls.get(), 2);
 /// ```
 pub fn register_callback(f: impl Fn(Phase, &CollectionInfo) + 'static) -> CallbackHandle {
-    with_state(|s| s.callbacks.register(std::rc::Rc::new(f)))
-        .expect("gcrt: the collector state is gone (thread teardown)")
+    // During thread teardown, after the collector's state was destroyed, there is nothing to
+    // call back: the handle returned unregisters nothing.
+    with_state(|s| s.callbacks.register(std::rc::Rc::new(f))).unwrap_or(CallbackHandle::NONE)
 }
 
 /// Removes a callback. Returns whether it was registered.
@@ -663,5 +671,5 @@ pub fn collection_count(generation: usize) -> usize {
 
 /// Bytes held by the current thread's heap (from the raw allocator's statistics).
 pub fn total_memory() -> usize {
-    with_heap(|h| h.bytes_in_use())
+    on_heap(|h| h.bytes_in_use())
 }

@@ -58,6 +58,12 @@ pub struct CollectionInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CallbackHandle(u64);
 
+impl CallbackHandle {
+    /// The handle of a callback that could not be registered (thread teardown): no
+    /// registered callback ever has it.
+    pub(crate) const NONE: CallbackHandle = CallbackHandle(u64::MAX);
+}
+
 type Callback = Rc<dyn Fn(Phase, &CollectionInfo)>;
 
 #[derive(Default)]

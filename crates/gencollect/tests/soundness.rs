@@ -574,3 +574,67 @@ fn weak_reference_and_collection_callbacks_do_not_recurse() {
     assert!(gencollect::unregister_callback(handle));
     drop(keep);
 }
+
+/// Set by [`Late`]'s destructor once everything in it ran.
+static LATE_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A thread-local whose destructor runs after the heap's: it is first touched before the
+/// heap, and thread-locals are destroyed in the reverse order.
+struct Late;
+
+impl Drop for Late {
+    fn drop(&mut self) {
+        assert!(
+            refcount::engine::try_with_heap(|_| ()).is_none(),
+            "the heap is gone"
+        );
+        // Objects work (their memory is leaked: nothing can free it any more).
+        let a = Gc::new(Linked {
+            next: RefCell::new(None),
+        });
+        *a.next.borrow_mut() = Some(a.clone());
+        let mut b = Gc::new(Frozen {
+            kids: vec![Gc::new(RefCell::new(None))],
+            label: "late".into(),
+        });
+        Gc::get_mut(&mut b).unwrap().label.push('!');
+        assert_eq!(b.label, "late!");
+        let w = Gc::downgrade(&b);
+        let wr = refcount::WeakRef::new(&b, |_| {});
+        drop(b);
+        assert!(w.upgrade().is_none());
+        drop(wr);
+        let imm = Gc::new_immortal(RefCell::new(None::<Gc<u8>>));
+        assert!(Gc::is_immortal(&imm));
+        // The `gc` module does nothing and reports nothing.
+        assert_eq!(gencollect::collect(), 0);
+        assert_eq!(gencollect::get_count(), (0, 0, 0));
+        let handle = gencollect::register_callback(|_, _| {});
+        assert!(!gencollect::unregister_callback(handle));
+        assert!(gencollect::get_objects(None).unwrap().is_empty());
+        drop(a);
+        LATE_DONE.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+thread_local!(static LATE: Late = const { Late });
+
+/// `Gc::new` in a thread-local destructor that ran after the heap's panicked ("cannot access
+/// a Thread Local Storage value during or after destruction"), which aborts the process.
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "objects made after the heap leak by design: CI runs this under Miri with \
+              -Zmiri-ignore-leaks"
+)]
+fn objects_made_after_the_heap_was_destroyed() {
+    std::thread::spawn(|| {
+        LATE.with(|_| ()); // registered first, so destroyed last
+        let keep = Gc::new(RefCell::new(None::<Gc<u8>>)); // the heap, registered after
+        gencollect::collect();
+        drop(keep);
+    })
+    .join()
+    .unwrap();
+    assert!(LATE_DONE.load(std::sync::atomic::Ordering::SeqCst));
+}

@@ -10,7 +10,7 @@ use core::ptr::NonNull;
 
 use crate::finalize::Finalize;
 use crate::header::{IMMORTAL, ObjPtr, TypeInfo, VTable, box_layout, flags};
-use crate::heap::with_heap;
+use crate::heap::try_with_heap;
 use crate::trace::Trace;
 use crate::weak::Weak;
 
@@ -66,6 +66,11 @@ impl<T: Trace + 'static> Gc<T> {
     /// If the value's type can hold a `Gc`, the object is tracked in generation 0, which may
     /// start an automatic collection.
     ///
+    /// A `Gc` created in a thread-local destructor that runs after the heap's (thread
+    /// teardown) works too, but its memory comes from the global allocator and is never
+    /// freed, and it is never tracked: a deliberate, bounded leak, instead of a panic that
+    /// would abort the process.
+    ///
     /// ```
     /// use refcount::Gc;
     /// let five = Gc::new(5);
@@ -102,6 +107,23 @@ impl<T: Trace + 'static> Gc<T> {
         Gc::new_in(value, true, &VTable::<T>::INFO_FIN)
     }
 
+    /// The header of an object created after the thread's heap was destroyed: its memory
+    /// comes from the global allocator and is never freed, and it is never tracked. The
+    /// value is the caller's to write.
+    #[cold]
+    #[inline(never)]
+    fn orphan_header(has_ext: bool, ty: &'static TypeInfo, fin: u32) -> ObjPtr {
+        let mem = crate::heap::alloc_orphan(box_layout::<T>(has_ext));
+        // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`.
+        unsafe {
+            let obj = ObjPtr::init_header::<T>(mem, has_ext, ty);
+            if has_ext {
+                obj.write_ext(0, fin);
+            }
+            obj
+        }
+    }
+
     #[inline(always)]
     fn new_in(value: T, has_ext: bool, ty: &'static TypeInfo) -> Gc<T> {
         let layout = box_layout::<T>(has_ext);
@@ -113,9 +135,12 @@ impl<T: Trace + 'static> Gc<T> {
         } else {
             0
         };
-        let (obj, due) = {
+        let (obj, due) = 'placed: {
+            let Some(h) = crate::heap::heap_ptr() else {
+                break 'placed (Gc::<T>::orphan_header(has_ext, ty, fin), false);
+            };
             // SAFETY: no user code runs until `h` is last used, so the thread-local heap stays.
-            let h = unsafe { &*crate::heap::heap_ptr() };
+            let h = unsafe { &*h };
             let mem = h.alloc(layout);
             // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`; the extension is written
             // here and the value right after, before any code can see the lists.
@@ -163,11 +188,10 @@ impl<T: Trace + 'static> Gc<T> {
         // analysed set).
         let has_ext = T::needs_trace();
         let layout = box_layout::<T>(has_ext);
-        let obj = with_heap(|h| {
-            let mem = h.alloc_immortal(layout);
-            // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`.
-            unsafe { ObjPtr::init(mem, value, has_ext, &VTable::<T>::INFO) }
-        });
+        let mem = try_with_heap(|h| h.alloc_immortal(layout))
+            .unwrap_or_else(|| crate::heap::alloc_orphan(layout));
+        // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`.
+        let obj = unsafe { ObjPtr::init(mem, value, has_ext, &VTable::<T>::INFO) };
         obj.set_strong(IMMORTAL);
         Gc::from_obj(obj)
     }
@@ -386,7 +410,8 @@ impl<T: Trace + 'static> Gc<T> {
             unsafe {
                 if T::needs_trace() {
                     if T::frozen() && obj.flags() & flags::TRACKED == 0 {
-                        with_heap(|h| h.track(obj, 0));
+                        // (Not once the heap is gone: no collection can run then.)
+                        try_with_heap(|h| h.track(obj, 0));
                         // Never analysed while untracked: the next full collection must.
                         obj.set_dirty();
                     }

@@ -4,7 +4,7 @@ use core::cell::Cell;
 
 use crate::gc::Gc;
 use crate::header::{ObjPtr, flags};
-use crate::heap::with_heap;
+use crate::heap::try_with_heap;
 use crate::trace::{Trace, Tracer};
 use crate::weak::Weak;
 
@@ -58,7 +58,9 @@ impl<T: Trace + 'static> WeakRef<T> {
             callback: Cell::new(Some(Box::new(callback))),
         });
         let entry = Entry::new(Gc::as_obj(&wr), fire::<T>);
-        with_heap(|h| h.register_weakref(Gc::as_obj(target), entry));
+        // After the heap was destroyed (thread teardown) nothing is registered: the target
+        // outlives the heap, so the callback could never run anyway.
+        try_with_heap(|h| h.register_weakref(Gc::as_obj(target), entry));
         wr
     }
 

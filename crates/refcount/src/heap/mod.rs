@@ -101,14 +101,23 @@ pub fn with_heap<R>(f: impl FnOnce(&Heap) -> R) -> R {
 }
 
 /// The current thread's heap, for code that runs no user code while it uses it (so the
-/// thread-local cannot be destroyed meanwhile). A tiny closure, which the compiler always
-/// inlines, where a large one passed to `with` would make it an out-of-line call.
-///
-/// # Panics
-/// As [`with_heap`].
+/// thread-local cannot be destroyed meanwhile), or `None` once it was destroyed (in a
+/// thread-local destructor that runs after the heap's). A tiny closure, which the compiler
+/// always inlines, where a large one passed to `with` would make it an out-of-line call.
 #[inline(always)]
-pub(crate) fn heap_ptr() -> *const Heap {
-    HEAP.with(|h| h as *const Heap)
+pub(crate) fn heap_ptr() -> Option<*const Heap> {
+    HEAP.try_with(|h| h as *const Heap).ok()
+}
+
+/// Memory for an object created after the thread's heap was destroyed: from the global
+/// allocator, and never freed (the object's release drops its value and leaks the memory, as
+/// for every object that outlives its heap).
+#[cold]
+#[inline(never)]
+pub(crate) fn alloc_orphan(layout: Layout) -> NonNull<u8> {
+    // SAFETY: `layout` has a nonzero size (an object has a header).
+    let p = unsafe { std::alloc::alloc(layout) };
+    NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
 }
 
 /// Like [`with_heap`], but returns `None` instead of panicking after the heap was destroyed.
