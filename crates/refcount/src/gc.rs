@@ -14,6 +14,28 @@ use crate::heap::try_with_heap;
 use crate::trace::Trace;
 use crate::weak::Weak;
 
+/// The body of [`Gc::new`] and [`Gc::new_with_finalizer`], written into each: a macro, not a
+/// function, so that the value goes straight from their argument into the object. (A helper
+/// function taking the value, even inlined, is one more copy of it in an unoptimised build's
+/// frame: with three, a 1 MiB value overflows a 2 MiB thread stack.)
+macro_rules! new_in {
+    ($value:ident, $has_ext:expr, $ty:expr) => {{
+        // Like CPython's tuples: an object whose handles cannot change without `&mut` and
+        // whose referents are all untracked can never be part of a cycle.
+        let track = T::needs_trace() && !(T::frozen() && referents_untracked(&$value));
+        let (obj, due) = Gc::<T>::place($has_ext, $ty, track);
+        // SAFETY: the allocation has room for the value at `obj.value()`, still unwritten.
+        unsafe { obj.value::<T>().write($value) };
+        let gc = Gc::from_obj(obj);
+        if due {
+            // The handle exists before the collection starts: were the collection to panic,
+            // the new object is still dropped normally.
+            crate::heap::run_hook();
+        }
+        gc
+    }};
+}
+
 /// A strong, reference-counted handle to a value on the current thread's heap.
 ///
 /// `Gc` works like [`std::rc::Rc`]: cloning adds a reference, dropping removes one, and the
@@ -76,11 +98,14 @@ impl<T: Trace + 'static> Gc<T> {
     /// let five = Gc::new(5);
     /// assert_eq!(*five, 5);
     /// ```
-    // Always inlined, like `Box::new`: the value is then built in place instead of being
-    // passed through the stack.
-    #[inline(always)]
+    // Optimised builds always inline it, like `Box::new`: the value is then built in place
+    // instead of being passed through the stack. Unoptimised builds never do: there each
+    // inlined parameter is a copy in the caller's frame, and a large value would take
+    // several (see `new_in`).
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline(never))]
     pub fn new(value: T) -> Gc<T> {
-        Gc::new_in(value, T::needs_trace(), &VTable::<T>::INFO)
+        new_in!(value, T::needs_trace(), &VTable::<T>::INFO)
     }
 
     /// Moves `value` onto the heap with a finalizer: [`Finalize::finalize`] runs once before
@@ -104,7 +129,7 @@ impl<T: Trace + 'static> Gc<T> {
         T: Finalize,
     {
         // An object with a finalizer always carries the extension: its FINALIZED flag.
-        Gc::new_in(value, true, &VTable::<T>::INFO_FIN)
+        new_in!(value, true, &VTable::<T>::INFO_FIN)
     }
 
     /// The header of an object created after the thread's heap was destroyed: its memory
@@ -124,51 +149,38 @@ impl<T: Trace + 'static> Gc<T> {
         }
     }
 
+    /// Allocates an object of type `T` and writes its header (and extension, tracking it if
+    /// `track`); the value is the caller's to write, before any code can see it. Returns the
+    /// object and whether an automatic collection is due.
     #[inline(always)]
-    fn new_in(value: T, has_ext: bool, ty: &'static TypeInfo) -> Gc<T> {
+    fn place(has_ext: bool, ty: &'static TypeInfo, track: bool) -> (ObjPtr, bool) {
         let layout = box_layout::<T>(has_ext);
-        // Like CPython's tuples: an object whose handles cannot change without `&mut` and
-        // whose referents are all untracked can never be part of a cycle.
-        let track = T::needs_trace() && !(T::frozen() && referents_untracked(&value));
         let fin = if ty.has_finalizer() {
             flags::HAS_FINALIZER
         } else {
             0
         };
-        let (obj, due) = 'placed: {
-            let Some(h) = crate::heap::heap_ptr() else {
-                break 'placed (Gc::<T>::orphan_header(has_ext, ty, fin), false);
-            };
-            // SAFETY: no user code runs until `h` is last used, so the thread-local heap stays.
-            let h = unsafe { &*h };
-            let mem = h.alloc(layout);
-            // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`; the extension is written
-            // here and the value right after, before any code can see the lists.
-            unsafe {
-                let obj = ObjPtr::init_header::<T>(mem, has_ext, ty);
-                let due = if track {
-                    h.track_new(obj, fin);
-                    h.note_tracked_alloc()
-                } else {
-                    if has_ext {
-                        obj.write_ext(0, fin);
-                    }
-                    false
-                };
-                (obj, due)
-            }
+        let Some(h) = crate::heap::heap_ptr() else {
+            return (Gc::<T>::orphan_header(has_ext, ty, fin), false);
         };
-        // The value is written outside the heap closure, so it is built in place rather than
-        // passed through the stack into it.
-        // SAFETY: the allocation has room for the value at `obj.value()`, still unwritten.
-        unsafe { obj.value::<T>().write(value) };
-        let gc = Gc::from_obj(obj);
-        if due {
-            // The handle exists before the collection starts: were the collection to panic,
-            // the new object is still dropped normally.
-            crate::heap::run_hook();
+        // SAFETY: no user code runs until `h` is last used, so the thread-local heap stays.
+        let h = unsafe { &*h };
+        let mem = h.alloc(layout);
+        // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`; the extension is written
+        // here and the value right after, before any code can see the lists.
+        unsafe {
+            let obj = ObjPtr::init_header::<T>(mem, has_ext, ty);
+            let due = if track {
+                h.track_new(obj, fin);
+                h.note_tracked_alloc()
+            } else {
+                if has_ext {
+                    obj.write_ext(0, fin);
+                }
+                false
+            };
+            (obj, due)
         }
-        gc
     }
 
     /// Moves `value` into the heap's immortal region: it is never freed, its reference count

@@ -536,3 +536,24 @@ fn immortal_objects_are_never_freed_nor_counted_nor_tracked() {
     assert!(!Gc::is_immortal(&Gc::new(1u64)));
     assert_eq!(*atomic, 1);
 }
+
+/// `Gc::new` passed the value through three frames' worth of copies in unoptimised builds
+/// (its own and its helper's parameters, inlined into the caller), so a 700 KiB value
+/// overflowed a 2 MiB thread stack (`Box::new` takes one). It now takes two: the caller's
+/// value and `Gc::new`'s parameter.
+#[test]
+#[cfg_attr(miri, ignore = "a stack-size test: Miri does not model native stacks")]
+fn a_large_value_fits_a_small_thread_stack() {
+    #[inline(never)]
+    fn plain() -> usize {
+        let g = Gc::new([7u8; 768 << 10]);
+        g.iter().map(|&b| b as usize).sum()
+    }
+    let sum = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(plain)
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(sum, 7 * (768 << 10));
+}
