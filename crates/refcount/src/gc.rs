@@ -531,6 +531,20 @@ impl<T: Trace + 'static> Deref for Gc<T> {
     }
 }
 
+/// Adds a strong reference.
+///
+/// The count saturates: an object that reaches 2^30 - 1 strong handles
+/// (`refcount::engine::MAX_COUNT`) becomes immortal, like CPython's (PEP 683): its value is
+/// never dropped and its memory never freed, whatever happens to the handles. `Rc` aborts the
+/// process instead; a count that high can only come from leaking handles in a loop.
+///
+/// ```
+/// use refcount::Gc;
+/// let a = Gc::new(1u8);
+/// let b = a.clone();
+/// assert_eq!(Gc::ref_count(&a), 2);
+/// # drop(b);
+/// ```
 impl<T: Trace + 'static> Clone for Gc<T> {
     #[inline(always)]
     fn clone(&self) -> Gc<T> {
