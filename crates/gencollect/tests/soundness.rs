@@ -452,10 +452,15 @@ fn a_cycle_through_a_lent_object_is_collected() {
     *Gc::get_mut(&mut x).unwrap().next.get_mut() = Some(y.clone());
     *y.next.borrow_mut() = Some(x); // the lent object's only handle moves into `y`
     drop(y);
+    let z = Gc::new(Linked {
+        next: RefCell::new(None),
+    });
+    *z.next.borrow_mut() = Some(z.clone());
+    drop(z);
     assert_eq!(
         gencollect::collect(),
-        0,
-        "the lent value is not read: x counts as held"
+        1,
+        "z only: the lent value is not read, so x counts as held, and y through it"
     );
     assert_eq!(
         gencollect::collect(),

@@ -180,6 +180,19 @@ unsafe fn analyse(
             count(heap, from, layout, &mut g, plan.hold, plan.parallel)
         }
     });
+    if counted
+        && !g.lent.is_empty()
+        && let Some(layout) = layout
+    {
+        let set = Set {
+            heap,
+            from,
+            layout,
+            only_selected,
+        };
+        // SAFETY: per the caller.
+        unsafe { end_loans(&set, &g) };
+    }
     let reached = if counted { mark(&mut g) } else { None };
     let (Some(layout), Some(reached)) = (layout, reached) else {
         tracing::error!(
@@ -229,6 +242,23 @@ unsafe fn analyse(
     }
     g.put_back();
     Some((Verdict::Moved(Found { finalization }), analysed))
+}
+
+/// Ends the loans by `Gc::get_mut` that the count pass found over (`PassTables::lent`): the
+/// values are read again from the next collection on.
+///
+/// # Safety
+/// As for [`analyse`]; the count pass is complete.
+unsafe fn end_loans(set: &Set<'_>, g: &SideTables) {
+    for &e in &g.lent {
+        if g.refs[e as usize] <= 0
+            && let Some(obj) = set.entry_object(g, e as usize)
+        {
+            // SAFETY: objects of the analysed lists are alive (frees are deferred); every
+            // handle to this one is inside a traced object, so no `&mut` to it is alive.
+            unsafe { obj.clear_flags(flags::LOANED) };
+        }
+    }
 }
 
 /// After a full collection's mark: the analysed survivors are proved reachable, so they are

@@ -4,9 +4,7 @@
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
-use refcount::engine::{
-    EdgeCounter, Heap, ObjectOps, PREFETCH_AHEAD, PassTables, SetLayout, flags,
-};
+use refcount::engine::{EdgeCounter, Heap, ObjectOps, PREFETCH_AHEAD, PassTables, SetLayout};
 
 use super::select::{object_at, place_of};
 use super::tables::SideTables;
@@ -81,8 +79,6 @@ pub(super) unsafe fn count(
     g.part = part_bufs;
     g.tail_from = tail_from;
     put_pass_tables(g, counter.take_pass_tables());
-    // SAFETY: per the caller (frees are still deferred).
-    unsafe { end_loans(&mut counter) };
     // The held objects are those whose count completed in the list held, the last one
     // counted: each completed object added one entry to `start` after its first `0` (or to
     // the helper's `start`, kept with its edges).
@@ -245,8 +241,6 @@ pub(super) unsafe fn count_selected(
         finish_pass(heap, from, layout, &counter)
     };
     put_pass_tables(g, counter.take_pass_tables());
-    // SAFETY: per the caller (frees are still deferred).
-    unsafe { end_loans(&mut counter) };
     g.slot = counter.take_remap();
     (g.refs, g.edges) = counter.into_parts();
     ok
@@ -270,21 +264,10 @@ fn start_tables(g: &mut SideTables, n: usize, zero: bool) -> Vec<i32> {
     g.pinned.clear();
     g.special.clear();
     g.weakly.clear();
+    g.lent.clear();
     g.held = 0;
     g.tail_from = None;
     refs
-}
-
-/// Ends the loans by `Gc::get_mut` that the pass found over
-/// ([`EdgeCounter::take_loans_ended`]): the values may be read again.
-///
-/// # Safety
-/// Frees are deferred since the pass began, so the objects it reported are held.
-unsafe fn end_loans(counter: &mut EdgeCounter) {
-    for obj in counter.take_loans_ended() {
-        // SAFETY: per the caller; the loan has ended, which clearing `LOANED` records.
-        unsafe { obj.clear_flags(flags::LOANED) };
-    }
 }
 
 /// Moves the per-object tables into a count pass.
@@ -294,12 +277,14 @@ fn take_pass_tables(g: &mut SideTables) -> PassTables {
         pinned: core::mem::take(&mut g.pinned),
         special: core::mem::take(&mut g.special),
         weakly: core::mem::take(&mut g.weakly),
+        lent: core::mem::take(&mut g.lent),
     }
 }
 
 /// Takes the per-object tables back from a count pass.
 fn put_pass_tables(g: &mut SideTables, t: PassTables) {
     (g.start, g.pinned, g.special, g.weakly) = (t.start, t.pinned, t.special, t.weakly);
+    g.lent = t.lent;
 }
 
 /// Whether a count pass stayed consistent: the edges fit the tables and no list shrank.

@@ -23,6 +23,8 @@ pub(crate) struct SideTables {
     pub(super) special: Vec<u32>,
     /// Held objects (see [`HOLD_LIST`]) with weak references.
     pub(super) weakly: Vec<u32>,
+    /// Objects whose value `Gc::get_mut` lent (see `PassTables::lent`).
+    pub(super) lent: Vec<u32>,
     /// How many objects of [`HOLD_LIST`] the count pass held (the first ones of the list).
     pub(super) held: usize,
     /// The marking work list.

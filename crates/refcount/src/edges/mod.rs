@@ -50,9 +50,6 @@ pub struct EdgeCounter {
     /// [`subtract_within`]: EdgeCounter::subtract_within
     presub: core::ops::Range<usize>,
     cross: Vec<u32>,
-    /// Objects lent by `Gc::get_mut` (flag `LOANED`) whose handle a traced object reported:
-    /// their loan has ended (see [`take_loans_ended`](EdgeCounter::take_loans_ended)).
-    loans_ended: Vec<ObjPtr>,
 }
 
 /// The per-object tables a count pass fills besides the counts and the edges (see
@@ -77,6 +74,12 @@ pub struct PassTables {
     /// Entries counted while [`EdgeCounter::set_hold`] was on whose object has weak
     /// references.
     pub weakly: Vec<u32>,
+    /// Entries whose value `Gc::get_mut` lent (flag `LOANED`): counted, not traced, and
+    /// pinned. One whose references all come from objects of the set (its entry is not
+    /// above 0 after the count pass) is no longer lent: a `&mut` to it could only be
+    /// reached through one of them, and a traced object is not borrowed mutably (a `RefCell`
+    /// borrowed mutably is not read, a lent object is not traced).
+    pub lent: Vec<u32>,
 }
 
 /// Appends to one of the count pass's rare lists (pinned, special, weakly): out of line, so
@@ -86,12 +89,6 @@ pub struct PassTables {
 fn push_rare(list: &mut Vec<u32>, e: usize) {
     list.push(e as u32);
 }
-
-// SAFETY: a counter's tables hold numbers; the object pointers it notes (`loans_ended`) are
-// plain data while it travels between threads (the collector's helper sends its part back).
-// Reading or writing an object through one is unsafe (`ObjectOps`), and that contract
-// requires the thread that owns the object's heap.
-unsafe impl Send for EdgeCounter {}
 
 /// An entry of [`EdgeCounter::with_remap`]'s table for a position that is not counted.
 pub const NOT_COUNTED: u32 = u32::MAX;
@@ -129,7 +126,6 @@ impl EdgeCounter {
             hold: false,
             presub: 0..0,
             cross: Vec::new(),
-            loans_ended: Vec::new(),
         }
     }
 
@@ -440,18 +436,26 @@ impl EdgeCounter {
     }
 
     /// The count pass's work for an object whose value `Gc::get_mut` lent: the value may have
-    /// a live `&mut`, so it is not read. The object counts as referenced from outside, which
-    /// keeps what it holds alive too (its edges are missing: an under-report, always safe).
+    /// a live `&mut`, so it is not read. Its count is taken as usual (so that the caller can
+    /// tell whether the loan ended, [`PassTables::lent`]), and it counts as referenced from
+    /// outside, which keeps what it holds alive too (its edges are missing: an under-report,
+    /// always safe).
     ///
     /// # Safety
     /// As for [`count_object`](Self::count_object).
     #[cold]
     #[inline(never)]
     unsafe fn count_lent(&mut self, obj: ObjPtr, e: usize) {
-        push_rare(&mut self.tables.pinned, e);
         // SAFETY: per the caller.
-        unsafe {
-            if self.hold && obj.mortal_strong().is_some() {
+        let mortal = unsafe { obj.mortal_strong() };
+        if let Some(s) = mortal {
+            self.add_count(e, s as i32);
+        }
+        push_rare(&mut self.tables.pinned, e);
+        push_rare(&mut self.tables.lent, e);
+        if self.hold && mortal.is_some() {
+            // SAFETY: per the caller; held as every object counted while holding is.
+            unsafe {
                 obj.inc_strong();
                 if obj.weak_count_raw() > 1 {
                     push_rare(&mut self.tables.weakly, e);
@@ -503,41 +507,12 @@ impl EdgeCounter {
     pub(crate) unsafe fn visit_ext(&mut self, obj: ObjPtr) {
         // SAFETY: per the caller.
         unsafe {
-            let f = obj.ext_flags();
-            // One test for both unusual cases: untracked, or lent.
-            if f & (flags::TRACKED | flags::LOANED) != flags::TRACKED {
-                self.note_unusual(obj, f);
-                if f & flags::TRACKED == 0 {
-                    return;
-                }
-            }
-            let Some(j) = self
-                .layout
-                .position((f & flags::LIST_MASK) as usize, obj.index())
-            else {
+            let Some(j) = self.layout.position_of(obj) else {
                 return;
             };
             // Subtracted from `refs[j]` by `into_parts`.
             self.edges.push(j as u32);
         }
-    }
-
-    /// A handle to an object that is untracked or lent by `Gc::get_mut`. A lent one is
-    /// reported from inside an object being traced, which no `&mut` can reach (a `RefCell`
-    /// borrowed mutably is not traced, and an object lent is not traced either): its loan
-    /// has ended.
-    #[cold]
-    #[inline(never)]
-    fn note_unusual(&mut self, obj: ObjPtr, f: u32) {
-        if f & flags::LOANED != 0 {
-            self.loans_ended.push(obj);
-        }
-    }
-
-    /// The objects whose loan by `Gc::get_mut` this pass found ended, for the caller to
-    /// clear their `LOANED` flag once the pass is over (and before frees are performed).
-    pub fn take_loans_ended(&mut self) -> Vec<ObjPtr> {
-        core::mem::take(&mut self.loans_ended)
     }
 
     /// [`visit_ext`](Self::visit_ext) for a counter built [`with_remap`](Self::with_remap).
@@ -548,11 +523,6 @@ impl EdgeCounter {
     /// As for `visit_ext`.
     #[inline(never)]
     pub(crate) unsafe fn visit_ext_remapped(&mut self, obj: ObjPtr) {
-        // SAFETY: per the caller.
-        let f = unsafe { obj.ext_flags() };
-        if f & flags::LOANED != 0 {
-            self.note_unusual(obj, f);
-        }
         // SAFETY: per the caller.
         if let Some(j) = unsafe { self.layout.position_of(obj) } {
             self.visit_remapped(j);

@@ -89,7 +89,7 @@ impl EdgeCounter {
         shift(&part.tables.pinned, &mut self.tables.pinned);
         shift(&part.tables.special, &mut self.tables.special);
         shift(&part.tables.weakly, &mut self.tables.weakly);
-        self.loans_ended.extend_from_slice(&part.loans_ended);
+        shift(&part.tables.lent, &mut self.tables.lent);
     }
 
     /// [`absorb`](Self::absorb) for a part that counted every position of the set from
@@ -148,6 +148,7 @@ impl EdgeCounter {
         tables.pinned.clear();
         tables.special.clear();
         tables.weakly.clear();
+        tables.lent.clear();
         part.refs.clear();
         (part.refs, part.edges, tables)
     }
@@ -167,6 +168,7 @@ impl EdgeCounter {
         tables.pinned.clear();
         tables.special.clear();
         tables.weakly.clear();
+        tables.lent.clear();
         self.refs.clear();
         self.edges.clear();
         (self.refs, self.edges, tables)
