@@ -630,7 +630,9 @@ pub fn reregister_for_finalize<T: Trace + 'static>(gc: &Gc<T>) {
 
 /// Registers a callback, called with [`Phase::Start`] before and [`Phase::Stop`] after
 /// every collection (automatic or manual). A panic in a callback is reported through the
-/// unraisable hook and the other callbacks still run.
+/// unraisable hook and the other callbacks still run. As in CPython, callbacks run while the
+/// collection still counts as running: no collection starts from inside one (an allocation
+/// starts none, and [`collect`] returns 0).
 ///
 /// ```
 /// use std::cell::Cell;

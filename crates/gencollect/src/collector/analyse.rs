@@ -180,10 +180,7 @@ unsafe fn analyse(
             count(heap, from, layout, &mut g, plan.hold, plan.parallel)
         }
     });
-    if counted
-        && !g.lent.is_empty()
-        && let Some(layout) = layout
-    {
+    if counted && let Some(layout) = layout {
         let set = Set {
             heap,
             from,
@@ -195,14 +192,8 @@ unsafe fn analyse(
     }
     let reached = if counted { mark(&mut g) } else { None };
     let (Some(layout), Some(reached)) = (layout, reached) else {
-        tracing::error!(
-            target: "gcrt::gc",
-            "a Trace implementation reported more handles than an object's reference \
-             count allows; collection abandoned"
-        );
-        // SAFETY: per the caller; the first `g.held` objects of the list are held.
-        unsafe { heap.unhold(HOLD_LIST, g.held, |_| false) };
-        g.put_back();
+        // SAFETY: per the caller.
+        unsafe { abandon(heap, g) };
         return None;
     };
     let set = Set {
@@ -242,6 +233,23 @@ unsafe fn analyse(
     }
     g.put_back();
     Some((Verdict::Moved(Found { finalization }), analysed))
+}
+
+/// Gives up an analysis whose counts do not add up (a `Trace` impl reported more handles
+/// than an object's count allows): nothing was written to any object, and the references
+/// the count pass held are given back.
+///
+/// # Safety
+/// As for [`analyse`]; the first `g.held` objects of the held list are held.
+unsafe fn abandon(heap: &Heap, g: SideTables) {
+    tracing::error!(
+        target: "gcrt::gc",
+        "a Trace implementation reported more handles than an object's reference \
+         count allows; collection abandoned"
+    );
+    // SAFETY: per the caller.
+    unsafe { heap.unhold(HOLD_LIST, g.held, |_| false) };
+    g.put_back();
 }
 
 /// Ends the loans by `Gc::get_mut` that the count pass found over (`PassTables::lent`): the
