@@ -86,7 +86,10 @@ fn work(thread: usize, drops: Arc<AtomicUsize>) -> usize {
         expected_drops += 2 * CYCLES;
         assert!(weaks.iter().all(|w| w.upgrade().is_none()));
         assert_eq!(drops.load(Ordering::Relaxed), expected_drops);
-        assert_eq!(live.thread, thread, "a live object of this thread is intact");
+        assert_eq!(
+            live.thread, thread,
+            "a live object of this thread is intact"
+        );
         drop(live);
         expected_drops += 1;
     }
