@@ -437,3 +437,44 @@ fn weak_references_to_garbage_in_the_helpers_half_fail_before_any_destructor_run
     drop(live);
     assert_eq!(drops() - before, n / 2);
 }
+
+/// Both threads of a split pass stop early at an object whose trace is user code. The edges
+/// the collecting thread records afterwards were all subtracted when it took in the helper's
+/// part, those into the positions past the helper's stop included, whose entries are zeroed
+/// before they are counted: the subtraction was lost, and the cycle `a <-> b` looked held
+/// from outside. Found by the model-based test (`model_ops.rs`).
+#[test]
+fn edges_counted_after_both_threads_stopped_early_are_all_subtracted() {
+    if !two_cores() {
+        return;
+    }
+    gencollect::disable();
+    gencollect::set_young_hold_threshold(usize::MAX);
+    gencollect::collect();
+    gencollect::set_parallel_threshold(0);
+    // Generation 0, in order (the helper takes the second half, 4..8).
+    let p = pure(); //  0: an edge to `f`, subtracted by this thread in its parallel section
+    let i = impure(); // 1: this thread stops here
+    let a = pure(); //  2: counted by this thread after the parallel section
+    let f = pure(); //  3
+    let x = pure(); //  4: the helper's first; an edge to `f`
+    let j = impure(); // 5: the helper stops here
+    let b = pure(); //  6: `a`'s target, past the helper's stop
+    let g = pure(); //  7
+    link(&p, &f);
+    link(&x, &f);
+    link(&a, &b);
+    link(&b, &a);
+    let weak = Gc::downgrade(&a);
+    drop((a, b));
+    let before = gencollect::split_passes();
+    assert_eq!(
+        gencollect::collect_generation(0),
+        Ok(2),
+        "the cycle a <-> b"
+    );
+    assert_eq!(gencollect::split_passes(), before + 1, "the pass was split");
+    assert!(weak.upgrade().is_none());
+    drop((p, i, f, x, j, g));
+    gencollect::set_parallel_threshold(1 << 17);
+}

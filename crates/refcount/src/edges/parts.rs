@@ -44,12 +44,22 @@ impl EdgeCounter {
         let offset = self.edges.len();
         if !part.presub.is_empty() {
             // One range of edges already subtracted: this counter's, if it has one, must
-            // reach up to the part's, so the edges in between are subtracted now (into the
-            // counts just taken in).
+            // reach up to the part's, so the edges in between are subtracted now, but only
+            // those into positions counted already (before the part's end): the entries past
+            // it are zeroed before they are counted, so edges into them wait in `cross`.
             if self.presub.is_empty() {
                 self.presub = offset..offset;
             } else {
-                subtract(&mut self.refs, self.edges[self.presub.end..].iter());
+                let counted = base + part.tables.start.len();
+                let EdgeCounter {
+                    refs, edges, cross, ..
+                } = self;
+                for &j in &edges[self.presub.end..] {
+                    match refs.get_mut(j as usize) {
+                        Some(r) if (j as usize) < counted => *r = r.wrapping_sub(1),
+                        _ => cross.push(j),
+                    }
+                }
             }
             self.presub.end = offset + part.presub.end;
             self.presub.start = self.presub.start.min(offset + part.presub.start);
