@@ -49,8 +49,6 @@
 
 pub use gcrt_derive::Trace;
 pub use gencollect as gc;
-#[doc(hidden)]
-pub use refcount::{__Leaf, __Opaque};
 pub use refcount::{AnyGc, Finalize, Gc, ObjPtr, Trace, Tracer, Visitor, Weak, WeakRef};
 
 /// The README's examples, compiled and run as doctests so they never rot.

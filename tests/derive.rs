@@ -563,7 +563,7 @@ fn field_names_do_not_clash_with_generated_names() {
 }
 
 mod reexport {
-    pub(crate) use gcrt::{__Leaf, Trace, Tracer};
+    pub(crate) use gcrt::{Trace, Tracer};
 }
 
 #[derive(Trace)]

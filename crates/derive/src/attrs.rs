@@ -39,7 +39,7 @@ fn expect_flag(meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<()> {
 
 /// Options given by `#[trace(..)]` on the type.
 pub(crate) struct TypeOptions {
-    /// Path of the crate exporting `Trace`, `Tracer` and `__Leaf`.
+    /// Path of the crate exporting `Trace` and `Tracer`.
     pub(crate) krate: Path,
     /// `#[trace(tracked)]`: `needs_trace` is always `true`.
     pub(crate) tracked: bool,

@@ -84,8 +84,8 @@
 //!
 //! ## `#[trace(crate = "path")]` on the type
 //!
-//! The generated code names the trait as `::gcrt::Trace` (and also `::gcrt::Tracer` and the
-//! hidden `::gcrt::__Leaf`). Code that reaches gcrt under another name, such as the
+//! The generated code names the trait as `::gcrt::Trace` (and also `::gcrt::Tracer`). Code
+//! that reaches gcrt under another name, such as the
 //! workspace's own crates, which do not depend on `gcrt`, sets the path of the crate that
 //! exports those items:
 //!
@@ -249,12 +249,13 @@ struct ReplaceSelf<'a> {
     name: &'a Ident,
     /// The type's own generic parameters as path arguments (`<'a, T, N>`, or empty).
     own_args: String,
-    leaf: Type,
-    opaque: Type,
+    /// Whether the leaf and the opaque type were used (their definitions are emitted then).
+    used_leaf: bool,
+    used_opaque: bool,
 }
 
 impl<'a> ReplaceSelf<'a> {
-    fn new(input: &'a DeriveInput, krate: &Path) -> ReplaceSelf<'a> {
+    fn new(input: &'a DeriveInput) -> ReplaceSelf<'a> {
         let params = input.generics.params.iter().map(|p| match p {
             syn::GenericParam::Lifetime(l) => {
                 let l = &l.lifetime;
@@ -277,9 +278,54 @@ impl<'a> ReplaceSelf<'a> {
         ReplaceSelf {
             name: &input.ident,
             own_args,
-            leaf: parse_quote!(#krate::__Leaf),
-            opaque: parse_quote!(#krate::__Opaque),
+            used_leaf: false,
+            used_opaque: false,
         }
+    }
+}
+
+impl ReplaceSelf<'_> {
+    fn leaf(&mut self) -> Type {
+        self.used_leaf = true;
+        parse_quote!(__GcrtLeaf)
+    }
+
+    fn opaque(&mut self) -> Type {
+        self.used_opaque = true;
+        parse_quote!(__GcrtOpaque)
+    }
+
+    /// The definitions of the leaf and the opaque type, local to the generated method: no
+    /// code outside it can name them, so no impl of a user trait can make a type that holds
+    /// one answer differently for them than for the derived type (an associated type picked
+    /// by such an impl could otherwise turn an impure field into a pure-looking one).
+    fn definitions(&self, krate: &Path) -> TokenStream2 {
+        let mut out = TokenStream2::new();
+        if self.used_leaf {
+            out.extend(quote! {
+                #[allow(dead_code)]
+                struct __GcrtLeaf;
+                // SAFETY: holds no handles; a copy of the derived type adds no handle, change
+                // or user code that the type's other fields lack.
+                unsafe impl #krate::Trace for __GcrtLeaf {
+                    fn trace(&self, _: &mut #krate::Tracer<'_>) {}
+                    fn needs_trace() -> bool { false }
+                    fn frozen() -> bool { true }
+                    fn pure_trace() -> bool { true }
+                }
+            });
+        }
+        if self.used_opaque {
+            out.extend(quote! {
+                #[allow(dead_code)]
+                struct __GcrtOpaque;
+                // SAFETY: holds no handles; the answers are the defaults, always safe.
+                unsafe impl #krate::Trace for __GcrtOpaque {
+                    fn trace(&self, _: &mut #krate::Tracer<'_>) {}
+                }
+            });
+        }
+        out
     }
 }
 
@@ -291,7 +337,7 @@ impl VisitMut for ReplaceSelf<'_> {
         {
             let alone = tp.path.segments.len() == 1 && tp.path.leading_colon.is_none();
             if alone && last.ident == "Self" {
-                *ty = self.leaf.clone();
+                *ty = self.leaf();
                 return;
             }
             if last.ident == *self.name {
@@ -300,9 +346,9 @@ impl VisitMut for ReplaceSelf<'_> {
                     args => quote!(#args).to_string(),
                 };
                 *ty = if alone && args == self.own_args {
-                    self.leaf.clone()
+                    self.leaf()
                 } else {
-                    self.opaque.clone()
+                    self.opaque()
                 };
                 return;
             }
@@ -566,20 +612,27 @@ fn type_question(
     let mut builder = NeedsTrace {
         krate,
         unsized_params: maybe_unsized_params(&input.generics),
-        replace: ReplaceSelf::new(input, krate),
+        replace: ReplaceSelf::new(input),
         method: Ident::new(method, Span::call_site()),
         unknown: any,
     };
     let none = !any;
-    let mut terms = field_types.iter().map(|ty| builder.term(ty));
+    let terms: Vec<TokenStream2> = field_types.iter().map(|ty| builder.term(ty)).collect();
+    let mut terms = terms.into_iter();
     let first = terms.next().unwrap_or_else(|| quote!(#none));
-    terms.fold(first, |acc, term| {
+    let answer = terms.fold(first, |acc, term| {
         if any {
             quote!(#acc || #term)
         } else {
             quote!(#acc && #term)
         }
-    })
+    });
+    let definitions = builder.replace.definitions(krate);
+    if definitions.is_empty() {
+        answer
+    } else {
+        quote!({ #definitions #answer })
+    }
 }
 
 /// The type's generics for the impl: a `T: Trace` bound for every type parameter, followed by
@@ -699,12 +752,12 @@ mod tests {
             "struct Node<T> { v: T, a: Vec<Node<T>>, b: Vec<Node<u8>>, c: Option<crate::Node<T>> }",
         )
         .unwrap();
-        assert!(out.contains("< Vec < :: gcrt :: __Leaf > as :: gcrt :: Trace >"));
-        assert!(out.contains("< Vec < :: gcrt :: __Opaque > as :: gcrt :: Trace >"));
-        assert!(out.contains("< Option < :: gcrt :: __Opaque > as :: gcrt :: Trace >"));
+        assert!(out.contains("< Vec < __GcrtLeaf > as :: gcrt :: Trace >"));
+        assert!(out.contains("< Vec < __GcrtOpaque > as :: gcrt :: Trace >"));
+        assert!(out.contains("< Option < __GcrtOpaque > as :: gcrt :: Trace >"));
         let out = expand_str("struct Plain { a: Box<Plain>, b: ::other::Plain }").unwrap();
-        assert!(out.contains("< Box < :: gcrt :: __Leaf > as :: gcrt :: Trace >"));
-        assert!(out.contains("< :: gcrt :: __Opaque as :: gcrt :: Trace >"));
+        assert!(out.contains("< Box < __GcrtLeaf > as :: gcrt :: Trace >"));
+        assert!(out.contains("< __GcrtOpaque as :: gcrt :: Trace >"));
     }
 
     #[test]
@@ -713,11 +766,15 @@ mod tests {
             "#[trace(crate = \"refcount\")] enum Json { Arr(Vec<Json>), Map(Vec<(String, Self)>), Other(other::Json<u8>) }",
         )
         .unwrap();
-        assert!(out.contains("< Vec < refcount :: __Leaf > as refcount :: Trace >"));
-        assert!(out.contains("< Vec < (String , refcount :: __Leaf) > as refcount :: Trace >"));
+        assert!(out.contains("< Vec < __GcrtLeaf > as refcount :: Trace >"));
+        assert!(out.contains("< Vec < (String , __GcrtLeaf) > as refcount :: Trace >"));
         // Another type of the same name gets the safe answers, not the leaf's.
-        assert!(out.contains("< refcount :: __Opaque as refcount :: Trace >"));
-        assert!(!out.contains("< refcount :: __Leaf as refcount :: Trace >"));
+        assert!(out.contains("< __GcrtOpaque as refcount :: Trace >"));
+        assert!(!out.contains("< __GcrtLeaf as refcount :: Trace >"));
+        assert!(
+            out.contains("struct __GcrtLeaf"),
+            "defined where it is used"
+        );
         assert!(!out.contains(":: gcrt"));
         assert!(out.contains(
             "Self :: Arr (__field_0) => { refcount :: Trace :: trace (__field_0 , tracer) ; }"

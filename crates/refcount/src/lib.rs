@@ -67,10 +67,6 @@ pub use weakref::WeakRef;
 // Tracing and finalization.
 pub use finalize::Finalize;
 pub use header::ObjPtr;
-#[doc(hidden)]
-pub use trace::Leaf as __Leaf;
-#[doc(hidden)]
-pub use trace::Opaque as __Opaque;
 pub use trace::{Trace, Tracer, Visitor};
 
 // Errors raised where nobody can catch them (destructors, finalizers, callbacks).

@@ -299,24 +299,6 @@ impl core::fmt::Debug for Tracer<'_> {
     }
 }
 
-/// A type with no outgoing edges: used by `#[derive(Trace)]` in place of the type being
-/// derived when a field mentions it (a `Box<Self>` cannot add a `Gc` the other fields lack).
-#[doc(hidden)]
-pub struct Leaf;
-
-/// The conservative answer to every question `Trace` asks of a type: can hold a `Gc`, not
-/// frozen, not pure. Used by `#[derive(Trace)]` in place of a type that has the derived
-/// type's name but may be another type (`other::Node`, or `Node<u8>` inside `Node<T>`), where
-/// asking the type itself could recurse forever.
-#[doc(hidden)]
-pub struct Opaque;
-
-// SAFETY: holds no handles; the answers are the defaults, which are always safe.
-unsafe impl Trace for Opaque {
-    #[inline(always)]
-    fn trace(&self, _: &mut Tracer<'_>) {}
-}
-
 macro_rules! leaf_trace {
     ($($t:ty),* $(,)?) => {$(
         // SAFETY: this type cannot hold a `Gc`; reporting nothing is exact.
@@ -340,7 +322,6 @@ macro_rules! leaf_trace {
 }
 
 leaf_trace!(
-    Leaf,
     (),
     bool,
     char,
