@@ -643,3 +643,76 @@ fn objects_made_after_the_heap_was_destroyed() {
     .unwrap();
     assert!(LATE_DONE.load(std::sync::atomic::Ordering::SeqCst));
 }
+
+thread_local! {
+    /// What the destructors of `Grabby` saw of their partner: (dead, shared borrow given,
+    /// `get_mut` given).
+    static SEEN: RefCell<Vec<(bool, bool, bool)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A destructor that takes its partner's handle out of its own value, leaks it, and tries to
+/// keep a `&'static` and a `&'static mut` to the partner's value.
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Grabby {
+    name: String,
+    next: RefCell<Option<Gc<Grabby>>>,
+}
+
+impl Finalize for Grabby {
+    fn finalize(&self) {}
+}
+
+impl Drop for Grabby {
+    fn drop(&mut self) {
+        if let Some(h) = self.next.get_mut().take() {
+            let leaked: &'static mut Gc<Grabby> = Box::leak(Box::new(h));
+            let dead = Gc::is_dead(leaked);
+            let shared = Gc::try_deref(leaked).map(|v| v.name.len());
+            let lent = Gc::get_mut(leaked).map(|v| v.name.push('!'));
+            SEEN.with(|s| {
+                s.borrow_mut()
+                    .push((dead, shared.is_some(), lent.is_some()))
+            });
+        }
+    }
+}
+
+/// A destructor of garbage could take another member's handle, keep a reference into its
+/// value (through `Deref`, or a `&mut` through `Gc::get_mut`), and outlive that member's
+/// drop: the reference then pointed into a dropped value (Miri: a dangling reference; a
+/// double free natively). The garbage is now marked dead before any value is dropped, on
+/// both of the collector's paths (with finalizers, and without).
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "the destructors leak handles on purpose: CI runs this under Miri with \
+              -Zmiri-ignore-leaks"
+)]
+fn a_destructor_cannot_keep_a_reference_into_other_garbage() {
+    for finalizer in [true, false] {
+        gencollect::collect();
+        let make = |name: &str| {
+            let v = Grabby {
+                name: name.repeat(20),
+                next: RefCell::new(None),
+            };
+            if finalizer {
+                Gc::new_with_finalizer(v)
+            } else {
+                Gc::new(v)
+            }
+        };
+        let (a, b) = (make("a"), make("b"));
+        *a.next.borrow_mut() = Some(b.clone());
+        *b.next.borrow_mut() = Some(a.clone());
+        drop((a, b));
+        assert_eq!(gencollect::collect(), 2);
+        let seen = SEEN.with(|s| core::mem::take(&mut *s.borrow_mut()));
+        assert_eq!(
+            seen,
+            [(true, false, false), (true, false, false)],
+            "each destructor found its partner dead (finalizer: {finalizer})"
+        );
+    }
+}

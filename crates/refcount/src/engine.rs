@@ -154,7 +154,8 @@ pub trait ObjectOps: sealed::Sealed + Copy {
     /// `WEAK_CLEARED` (the others are the heap's to manage), and setting `DOOMED` or
     /// `WEAK_CLEARED` is the collector's verdict that the object is garbage. Clearing
     /// `LOANED` (with [`clear_flags`](Self::clear_flags)) is allowed once the loan by
-    /// `Gc::get_mut` has certainly ended.
+    /// `Gc::get_mut` has certainly ended. Setting `DROPPING` is allowed on garbage whose
+    /// values are about to be dropped (no finalizer of it runs any more).
     unsafe fn set_flags(self, bits: u32);
 
     /// Clears flag bits (nothing for an object without an extension).

@@ -49,8 +49,9 @@ macro_rules! new_in {
 /// # Dead handles
 ///
 /// When the collector frees a garbage cycle it drops the values of the cycle one by one.
-/// A `Drop` implementation that reaches another member of the same cycle may find that
-/// member's value already dropped: its handle is *dead*. Dereferencing a dead handle panics
+/// A `Drop` implementation that reaches another member of the same cycle finds its handle
+/// *dead*, whether that member's value was dropped yet or not (so that no `Drop` can keep a
+/// reference into a value that is dropped after it). Dereferencing a dead handle panics
 /// with a clear message; [`Gc::try_deref`] and [`Gc::is_dead`] let `Drop` code check first.
 /// Memory is never freed while any handle points to it, so a dead handle is never a
 /// dangling pointer.
@@ -347,7 +348,8 @@ impl<T: Trace + 'static> Gc<T> {
     #[inline]
     pub fn is_dead(this: &Gc<T>) -> bool {
         // SAFETY: this handle holds the memory.
-        T::needs_trace() && unsafe { Gc::as_obj(this).flags() } & flags::DEAD != 0
+        T::needs_trace()
+            && unsafe { Gc::as_obj(this).flags() } & (flags::DEAD | flags::DROPPING) != 0
     }
 
     /// The value, or `None` for a dead handle.
@@ -379,7 +381,7 @@ impl<T: Trace + 'static> Gc<T> {
         let obj = Gc::as_obj(this);
         // SAFETY: this handle holds the memory; a type that needs tracing has the extension.
         let f = unsafe { obj.ext_flags() };
-        f & (flags::DEAD | flags::LOANED) == 0 || Gc::<T>::accessible_slow(obj, f)
+        f & (flags::DEAD | flags::LOANED | flags::DROPPING) == 0 || Gc::<T>::accessible_slow(obj, f)
     }
 
     #[cold]
@@ -389,7 +391,7 @@ impl<T: Trace + 'static> Gc<T> {
             // SAFETY: a handle to the object is borrowed, so its memory is held.
             unsafe { obj.clear_flags(flags::LOANED) };
         }
-        f & flags::DEAD == 0
+        f & (flags::DEAD | flags::DROPPING) == 0
     }
 
     /// Whether the object is immortal.

@@ -140,8 +140,15 @@ fn last(heap: &Heap, list: usize) -> Option<ObjPtr> {
 }
 
 /// Drops the values of the objects in `UNREACHABLE` one at a time. A panicking `Drop` does
-/// not stop the others from being freed.
+/// not stop the others from being freed. All of them are marked `DROPPING` first: a `Drop`
+/// that reaches another of them finds it dead, so it cannot keep a reference into a value
+/// that is dropped after it.
 fn delete_garbage(heap: &Heap, panics: &mut FirstPanic) {
+    for obj in heap.list_snapshot(UNREACHABLE) {
+        // SAFETY: objects in a list are alive; finalizers and resurrection are over, and
+        // what is left is garbage about to be dropped.
+        unsafe { obj.set_flags(flags::DROPPING) };
+    }
     while let Some(obj) = last(heap, UNREACHABLE) {
         // SAFETY: `obj` is tracked in UNREACHABLE, so its memory is held; the analysis
         // proved no reference from outside the garbage reaches it, so no `&T` into it is

@@ -57,7 +57,7 @@ const RAW_IMMORTAL: u32 = u32::MAX - 1;
 ///                     one of the collector's working lists)
 ///         bit 3       TRACKED        bit 4  EXPOSED (raw pointer handed out)
 ///         bit 5       LOANED (`Gc::get_mut` lent the value; never read by the collector)
-///         bit 9: unused
+///         bit 9       DROPPING (garbage whose values are being dropped: no new `&T`)
 ///         bit 6       FINALIZED      bit 7  DEAD (value dropped, memory still held)
 ///         bit 8       DOOMED (garbage of the running collection)
 ///         bit 10      NO_FINALIZE    bit 11 HAS_WEAKREF_CB
@@ -138,6 +138,11 @@ pub mod flags {
     /// reference to the value is taken through a handle, or when a collection finds a
     /// handle to the object inside another object it traced.
     pub const LOANED: u32 = 1 << 5;
+    /// The object is garbage of a collection that is dropping its values: no reference to
+    /// its value may be taken any more (a handle to it reads as dead). Set on all of the
+    /// garbage before the first value is dropped, so that a `Drop` of one member cannot
+    /// keep a reference into another past that one's drop.
+    pub const DROPPING: u32 = 1 << 9;
 }
 
 /// Per-type descriptor: what the heap and collector need to handle an object whose static

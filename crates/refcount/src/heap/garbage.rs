@@ -124,6 +124,7 @@ impl Heap {
         // SAFETY: per the caller; no user code runs.
         unsafe {
             let src = self.list_mut(from);
+            let before = out.len();
             if all && held == src.len() {
                 if out.is_empty() {
                     // The buffers trade places: nothing is copied.
@@ -131,18 +132,43 @@ impl Heap {
                 } else {
                     out.append(src);
                 }
-                return;
-            }
-            let mut kept = 0;
-            for i in 0..src.len() {
-                if i < held && garbage(i) {
-                    out.push(src[i]);
-                } else {
-                    keep(src, &mut kept, i);
+            } else {
+                let mut kept = 0;
+                for i in 0..src.len() {
+                    if i < held && garbage(i) {
+                        out.push(src[i]);
+                    } else {
+                        keep(src, &mut kept, i);
+                    }
                 }
+                src.truncate(kept);
             }
-            src.truncate(kept);
+            self.condemn(&out[before..]);
         }
+    }
+
+    /// Gives garbage set apart by [`doom_held`](Self::doom_held) the flags [`doom`](Self::doom)
+    /// gives its own (out of the lists, death counted, `DOOMED`, `WEAK_CLEARED`, `DROPPING`),
+    /// before any value is dropped: a `Drop` of one of them must find every other one dead.
+    ///
+    /// # Safety
+    /// Every object of `objs` is alive, has the extension, and holds the count pass's
+    /// temporary reference.
+    unsafe fn condemn(&self, objs: &[ObjPtr]) {
+        let mut deaths = 0;
+        for (i, &obj) in objs.iter().enumerate() {
+            if let Some(ahead) = objs.get(i + PREFETCH_AHEAD) {
+                ahead.prefetch();
+            }
+            // SAFETY: per the caller.
+            unsafe {
+                let e = obj.ext();
+                let f = e.flags.get();
+                deaths += (f & flags::COUNTED != 0) as usize;
+                e.flags.set(doomed_flags(f));
+            }
+        }
+        self.record_deaths(deaths);
     }
 
     /// Gives back the temporary references the count pass took on the first `upto` objects
@@ -279,6 +305,7 @@ fn doomed_flags(f: u32) -> u32 {
     (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
         | flags::DOOMED
         | flags::WEAK_CLEARED
+        | flags::DROPPING
 }
 
 /// Keeps the survivor at position `i` of a list being closed up, at position `kept`, and
