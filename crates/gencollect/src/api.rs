@@ -503,18 +503,28 @@ pub fn get_referrers<T: Trace + 'static>(gc: &Gc<T>) -> Vec<AnyGc> {
         // ran since.
         .filter_map(|obj| unsafe { any_from_obj(obj) })
         .collect();
-    held.into_iter()
-        .filter(|any| {
-            let mut find = Find {
-                target,
-                found: false,
-            };
-            // SAFETY: `any` holds the object; its value is alive (checked by from_obj, and a
-            // value can only die in place during a collection, not during this trace).
-            unsafe { any.as_obj().trace(&mut Tracer::new(&mut find)) };
-            find.found
-        })
-        .collect()
+    // The others are released once the search is over, by a plain drop of their vector: a
+    // `Drop` that panics then (a trace may have run a collection that left one of them the
+    // last handle to something) unwinds through a frame that still owns the referrers, which
+    // are released too. (A panic inside `filter(..).collect()` would leak them.)
+    let mut referrers = Vec::new();
+    let mut others = Vec::new();
+    for any in held {
+        let mut find = Find {
+            target,
+            found: false,
+        };
+        // SAFETY: `any` holds the object; its value is alive (checked by from_obj, and a
+        // value can only die in place during a collection, not during this trace).
+        unsafe { any.as_obj().trace(&mut Tracer::new(&mut find)) };
+        if find.found {
+            referrers.push(any);
+        } else {
+            others.push(any);
+        }
+    }
+    drop(others);
+    referrers
 }
 
 /// Sets the debug flags.
