@@ -1,6 +1,9 @@
 //! Fuzz target: the fuzzer's bytes are a sequence of operations on gcrt's heap and collector,
 //! checked against a simple model after every operation.
 //!
+//! One file over 800 lines on purpose: cargo-fuzz builds each target from one file, and the
+//! interpreter, the model and the node types are read together when a crash is minimised.
+//!
 //! Two node types share one body: `DNode` (`#[derive(Trace)]`, pure) and `HNode`, whose
 //! hand-written `unsafe impl Trace` is impure (`pure_trace` false, touches thread-locals) and,
 //! per object, allocates inside `trace`, clones and drops handles inside `trace`, starts a
