@@ -3,7 +3,7 @@
 use core::fmt;
 
 use crate::gc::Gc;
-use crate::header::{ObjPtr, flags};
+use crate::header::ObjPtr;
 use crate::trace::Trace;
 
 /// A strong handle to an object of any type, as returned by the collector's inspection
@@ -35,8 +35,7 @@ impl AnyGc {
     pub(crate) unsafe fn from_obj(obj: ObjPtr) -> Option<AnyGc> {
         // SAFETY: memory held per the caller.
         unsafe {
-            // A value lent by `Gc::get_mut` may have a live `&mut`: no handle to it is made.
-            if !obj.is_alive() || obj.flags() & flags::LOANED != 0 {
+            if !obj.may_make_handle() {
                 return None;
             }
             obj.inc_strong();

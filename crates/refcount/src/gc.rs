@@ -232,10 +232,7 @@ impl<T: Trace + 'static> Gc<T> {
     pub(crate) unsafe fn from_obj_checked(obj: ObjPtr) -> Option<Gc<T>> {
         // SAFETY: memory held per the caller.
         unsafe {
-            if obj.type_id() != core::any::TypeId::of::<T>()
-                || !obj.is_alive()
-                || obj.flags() & flags::LOANED != 0
-            {
+            if obj.type_id() != core::any::TypeId::of::<T>() || !obj.may_make_handle() {
                 return None;
             }
             obj.inc_strong();

@@ -144,10 +144,13 @@ fn last(heap: &Heap, list: usize) -> Option<ObjPtr> {
 /// that reaches another of them finds it dead, so it cannot keep a reference into a value
 /// that is dropped after it.
 fn delete_garbage(heap: &Heap, panics: &mut FirstPanic) {
-    for obj in heap.list_snapshot(UNREACHABLE) {
-        // SAFETY: objects in a list are alive; finalizers and resurrection are over, and
-        // what is left is garbage about to be dropped.
-        unsafe { obj.set_flags(flags::DROPPING) };
+    // SAFETY: objects in a list are alive; finalizers and resurrection are over, and what
+    // is left is garbage about to be dropped. Setting a flag runs no user code, so the list
+    // does not change while the slice is read.
+    unsafe {
+        for &obj in heap.list_slice(UNREACHABLE) {
+            obj.set_flags(flags::DROPPING);
+        }
     }
     while let Some(obj) = last(heap, UNREACHABLE) {
         // SAFETY: `obj` is tracked in UNREACHABLE, so its memory is held; the analysis

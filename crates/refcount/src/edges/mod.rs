@@ -415,10 +415,7 @@ impl EdgeCounter {
                     obj.mortal_strong()
                 };
                 if now.is_some() {
-                    obj.inc_strong();
-                    if obj.weak_count_raw() > 1 {
-                        push_rare(&mut self.tables.weakly, e);
-                    }
+                    self.hold_object(obj, e);
                 } else if mortal.is_some() {
                     // Its own trace dropped its last handle (breaking rule 3): its release
                     // is queued, so it must count as referenced from outside.
@@ -455,14 +452,23 @@ impl EdgeCounter {
         push_rare(&mut self.tables.lent, e);
         if self.hold && mortal.is_some() {
             // SAFETY: per the caller; held as every object counted while holding is.
-            unsafe {
-                obj.inc_strong();
-                if obj.weak_count_raw() > 1 {
-                    push_rare(&mut self.tables.weakly, e);
-                }
-            }
+            unsafe { self.hold_object(obj, e) };
         }
         self.tables.start.push(self.edges.len() as u32);
+    }
+
+    /// Takes the count pass's temporary reference on the object of entry `e`, and lists it
+    /// if it has weak references ([`PassTables::weakly`]).
+    ///
+    /// # Safety
+    /// The object is alive, mortal, with a count above 0, and counted while holding.
+    #[inline(always)]
+    unsafe fn hold_object(&mut self, obj: ObjPtr, e: usize) {
+        // SAFETY: per the caller.
+        unsafe { obj.inc_strong() };
+        if obj.weak_count_raw() > 1 {
+            push_rare(&mut self.tables.weakly, e);
+        }
     }
 
     /// Gives the remapping table back (empty if there was none).

@@ -301,6 +301,18 @@ impl ObjPtr {
         unsafe { self.strong() != 0 && self.flags() & flags::DEAD == 0 }
     }
 
+    /// Whether a new handle to the object may be made from its pointer: its value is alive
+    /// and not lent by [`Gc::get_mut`](crate::Gc::get_mut) (a handle could be dereferenced
+    /// while the `&mut` lives).
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline]
+    pub(crate) unsafe fn may_make_handle(self) -> bool {
+        // SAFETY: per the caller.
+        unsafe { self.is_alive() && self.flags() & flags::LOANED == 0 }
+    }
+
     /// Calls the type's `Trace` implementation on the value.
     ///
     /// # Safety

@@ -88,7 +88,7 @@ pub struct Heap {
 }
 
 thread_local! {
-    pub(super) static HEAP: Heap = Heap::new();
+    static HEAP: Heap = Heap::new();
 }
 
 /// Runs `f` with the current thread's heap.

@@ -4,7 +4,7 @@
 
 use scopeguard::ScopeGuard;
 
-use super::{DEPTH_LIMIT, HEAP, Heap, try_with_heap};
+use super::{DEPTH_LIMIT, Heap, try_with_heap};
 use crate::header::{Header, ObjPtr, box_layout, flags, head_room};
 use crate::report::FirstPanic;
 
@@ -327,12 +327,12 @@ mod orphan {
 /// `obj`'s strong count is 0, nobody will use its value again, and its type is `T`.
 #[inline(never)]
 pub(crate) unsafe fn release_typed<T: crate::Trace + 'static>(obj: ObjPtr) {
-    match HEAP.try_with(|h| h as *const Heap) {
+    match super::heap_ptr() {
         // SAFETY: per the caller. The heap outlives this call: a thread-local is destroyed
         // only by the thread's exit sequence, never from inside code running on it.
-        Ok(h) => unsafe { (*h).release_fast::<T>(obj) },
+        Some(h) => unsafe { (*h).release_fast::<T>(obj) },
         // SAFETY: per the caller.
-        Err(_) => unsafe { orphan::drop_orphan(obj) },
+        None => unsafe { orphan::drop_orphan(obj) },
     }
 }
 
