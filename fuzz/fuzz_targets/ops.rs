@@ -19,9 +19,7 @@
 //! passes, `SAVEALL` and `clear_garbage`, enable / disable, collection callbacks that
 //! allocate or panic, panics armed in `Drop`, inspection (`get_objects`, `get_referents`,
 //! `get_referrers`). Every operation runs inside `catch_unwind`; only injected panics may
-//! come out of it (any other panic aborts through the panic hook: a failure). `Drop` panics
-//! are held off during `get_referrers`, which leaks handles when one happens there (a known,
-//! reported bug; see `World::inspect`).
+//! come out of it (any other panic aborts through the panic hook: a failure).
 //!
 //! Checked after every operation: each node dropped at most once and never while the model
 //! reaches it (from the roots and the handles finalizers stored), each finalizer at most once
@@ -861,15 +859,10 @@ impl World {
                 let Some(n) = self.pick(b) else { return };
                 stat("get_referrers");
                 note(format_args!("of {}", n.id()));
-                // Known leak, reported: a `Drop` that panics while `get_referrers` releases
-                // the candidates it held leaks the handles it had kept (rust-lang/rust#47949
-                // in its in-place `filter().collect()`). No drop panics in there, then.
-                let armed = DROP_PANIC.with(|c| c.replace(0));
                 let refs = match &n {
                     Edge::D(g) => gencollect::get_referrers(g),
                     Edge::H(g) => gencollect::get_referrers(g),
                 };
-                DROP_PANIC.with(|c| c.set(armed));
                 check_objects(&refs);
             }
         }

@@ -94,6 +94,10 @@ impl<T: Trace + 'static> Gc<T> {
     /// freed, and it is never tracked: a deliberate, bounded leak, instead of a panic that
     /// would abort the process.
     ///
+    /// In an unoptimised build, `Gc::new` (like `Rc::new`) holds a copy of the value in its
+    /// own frame: make a value larger than about half the thread's stack with
+    /// `Gc::<T>::from(Box::new(value))`, which moves it from the box's memory instead.
+    ///
     /// ```
     /// use refcount::Gc;
     /// let five = Gc::new(5);
@@ -620,6 +624,35 @@ impl<T: Trace + 'static + Default> Default for Gc<T> {
 impl<T: Trace + 'static> From<T> for Gc<T> {
     fn from(value: T) -> Gc<T> {
         Gc::new(value)
+    }
+}
+
+/// Moves a boxed value onto the heap without passing it through the stack: the way to
+/// make a `Gc` of a value too large for the stack in an unoptimised build, where
+/// [`Gc::new`] (like `Rc::new`) holds a copy of its argument in its frame.
+///
+/// ```
+/// use refcount::Gc;
+/// let big: Gc<[u8; 4096]> = Gc::from(Box::new([7; 4096]));
+/// assert_eq!(big[4095], 7);
+/// ```
+impl<T: Trace + 'static> From<Box<T>> for Gc<T> {
+    fn from(boxed: Box<T>) -> Gc<T> {
+        let track = T::needs_trace() && !(T::frozen() && referents_untracked(&*boxed));
+        let (obj, due) = Gc::<T>::place(T::needs_trace(), &VTable::<T>::INFO, track);
+        let raw = Box::into_raw(boxed);
+        // SAFETY: the object has room for an unwritten `T` at `obj.value()`; the value moves
+        // there bit for bit, and the box's memory is freed without dropping it (the
+        // `ManuallyDrop` has the same layout as `T`).
+        unsafe {
+            core::ptr::copy_nonoverlapping(raw, obj.value::<T>(), 1);
+            drop(Box::from_raw(raw.cast::<core::mem::ManuallyDrop<T>>()));
+        }
+        let gc = Gc::from_obj(obj);
+        if due {
+            crate::heap::run_hook();
+        }
+        gc
     }
 }
 

@@ -557,3 +557,41 @@ fn a_large_value_fits_a_small_thread_stack() {
         .unwrap();
     assert_eq!(sum, 7 * (768 << 10));
 }
+
+/// A value larger than half the stack (`Gc::new`, like `Rc::new`, holds a second copy in its
+/// frame in unoptimised builds) goes through a box: `Gc::from(Box)` copies it from the box's
+/// memory, so only `Box::new`'s one copy is ever on the stack.
+#[test]
+#[cfg_attr(miri, ignore = "a stack-size test: Miri does not model native stacks")]
+fn a_value_larger_than_half_the_stack_goes_through_a_box() {
+    #[inline(never)]
+    fn boxed() -> usize {
+        let g: Gc<[u8; 1536 << 10]> = Gc::from(Box::new([7u8; 1536 << 10]));
+        g.iter().map(|&b| b as usize).sum()
+    }
+    let sum = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(boxed)
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(sum, 7 * (1536 << 10));
+}
+
+/// `Gc::from(Box)` tracks a value that can hold handles, as `Gc::new` does, and drops it once.
+#[test]
+fn a_boxed_value_is_tracked_and_dropped_once() {
+    let (allocs, frees) = with_heap(|h| h.tracked_totals());
+    let drops = Rc::new(Cell::new(0));
+    let value = TrackedCounted {
+        id: 5,
+        drops: drops.clone(),
+        child: RefCell::new(None),
+    };
+    let g: Gc<TrackedCounted> = Gc::from(Box::new(value));
+    assert_eq!(with_heap(|h| h.tracked_totals()), (allocs + 1, frees));
+    assert_eq!(drops.get(), 0, "moving out of the box drops nothing");
+    drop(g);
+    assert_eq!(drops.get(), 1);
+    assert_eq!(with_heap(|h| h.tracked_totals()), (allocs + 1, frees + 1));
+}
