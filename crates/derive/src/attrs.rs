@@ -6,7 +6,7 @@ use proc_macro2::Span;
 use quote::quote;
 use syn::meta::ParseNestedMeta;
 use syn::spanned::Spanned;
-use syn::{Attribute, Field, LitStr, Path, Token, parse_quote};
+use syn::{Attribute, Field, LitInt, LitStr, Path, Token, parse_quote};
 
 use crate::{finish, push_error};
 
@@ -43,11 +43,14 @@ pub(crate) struct TypeOptions {
     pub(crate) krate: Path,
     /// `#[trace(tracked)]`: `needs_trace` is always `true`.
     pub(crate) tracked: bool,
+    /// `#[trace(free_list = N)]`: the capacity of the type's free list.
+    pub(crate) free_list: Option<usize>,
 }
 
 pub(crate) fn type_options(attrs: &[Attribute]) -> syn::Result<TypeOptions> {
     let mut krate: Option<Path> = None;
     let mut tracked: Option<Span> = None;
+    let mut free_list: Option<usize> = None;
     let mut errors = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("trace")) {
         let res = parse_trace_attr(attr, |meta| {
@@ -90,6 +93,24 @@ pub(crate) fn type_options(attrs: &[Attribute]) -> syn::Result<TypeOptions> {
                 }
                 tracked = Some(meta.path.span());
                 Ok(())
+            } else if meta.path.is_ident("free_list") {
+                let expected = "expected `free_list = N`, a number of blocks, e.g. \
+                                `#[trace(free_list = 100)]`";
+                if !meta.input.peek(Token![=]) {
+                    return Err(meta.error(expected));
+                }
+                let lit: LitInt = meta
+                    .value()?
+                    .parse()
+                    .map_err(|e| syn::Error::new(e.span(), expected))?;
+                let n = lit
+                    .base10_parse::<usize>()
+                    .map_err(|_| syn::Error::new(lit.span(), expected))?;
+                if free_list.is_some() {
+                    return Err(meta.error("duplicate `free_list = ...` argument"));
+                }
+                free_list = Some(n);
+                Ok(())
             } else if meta.path.is_ident("skip") {
                 Err(meta.error(
                     "`skip` applies to fields, not to the type: put `#[trace(skip)]` on the \
@@ -97,8 +118,8 @@ pub(crate) fn type_options(attrs: &[Attribute]) -> syn::Result<TypeOptions> {
                 ))
             } else {
                 Err(meta.error(format_args!(
-                    "unknown `trace` argument `{}` on a type; expected `tracked` or \
-                     `crate = \"path\"`",
+                    "unknown `trace` argument `{}` on a type; expected `tracked`, \
+                     `free_list = N` or `crate = \"path\"`",
                     path_name(&meta.path)
                 )))
             }
@@ -110,6 +131,7 @@ pub(crate) fn type_options(attrs: &[Attribute]) -> syn::Result<TypeOptions> {
     let options = TypeOptions {
         krate: krate.unwrap_or_else(|| parse_quote!(::gcrt)),
         tracked: tracked.is_some(),
+        free_list,
     };
     finish(options, errors)
 }

@@ -170,7 +170,11 @@ impl<T: Trace + 'static> Gc<T> {
         };
         // SAFETY: no user code runs until `h` is last used, so the thread-local heap stays.
         let h = unsafe { &*h };
-        let mem = h.alloc(layout);
+        let mem = if T::free_list() > 0 {
+            h.alloc_pooled::<T>(layout)
+        } else {
+            h.alloc(layout)
+        };
         // SAFETY: fresh allocation of `box_layout::<T>(has_ext)`; the extension is written
         // here and the value right after, before any code can see the lists.
         unsafe {

@@ -155,6 +155,35 @@ pub unsafe trait Trace {
     {
         false
     }
+
+    /// How many blocks of dead objects of this type the heap keeps for its next objects: a
+    /// per-type free list, as CPython keeps for floats (100), lists (80) and dicts (80).
+    ///
+    /// A type whose objects are created and dropped at a high rate can ask for one; its
+    /// blocks then skip the allocator, and [`free_list_stats`](crate::free_list_stats)
+    /// reports how many allocations the list served. Full collections empty every list. The
+    /// default, 0, means no free list; the capacity is capped at
+    /// [`MAX_FREE_LIST`](crate::MAX_FREE_LIST). `#[derive(Trace)]` sets it with
+    /// `#[trace(free_list = N)]`.
+    ///
+    /// ```
+    /// use refcount::{Gc, Trace, Tracer};
+    /// struct Token(u32);
+    /// // SAFETY: holds no handle.
+    /// unsafe impl Trace for Token {
+    ///     fn trace(&self, _: &mut Tracer<'_>) {}
+    ///     fn free_list() -> usize { 64 }
+    /// }
+    /// assert_eq!(<Token as Trace>::free_list(), 64);
+    /// assert_eq!(<u32 as Trace>::free_list(), 0);
+    /// ```
+    #[inline(always)]
+    fn free_list() -> usize
+    where
+        Self: Sized,
+    {
+        0
+    }
 }
 
 /// How many elements ahead a collection of handles prefetches while it is traced.

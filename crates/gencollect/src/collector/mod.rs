@@ -224,5 +224,10 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags, panics: &mut FirstPani
         }
         Verdict::Moved(found) => process_unreachable(heap, old, debug, found, panics),
     };
+    if generation == 2 {
+        // As CPython's full collections do: the blocks cached for future objects go back
+        // to the allocator, which can then return empty arenas to the system.
+        heap.clear_free_lists();
+    }
     outcome
 }

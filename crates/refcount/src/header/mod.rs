@@ -8,8 +8,6 @@ use core::any::TypeId;
 use core::cell::Cell;
 use core::marker::PhantomData;
 
-use rawalloc::Allocator;
-
 mod object;
 
 pub use object::ObjPtr;
@@ -158,7 +156,7 @@ pub(crate) struct TypeInfo {
     /// [`EdgeCounter::count_pure_entries`]'s loop, compiled for the type.
     count_pure: unsafe fn(&mut EdgeCounter, &[ObjPtr], usize, usize, usize) -> usize,
     drop_value: unsafe fn(ObjPtr),
-    dealloc: unsafe fn(ObjPtr, &mut Allocator),
+    dealloc: unsafe fn(ObjPtr, &Heap),
     finalize: Option<unsafe fn(ObjPtr)>,
 }
 
@@ -226,17 +224,10 @@ unsafe fn drop_erased<T: Trace + 'static>(obj: ObjPtr) {
 }
 
 /// # Safety
-/// `obj` was allocated by `alloc` for a `T` and nothing refers to it any more.
-unsafe fn dealloc_erased<T: Trace + 'static>(obj: ObjPtr, alloc: &mut Allocator) {
-    // SAFETY: memory held per the caller.
-    let has_ext = unsafe { obj.has_ext() };
-    let back = head_room(has_ext, align_of::<T>()) - size_of::<Header>();
-    // SAFETY: the allocation starts `back` bytes before the header (see `ObjPtr::init`); same
-    // allocator and layout as the allocation; the caller guarantees no use after.
-    unsafe {
-        let start = obj.0.cast::<u8>().sub(back);
-        alloc.dealloc(start, box_layout::<T>(has_ext))
-    }
+/// `obj` was allocated by `heap` for a `T` and nothing refers to it any more.
+unsafe fn dealloc_erased<T: Trace + 'static>(obj: ObjPtr, heap: &Heap) {
+    // SAFETY: per the caller (memory held until now).
+    unsafe { heap.dealloc_typed::<T>(obj, obj.has_ext()) }
 }
 
 /// Offset of the value from the start of the allocation. The header sits 16 bytes before

@@ -4,8 +4,6 @@ use core::any::TypeId;
 use core::cell::Cell;
 use core::ptr::NonNull;
 
-use rawalloc::Allocator;
-
 use super::{
     DIRTY, Ext, HAS_EXT, Header, IMMORTAL, MAX_COUNT, ONE, RAW_IMMORTAL, TypeInfo, WEAK_MASK,
     flags, head_room,
@@ -620,9 +618,9 @@ impl ObjPtr {
     /// # Safety
     /// Nothing refers to the object any more (weak count 0, value dropped).
     #[inline]
-    pub(crate) unsafe fn dealloc_raw(self, alloc: &mut Allocator) {
+    pub(crate) unsafe fn dealloc_raw(self, heap: &Heap) {
         // SAFETY: per the caller.
-        unsafe { (self.header().ty.dealloc)(self, alloc) }
+        unsafe { (self.header().ty.dealloc)(self, heap) }
     }
 }
 

@@ -4,7 +4,8 @@
 //! * [`release`]: freeing objects whose count reached 0, and the deferred-free queue that
 //!   keeps deallocation off the machine stack;
 //! * [`garbage`]: setting a collection's garbage apart and dropping it;
-//! * [`weakrefs`]: the registry of weak-reference callbacks.
+//! * [`weakrefs`]: the registry of weak-reference callbacks;
+//! * [`free_lists`]: per-type caches of object blocks.
 
 use core::alloc::Layout;
 use core::cell::{Cell, UnsafeCell};
@@ -13,6 +14,7 @@ use std::sync::OnceLock;
 
 use rawalloc::Allocator;
 
+mod free_lists;
 mod garbage;
 mod release;
 mod weakrefs;
@@ -20,6 +22,7 @@ mod weakrefs;
 use crate::header::{ObjPtr, flags};
 use crate::weakref::Entry;
 
+pub use free_lists::{FreeListStats, MAX_FREE_LIST, free_list_stats};
 pub(crate) use release::{forget_referent, release_erased, release_typed};
 
 /// Number of heap lists: generations 0, 1, 2, the permanent generation, and three working
@@ -85,6 +88,8 @@ pub struct Heap {
     weakref_cbs: UnsafeCell<hashbrown::HashMap<ObjPtr, Vec<Entry>>>,
     /// How many referents without an extension (so without a flag) have callbacks.
     atomic_cb_targets: Cell<usize>,
+    /// Free lists of the types that have one.
+    free_lists: UnsafeCell<free_lists::FreeLists>,
 }
 
 thread_local! {
@@ -171,6 +176,7 @@ impl Heap {
             tracked_frees: Cell::new(0),
             weakref_cbs: UnsafeCell::new(hashbrown::HashMap::new()),
             atomic_cb_targets: Cell::new(0),
+            free_lists: UnsafeCell::new(free_lists::FreeLists::default()),
         }
     }
 
@@ -206,7 +212,9 @@ impl Heap {
     /// A human-readable report of the raw allocator, like `sys._debugmallocstats()`.
     pub fn alloc_report(&self) -> String {
         // SAFETY: building the report runs no user code.
-        unsafe { self.alloc_mut().report() }
+        let mut report = unsafe { self.alloc_mut().report() };
+        free_lists::write_report(&mut report, &self.free_list_stats());
+        report
     }
 
     /// Bytes held by the heap (live blocks, large objects and the immortal region).

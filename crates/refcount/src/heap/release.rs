@@ -199,7 +199,7 @@ impl Heap {
     pub(super) unsafe fn drop_implicit_weak(&self, obj: ObjPtr) {
         if obj.dec_weak() == 0 {
             // SAFETY: no strong or weak reference remains.
-            unsafe { obj.dealloc_raw(self.alloc_mut()) }
+            unsafe { obj.dealloc_raw(self) }
         }
     }
 
@@ -209,7 +209,7 @@ impl Heap {
     /// The object's strong count is 0, its value is dropped, its weak count just reached 0.
     pub(crate) unsafe fn free_after_weak(&self, obj: ObjPtr) {
         // SAFETY: per the caller.
-        unsafe { obj.dealloc_raw(self.alloc_mut()) }
+        unsafe { obj.dealloc_raw(self) }
     }
 
     /// Frees the memory of an object of type `T`.
@@ -218,7 +218,7 @@ impl Heap {
     /// No strong or weak reference remains, the value is dropped, and `has_ext` says whether
     /// the object has an extension.
     #[inline(always)]
-    pub(super) unsafe fn dealloc_typed<T: crate::Trace + 'static>(
+    pub(crate) unsafe fn dealloc_typed<T: crate::Trace + 'static>(
         &self,
         obj: ObjPtr,
         has_ext: bool,
@@ -228,7 +228,11 @@ impl Heap {
         // has `box_layout::<T>` (as in `ObjPtr::init`).
         unsafe {
             let start = obj.0.cast::<u8>().sub(back);
-            self.alloc_mut().dealloc(start, box_layout::<T>(has_ext));
+            if T::free_list() > 0 {
+                self.dealloc_pooled::<T>(start, box_layout::<T>(has_ext));
+            } else {
+                self.alloc_mut().dealloc(start, box_layout::<T>(has_ext));
+            }
         }
     }
 }
