@@ -22,7 +22,15 @@ macro_rules! new_in {
     ($value:ident, $has_ext:expr, $ty:expr) => {{
         // Like CPython's tuples: an object whose handles cannot change without `&mut` and
         // whose referents are all untracked can never be part of a cycle.
-        let track = T::needs_trace() && !(T::frozen() && referents_untracked(&$value));
+        new_in!(
+            $value,
+            $has_ext,
+            $ty,
+            T::needs_trace() && !(T::frozen() && referents_untracked(&$value))
+        )
+    }};
+    ($value:ident, $has_ext:expr, $ty:expr, $track:expr) => {{
+        let track = $track;
         let (obj, due) = Gc::<T>::place($has_ext, $ty, track);
         // SAFETY: the allocation has room for the value at `obj.value()`, still unwritten.
         unsafe { obj.value::<T>().write($value) };
@@ -111,6 +119,68 @@ impl<T: Trace + 'static> Gc<T> {
     #[cfg_attr(debug_assertions, inline(never))]
     pub fn new(value: T) -> Gc<T> {
         new_in!(value, T::needs_trace(), &VTable::<T>::INFO)
+    }
+
+    /// Moves `value` onto the heap *untracked*: the cycle collector does not see the object
+    /// until [`Gc::track`] is called on it, as CPython creates dicts that hold only atomic
+    /// values untracked and tracks them when a container is stored in them.
+    ///
+    /// For a container whose contents cannot be part of a cycle yet, this saves the collector
+    /// the object's analysis and keeps it out of the thresholds' counts. It is memory-safe
+    /// whatever the object later holds: a cycle through an object left untracked is never
+    /// collected (a leak), never freed while in use.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::{Gc, Trace, Tracer};
+    ///
+    /// struct Bag(RefCell<Vec<Gc<Bag>>>);
+    /// // SAFETY: reports each handle the vector holds.
+    /// unsafe impl Trace for Bag {
+    ///     fn trace(&self, t: &mut Tracer<'_>) { self.0.trace(t) }
+    /// }
+    ///
+    /// let bag = Gc::new_untracked(Bag(RefCell::new(Vec::new())));
+    /// assert!(!Gc::is_tracked(&bag));
+    /// bag.0.borrow_mut().push(bag.clone()); // a cycle: track it so it can be collected
+    /// Gc::track(&bag);
+    /// assert!(Gc::is_tracked(&bag));
+    /// # bag.0.borrow_mut().clear();
+    /// ```
+    pub fn new_untracked(value: T) -> Gc<T> {
+        new_in!(value, T::needs_trace(), &VTable::<T>::INFO, false)
+    }
+
+    /// Tracks an object that is not tracked (created by [`Gc::new_untracked`], or left
+    /// untracked by [`Gc::new`] because it could not be part of a cycle): the cycle
+    /// collector sees it from now on, in generation 0. Does nothing if it is tracked
+    /// already, if its type never needs tracing ([`Trace::needs_trace`] is `false`), if the
+    /// handle is dead, or after the thread's heap was destroyed.
+    pub fn track(this: &Gc<T>) {
+        if !T::needs_trace() || Gc::is_dead(this) {
+            return;
+        }
+        let obj = Gc::as_obj(this);
+        // SAFETY: this handle holds the memory; a type that needs tracing always has the
+        // extension, and an untracked object is in no list.
+        unsafe {
+            if obj.flags() & flags::TRACKED == 0 && !Gc::is_immortal(this) {
+                try_with_heap(|h| h.track(obj, 0));
+                // Never analysed while untracked: the next full collection must.
+                obj.set_dirty();
+            }
+        }
+    }
+
+    /// Whether the object is tracked by the cycle collector (CPython's `gc.is_tracked`).
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// assert!(!Gc::is_tracked(&Gc::new(5)), "an atomic value is never tracked");
+    /// ```
+    pub fn is_tracked(this: &Gc<T>) -> bool {
+        // SAFETY: this handle holds the memory; only a type that needs tracing has flags.
+        T::needs_trace() && unsafe { Gc::as_obj(this).flags() } & flags::TRACKED != 0
     }
 
     /// Moves `value` onto the heap with a finalizer: [`Finalize::finalize`] runs once before
