@@ -30,6 +30,9 @@
 //! * tracing: [`Trace`] and `#[derive(Trace)]`, with [`Tracer`] and [`Visitor`] for
 //!   hand-written impls ([`ObjPtr`] is what a visitor is shown: an object's identity);
 //! * [`Finalize`], for finalizers that run before a cycle is broken (PEP 442);
+//! * [`objects`], the built-in object types an interpreter builds on (a dynamically typed
+//!   [`objects::Value`] with ints, floats, strs, tuples, lists, dicts, sets, classes and
+//!   instances) and their allocation policies;
 //! * [`gc`], Python's `gc` module: collections, thresholds, statistics, flags, callbacks,
 //!   and the heap's memory statistics ([`gc::alloc_stats`], [`gc::alloc_report`]).
 //!
@@ -49,6 +52,7 @@
 
 pub use gcrt_derive::Trace;
 pub use gencollect as gc;
+pub use objects;
 pub use refcount::{AnyGc, Finalize, Gc, ObjPtr, Trace, Tracer, Visitor, Weak, WeakRef};
 
 /// The README's examples, compiled and run as doctests so they never rot.

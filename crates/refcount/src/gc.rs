@@ -148,7 +148,13 @@ impl<T: Trace + 'static> Gc<T> {
     /// # bag.0.borrow_mut().clear();
     /// ```
     pub fn new_untracked(value: T) -> Gc<T> {
-        new_in!(value, T::needs_trace(), &VTable::<T>::INFO, false)
+        let gc = new_in!(value, T::needs_trace(), &VTable::<T>::INFO, false);
+        if T::needs_trace() {
+            // SAFETY: the handle holds the memory; a type that needs tracing has the
+            // extension.
+            unsafe { Gc::as_obj(&gc).set_flags(flags::MAY_TRACK) };
+        }
+        gc
     }
 
     /// Tracks an object that is not tracked (created by [`Gc::new_untracked`], or left
@@ -574,7 +580,7 @@ fn referents_untracked<T: Trace>(value: &T) -> bool {
         #[inline]
         fn visit(&mut self, obj: ObjPtr) {
             // SAFETY: the value owns the handle, so the target's memory is held.
-            self.0 &= unsafe { obj.flags() } & flags::TRACKED == 0;
+            self.0 &= unsafe { obj.flags() } & (flags::TRACKED | flags::MAY_TRACK) == 0;
         }
         fn opaque(&mut self) {
             self.0 = false;

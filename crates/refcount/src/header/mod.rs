@@ -141,6 +141,10 @@ pub mod flags {
     /// garbage before the first value is dropped, so that a `Drop` of one member cannot
     /// keep a reference into another past that one's drop.
     pub const DROPPING: u32 = 1 << 9;
+    /// Created untracked by [`Gc::new_untracked`](crate::Gc::new_untracked), so it may be
+    /// tracked later: an object of a frozen type that references it is tracked, as if this
+    /// one were (CPython's `_PyObject_GC_MAY_BE_TRACKED`).
+    pub const MAY_TRACK: u32 = 1 << 15;
 }
 
 /// Per-type descriptor: what the heap and collector need to handle an object whose static

@@ -96,6 +96,23 @@ pub(super) fn write_report(out: &mut String, stats: &[FreeListStats]) {
     }
 }
 
+/// Free lists kept outside the heap (by the `objects` crate), emptied with the heap's.
+static CLEARERS: std::sync::Mutex<Vec<fn() -> usize>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers a function that empties free lists kept outside the heap, for the current
+/// thread; [`Heap::clear_free_lists`] (every full collection) calls it after emptying the
+/// heap's own. Registering the same function twice has no effect.
+///
+/// # Safety
+/// `clear` runs in the middle of a collection: it must run no user code and touch no
+/// handle (it may free memory that holds none).
+pub unsafe fn add_free_list_clearer(clear: fn() -> usize) {
+    let mut c = CLEARERS.lock().unwrap_or_else(|e| e.into_inner());
+    if !c.contains(&clear) {
+        c.push(clear);
+    }
+}
+
 /// The largest capacity a free list gets, whatever its type asks for.
 pub const MAX_FREE_LIST: usize = 1 << 16;
 
@@ -197,7 +214,8 @@ impl Heap {
                     self.alloc_mut().dealloc(block, list.layout);
                 }
             }
-            freed
+            let clearers = CLEARERS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            freed + clearers.iter().map(|clear| clear()).sum::<usize>()
         }
     }
 

@@ -1,0 +1,168 @@
+//! Classes and their instances. A class keeps its attributes in a dict and the names of its
+//! instances' attributes in a shared layout (CPython's key-sharing dicts): an instance
+//! stores the values of its first [`INLINE_ATTRS`] attributes inline, by their position in
+//! that layout, and any further ones in a dict of its own. Instances are always tracked.
+
+use core::cell::RefCell;
+
+use refcount::{Gc, Trace, Tracer};
+use smallvec::SmallVec;
+
+use crate::Value;
+use crate::containers::Dict;
+use crate::text::Str;
+
+/// How many attribute values an instance stores inline.
+pub const INLINE_ATTRS: usize = 4;
+/// How many attribute names a class's shared layout holds; an instance keeps attributes
+/// beyond them in its own dict.
+pub const SHARED_LAYOUT: usize = 8;
+
+/// A class object.
+pub struct Class {
+    name: Gc<Str>,
+    /// Class attributes (`Foo.x`).
+    pub(crate) dict: Gc<Dict>,
+    /// The attribute names of instances, by slot (interned strings).
+    layout: RefCell<Vec<Gc<Str>>>,
+}
+
+// SAFETY: reports the handles it owns: the name, the dict and the layout's names (the
+// layout borrowed for reading, or marked opaque while it is changed).
+unsafe impl Trace for Class {
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.name.trace(tracer);
+        self.dict.trace(tracer);
+        self.layout.trace(tracer);
+    }
+}
+
+/// An instance of a class.
+pub struct Instance {
+    class: Gc<Class>,
+    /// Attribute values by slot of the class's layout; `None` for an attribute not set.
+    slots: RefCell<SmallVec<[Option<Value>; INLINE_ATTRS]>>,
+    /// Attributes beyond the class's shared layout.
+    extra: RefCell<Option<Gc<Dict>>>,
+}
+
+// SAFETY: reports the handles it owns once each: the class, each slot's value (the slots
+// borrowed for reading, or marked opaque while they are changed) and the extra dict.
+unsafe impl Trace for Instance {
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.class.trace(tracer);
+        match self.slots.try_borrow() {
+            Ok(slots) => {
+                for v in slots.iter().flatten() {
+                    v.trace(tracer);
+                }
+            }
+            Err(_) => tracer.mark_opaque(),
+        }
+        self.extra.trace(tracer);
+    }
+}
+
+impl Class {
+    pub(crate) fn new(name: &str) -> Gc<Class> {
+        Gc::new(Class {
+            name: Str::intern(name),
+            dict: Dict::new(),
+            layout: RefCell::new(Vec::new()),
+        })
+    }
+
+    /// The class's name.
+    pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// The slot of attribute `name` in the shared layout, adding it if there is room.
+    fn slot(&self, name: &str, add: bool) -> Option<usize> {
+        let mut layout = self.layout.try_borrow_mut().ok()?;
+        if let Some(i) = layout.iter().position(|n| n.as_str() == name) {
+            return Some(i);
+        }
+        if add && layout.len() < SHARED_LAYOUT {
+            layout.push(Str::intern(name));
+            return Some(layout.len() - 1);
+        }
+        None
+    }
+}
+
+impl Instance {
+    pub(crate) fn new(class: Gc<Class>) -> Gc<Instance> {
+        Gc::new(Instance {
+            class,
+            slots: RefCell::new(SmallVec::new()),
+            extra: RefCell::new(None),
+        })
+    }
+
+    /// The instance's class.
+    pub fn class(&self) -> &Gc<Class> {
+        &self.class
+    }
+
+    /// The instance attribute `name`, if set (not the class's attributes).
+    pub(crate) fn get_own(&self, name: &str) -> crate::Result<Option<Value>> {
+        if let Some(i) = self.class.slot(name, false) {
+            let slots = self.slots.try_borrow().map_err(|_| busy())?;
+            if let Some(Some(v)) = slots.get(i) {
+                return Ok(Some(v.clone()));
+            }
+            return Ok(None);
+        }
+        let extra = self.extra.try_borrow().map_err(|_| busy())?.clone();
+        match extra {
+            Some(d) => Value::Dict(d).get(&Value::str(name)),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets the instance attribute `name`; returns the value it replaces, for the caller
+    /// to drop once no borrow is held.
+    pub(crate) fn set_own(&self, name: &str, value: Value) -> crate::Result<Option<Value>> {
+        if let Some(i) = self.class.slot(name, true) {
+            let mut slots = self.slots.try_borrow_mut().map_err(|_| busy())?;
+            if slots.len() <= i {
+                slots.resize(i + 1, None);
+            }
+            return Ok(slots[i].replace(value));
+        }
+        let extra = {
+            let mut extra = self.extra.try_borrow_mut().map_err(|_| busy())?;
+            extra.get_or_insert_with(Dict::new).clone()
+        };
+        let d = Value::Dict(extra);
+        let key = Value::interned(name);
+        let old = d.get(&key)?;
+        d.set_item(key, value)?;
+        Ok(old)
+    }
+
+    /// The names of the attributes set on the instance, in layout order then insertion order.
+    pub(crate) fn attr_names(&self) -> crate::Result<Vec<String>> {
+        let layout = self.class.layout.try_borrow().map_err(|_| busy())?;
+        let slots = self.slots.try_borrow().map_err(|_| busy())?;
+        let mut names: Vec<String> = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .map(|(i, _)| layout[i].as_str().to_string())
+            .collect();
+        drop((layout, slots));
+        let extra = self.extra.try_borrow().map_err(|_| busy())?.clone();
+        if let Some(d) = extra {
+            for k in Value::Dict(d).keys()? {
+                names.push(k.as_str().unwrap_or_default().to_string());
+            }
+        }
+        Ok(names)
+    }
+}
+
+fn busy() -> crate::Error {
+    crate::Error::Busy("the instance")
+}

@@ -1,0 +1,146 @@
+//! The containers: `tuple` (immutable; the empty one is an immortal singleton, per-length
+//! buffer free lists, untracked when its items can never be in a cycle), `list` (a free list
+//! of 80), `dict` (insertion-ordered, untracked while it holds only atomic values, a free
+//! list of 80) and `set` (untracked while empty).
+
+use core::cell::{OnceCell, RefCell};
+
+use gcrt_derive::Trace;
+use refcount::{Gc, Trace, Tracer};
+
+use crate::Value;
+use crate::table::Table;
+use crate::tuple_buffers;
+
+/// A `tuple` object.
+pub struct Tuple {
+    items: Box<[Value]>,
+}
+
+// SAFETY: reports each item's handle once (through `Value`'s derived impl). The items never
+// change after creation (no interior mutability: `frozen`), and tracing them runs only
+// derived `Trace` code (`pure_trace`).
+unsafe impl Trace for Tuple {
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        self.items.trace(tracer);
+    }
+    fn frozen() -> bool {
+        true
+    }
+    fn pure_trace() -> bool {
+        true
+    }
+    fn free_list() -> usize {
+        tuple_buffers::BUFFERS_PER_LEN
+    }
+}
+
+impl Drop for Tuple {
+    fn drop(&mut self) {
+        tuple_buffers::recycle(core::mem::take(&mut self.items));
+    }
+}
+
+thread_local! {
+    static EMPTY_TUPLE: OnceCell<Gc<Tuple>> = const { OnceCell::new() };
+}
+
+impl Tuple {
+    pub(crate) fn new(items: Vec<Value>) -> Gc<Tuple> {
+        if items.is_empty() {
+            let empty = || {
+                Gc::new_immortal(Tuple {
+                    items: Box::new([]),
+                })
+            };
+            return EMPTY_TUPLE
+                .try_with(|e| e.get_or_init(empty).clone())
+                .unwrap_or_else(|_| empty());
+        }
+        Gc::new(Tuple {
+            items: tuple_buffers::make(items.into_iter()),
+        })
+    }
+
+    /// The items.
+    pub fn items(&self) -> &[Value] {
+        &self.items
+    }
+}
+
+/// A `list` object.
+#[derive(Trace)]
+#[trace(crate = "refcount", free_list = 80)]
+pub struct List {
+    pub(crate) items: RefCell<Vec<Value>>,
+}
+
+impl List {
+    pub(crate) fn new(items: Vec<Value>) -> Gc<List> {
+        Gc::new(List {
+            items: RefCell::new(items),
+        })
+    }
+
+    /// How many items the list holds, or `None` while it is being changed.
+    pub fn len(&self) -> Option<usize> {
+        self.items.try_borrow().ok().map(|v| v.len())
+    }
+
+    /// Whether the list is empty (`None` while it is being changed).
+    pub fn is_empty(&self) -> Option<bool> {
+        self.len().map(|n| n == 0)
+    }
+}
+
+/// A `dict` object.
+#[derive(Trace)]
+#[trace(crate = "refcount", free_list = 80)]
+pub struct Dict {
+    pub(crate) table: RefCell<Table<Value>>,
+}
+
+impl Dict {
+    /// A new, empty dict: untracked until a value that may be part of a cycle is stored.
+    pub(crate) fn new() -> Gc<Dict> {
+        Gc::new_untracked(Dict {
+            table: RefCell::new(Table::default()),
+        })
+    }
+
+    /// How many entries the dict holds, or `None` while it is being changed.
+    pub fn len(&self) -> Option<usize> {
+        self.table.try_borrow().ok().map(|t| t.len())
+    }
+
+    /// Whether the dict is empty (`None` while it is being changed).
+    pub fn is_empty(&self) -> Option<bool> {
+        self.len().map(|n| n == 0)
+    }
+}
+
+/// A `set` object.
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+pub struct Set {
+    pub(crate) table: RefCell<Table<()>>,
+}
+
+impl Set {
+    /// A new, empty set: untracked until its first item.
+    pub(crate) fn new() -> Gc<Set> {
+        Gc::new_untracked(Set {
+            table: RefCell::new(Table::default()),
+        })
+    }
+
+    /// How many items the set holds, or `None` while it is being changed.
+    pub fn len(&self) -> Option<usize> {
+        self.table.try_borrow().ok().map(|t| t.len())
+    }
+
+    /// Whether the set is empty (`None` while it is being changed).
+    pub fn is_empty(&self) -> Option<bool> {
+        self.len().map(|n| n == 0)
+    }
+}
