@@ -1,9 +1,9 @@
 //! The containers: `tuple` (immutable; the empty one is an immortal singleton, per-length
 //! buffer free lists, untracked when its items can never be in a cycle), `list` (a free list
-//! of 80), `dict` (insertion-ordered, untracked while it holds only atomic values, a free
-//! list of 80) and `set` (untracked while empty).
+//! of 80), `dict` (insertion-ordered, tracked exactly while it holds a value that may be
+//! part of a cycle, a free list of 80) and `set` (untracked while empty).
 
-use core::cell::{OnceCell, RefCell};
+use core::cell::{Cell, OnceCell, RefCell};
 
 use gcrt_derive::Trace;
 use refcount::{Gc, Trace, Tracer};
@@ -98,6 +98,9 @@ impl List {
 #[trace(crate = "refcount", free_list = 80)]
 pub struct Dict {
     pub(crate) table: RefCell<Table<Value>>,
+    /// How many of the keys and values stored may be part of a cycle (not atomic): the
+    /// dict is tracked exactly while this is above 0.
+    non_atomic: Cell<usize>,
 }
 
 impl Dict {
@@ -105,7 +108,21 @@ impl Dict {
     pub(crate) fn new() -> Gc<Dict> {
         Gc::new_untracked(Dict {
             table: RefCell::new(Table::default()),
+            non_atomic: Cell::new(0),
         })
+    }
+
+    /// Counts `added` values that may be part of a cycle stored and `removed` ones gone,
+    /// and tracks or untracks the dict to match: CPython tracks a dict when a container is
+    /// stored in it and its collector untracks one that holds only atomic values again.
+    pub(crate) fn retrack(this: &Gc<Dict>, added: usize, removed: usize) {
+        let n = (this.non_atomic.get() + added).saturating_sub(removed);
+        this.non_atomic.set(n);
+        if n > 0 {
+            Gc::track(this);
+        } else if added + removed > 0 {
+            Gc::untrack(this);
+        }
     }
 
     /// How many entries the dict holds, or `None` while it is being changed.

@@ -10,7 +10,7 @@ use refcount::Gc;
 use crate::Value;
 use crate::class::{Class, Instance};
 use crate::compare::{self, CmpOp, borrow};
-use crate::containers::{List, Tuple};
+use crate::containers::{Dict, List, Tuple};
 use crate::error::{Error, Result};
 use crate::int::{Float, int_arith};
 use crate::text::{Bytes, Str};
@@ -134,9 +134,7 @@ impl Value {
             }
             Value::Dict(d) => {
                 let hash = key.hash()?;
-                if !key.is_atomic() || !value.is_atomic() {
-                    Gc::track(d);
-                }
+                let (key_na, value_na) = (!key.is_atomic() as usize, !value.is_atomic() as usize);
                 let old = {
                     let mut t = borrow_mut(&d.table)?;
                     match t.find(hash, &key)? {
@@ -147,6 +145,10 @@ impl Value {
                         }
                     }
                 };
+                match &old {
+                    Some(old) => Dict::retrack(d, value_na, !old.is_atomic() as usize),
+                    None => Dict::retrack(d, key_na + value_na, 0),
+                }
                 drop(old);
                 Ok(())
             }
@@ -178,6 +180,8 @@ impl Value {
                         None => return Err(Error::Key(key.repr())),
                     }
                 };
+                let gone = !old.key.is_atomic() as usize + !old.value.is_atomic() as usize;
+                Dict::retrack(d, 0, gone);
                 drop(old);
                 Ok(())
             }
@@ -291,6 +295,12 @@ impl Value {
             }
             Value::Dict(d) => {
                 let old = borrow_mut(&d.table)?.take_all();
+                let gone = old
+                    .iter()
+                    .flatten()
+                    .map(|e| !e.key.is_atomic() as usize + !e.value.is_atomic() as usize)
+                    .sum();
+                Dict::retrack(d, 0, gone);
                 drop(old);
             }
             Value::Set(s) => {
@@ -300,6 +310,41 @@ impl Value {
             _ => return Err(self.no_method("clear")),
         }
         Ok(())
+    }
+
+    /// A shallow copy of a list, dict or set (`copy()`): a new container holding the same
+    /// objects.
+    pub fn copy(&self) -> Result<Value> {
+        match self {
+            Value::List(l) => Ok(Value::List(List::new(borrow(&l.items)?.clone()))),
+            Value::Dict(_) => {
+                let d = Value::dict();
+                d.update(self)?;
+                Ok(d)
+            }
+            Value::Set(_) => Value::set(self.keys()?),
+            _ => Err(self.no_method("copy")),
+        }
+    }
+
+    /// `dict.update(other)`: stores each of `other`'s entries in this dict.
+    pub fn update(&self, other: &Value) -> Result<()> {
+        if !matches!(self, Value::Dict(_)) {
+            return Err(self.no_method("update"));
+        }
+        for (k, v) in other.items()? {
+            self.set_item(k, v)?;
+        }
+        Ok(())
+    }
+
+    /// `dict.fromkeys(keys)`: a dict mapping each key to `None`.
+    pub fn dict_from_keys(keys: impl IntoIterator<Item = Value>) -> Result<Value> {
+        let d = Value::dict();
+        for k in keys {
+            d.set_item(k, Value::None)?;
+        }
+        Ok(d)
     }
 
     /// A new class named `name`.

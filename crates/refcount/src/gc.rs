@@ -178,6 +178,44 @@ impl<T: Trace + 'static> Gc<T> {
         }
     }
 
+    /// Stops tracking the object (CPython's `PyObject_GC_UnTrack`), for a container that
+    /// holds nothing that could be part of a cycle any more, as CPython untracks dicts
+    /// whose keys and values are all atomic. Returns whether it was untracked.
+    ///
+    /// It is memory-safe whatever the object holds: a cycle through an untracked object is
+    /// never collected (a leak) until [`Gc::track`] tracks it again. Does nothing (returns
+    /// `false`) for an object not tracked, or one the running collection is working on
+    /// (from a `Trace` impl, a finalizer or a callback during a collection).
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::Gc;
+    /// let v = Gc::new(RefCell::new(Vec::<Gc<u8>>::new()));
+    /// assert!(Gc::is_tracked(&v));
+    /// assert!(Gc::untrack(&v));
+    /// assert!(!Gc::is_tracked(&v));
+    /// ```
+    pub fn untrack(this: &Gc<T>) -> bool {
+        if !T::needs_trace() {
+            return false;
+        }
+        let obj = Gc::as_obj(this);
+        // SAFETY: this handle holds the memory; a type that needs tracing has the extension.
+        let f = unsafe { obj.flags() };
+        let list = (f & flags::LIST_MASK) as usize;
+        if f & flags::TRACKED == 0
+            || list > crate::heap::PERMANENT
+            || crate::heap::is_analysed(f)
+            || Gc::is_dead(this)
+        {
+            return false;
+        }
+        // SAFETY: this handle holds the memory; the object is in a generation's list that no
+        // collection is working on.
+        unsafe { crate::heap::untrack(obj) };
+        true
+    }
+
     /// Whether the object is tracked by the cycle collector (CPython's `gc.is_tracked`).
     ///
     /// ```
