@@ -8,7 +8,7 @@
 use core::cmp::Ordering;
 
 use crate::Value;
-use crate::error::{Error, MAX_DEPTH, Result};
+use crate::error::{Error, MAX_DEPTH, Result, with_stack};
 use crate::hash::TupleHasher;
 use crate::int::{IntValue, cmp_int, cmp_int_float};
 
@@ -76,6 +76,10 @@ fn seq_eq(a: &[Value], b: &[Value], depth: usize) -> Result<bool> {
 /// `a == b`.
 pub(crate) fn eq(a: &Value, b: &Value, depth: usize) -> Result<bool> {
     let depth = deeper(depth)?;
+    with_stack(|| eq_at(a, b, depth))
+}
+
+fn eq_at(a: &Value, b: &Value, depth: usize) -> Result<bool> {
     if let (Some(x), Some(y)) = (num(a), num(b)) {
         return Ok(cmp_num(&x, &y) == Some(Ordering::Equal));
     }
@@ -127,6 +131,10 @@ pub(crate) fn borrow<T>(c: &core::cell::RefCell<T>) -> Result<core::cell::Ref<'_
 /// Python's `hash(v)`; a `TypeError` for a mutable container.
 pub(crate) fn hash(v: &Value, depth: usize) -> Result<i64> {
     let depth = deeper(depth)?;
+    with_stack(|| hash_at(v, depth))
+}
+
+fn hash_at(v: &Value, depth: usize) -> Result<i64> {
     Ok(match v {
         Value::None => 0x3a_b5e1_c0de_5eed,
         Value::Bool(b) => *b as i64,
@@ -199,6 +207,10 @@ fn seq_cmp(op: CmpOp, a: &[Value], b: &[Value], depth: usize) -> Result<bool> {
 /// a `TypeError` for anything else.
 pub(crate) fn compare(op: CmpOp, a: &Value, b: &Value, depth: usize) -> Result<bool> {
     let depth = deeper(depth)?;
+    with_stack(|| compare_at(op, a, b, depth))
+}
+
+fn compare_at(op: CmpOp, a: &Value, b: &Value, depth: usize) -> Result<bool> {
     if let (Some(x), Some(y)) = (num(a), num(b)) {
         return Ok(op.holds(cmp_num(&x, &y)));
     }

@@ -72,5 +72,21 @@ impl std::error::Error for Error {}
 pub type Result<T> = core::result::Result<T, Error>;
 
 /// How deep comparison, hashing and repr go into nested containers before they give up
-/// (Python's recursion limit is 1,000 frames).
-pub const MAX_DEPTH: usize = 500;
+/// (Python's recursion limit).
+pub const MAX_DEPTH: usize = 1000;
+
+/// Runs `f`, one level of a recursion over nested containers, on a stack with room for it:
+/// when the thread's stack runs low, on a fresh segment (`stacker`), so that nesting up to
+/// [`MAX_DEPTH`] never overflows a small thread stack. (Miri cannot run `stacker`'s
+/// assembly; its tests nest less.)
+#[inline]
+pub(crate) fn with_stack<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(not(miri))]
+    {
+        stacker::maybe_grow(64 * 1024, 1024 * 1024, f)
+    }
+    #[cfg(miri)]
+    {
+        f()
+    }
+}

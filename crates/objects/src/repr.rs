@@ -45,7 +45,7 @@ impl Writer<'_, '_> {
             return write!(self.out, "{open}...{close}");
         }
         self.active.push(v.id());
-        let r = self.items(v, open, close);
+        let r = crate::error::with_stack(|| self.items(v, open, close));
         self.active.pop();
         r
     }
