@@ -60,6 +60,11 @@ pub use refcount::{AnyGc, Finalize, Gc, ObjPtr, Trace, Tracer, Visitor, Weak, We
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// The examples of `docs/objects.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/objects.md")]
+pub struct ObjectsDoctests;
+
 /// The examples of `docs/finalization.md`, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/finalization.md")]

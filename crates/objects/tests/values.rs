@@ -348,6 +348,7 @@ fn instances_keep_attributes_inline_then_in_a_dict() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "100,000-deep values take hours under Miri")]
 fn deep_nesting_is_an_error_or_an_ellipsis_never_a_stack_overflow() {
     let run = || {
         let deep = |n: usize| {
