@@ -57,7 +57,10 @@ pub use api::{reregister_for_finalize, suppress_finalize};
 pub use error::Error;
 pub use refcount::{Unraisable, UnraisableHook, report_unraisable, set_unraisable_hook};
 // The heap's memory.
-pub use refcount::{AllocStats, FreeListStats, alloc_report, alloc_stats, free_list_stats};
+pub use refcount::{
+    AllocStats, FreeListStats, alloc_report, alloc_stats, free_list_stats, free_lists_enabled,
+    set_free_lists,
+};
 
 /// Installs the generational collector as the heap's automatic-collection hook.
 ///

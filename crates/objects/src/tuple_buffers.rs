@@ -92,6 +92,9 @@ pub(crate) fn recycle(items: Box<[Value]>) {
     // SAFETY: same allocation, same length; `MaybeUninit<Value>` has `Value`'s layout, and
     // the items are dropped, so nothing is dropped twice.
     let buf: Buffer = unsafe { Box::from_raw(raw as *mut [MaybeUninit<Value>]) };
+    if !refcount::free_lists_enabled() {
+        return;
+    }
     let _ = CACHE.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut()
             && c.free[n].len() < BUFFERS_PER_LEN

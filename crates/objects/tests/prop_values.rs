@@ -145,7 +145,12 @@ fn settled_bytes() -> usize {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 256 }))]
+    // (No failure file: Miri's isolation has no working directory to find it in.)
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 256 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn values_match_the_model_and_are_freed(ms in prop::collection::vec(model(), 1..6)) {

@@ -73,5 +73,8 @@ pub use trace::{Trace, Tracer, Visitor};
 pub use report::{Unraisable, UnraisableHook, report_unraisable, set_unraisable_hook};
 
 // The heap's memory.
-pub use heap::{FreeListStats, MAX_FREE_LIST, alloc_report, alloc_stats, free_list_stats};
+pub use heap::{
+    FreeListStats, MAX_FREE_LIST, alloc_report, alloc_stats, free_list_stats, free_lists_enabled,
+    set_free_lists,
+};
 pub use rawalloc::Stats as AllocStats;

@@ -132,10 +132,61 @@ struct FreeList {
 /// # Invariants
 /// Every block in a list was allocated by the heap's allocator with the list's layout, and
 /// no object lives in it.
-#[derive(Default)]
 pub(super) struct FreeLists {
     index: hashbrown::HashMap<(TypeId, usize), usize>,
     lists: Vec<FreeList>,
+    /// Whether dead blocks are kept ([`set_free_lists`]).
+    enabled: bool,
+}
+
+impl Default for FreeLists {
+    fn default() -> FreeLists {
+        FreeLists {
+            index: hashbrown::HashMap::new(),
+            lists: Vec::new(),
+            enabled: true,
+        }
+    }
+}
+
+/// Turns the current thread's free lists on (the default) or off. Off, every block goes
+/// back to the allocator at once and the lists are emptied; the statistics go on counting
+/// allocations, all then from the allocator. For measuring what a free list buys.
+///
+/// ```
+/// use refcount::{Gc, Trace, Tracer};
+/// struct Token(u64);
+/// // SAFETY: holds no handle.
+/// unsafe impl Trace for Token {
+///     fn trace(&self, _: &mut Tracer<'_>) {}
+///     fn free_list() -> usize { 8 }
+/// }
+/// refcount::set_free_lists(false);
+/// drop(Gc::new(Token(1)));
+/// drop(Gc::new(Token(2)));
+/// let s = refcount::free_list_stats().into_iter().find(|s| s.type_name.ends_with("Token")).unwrap();
+/// assert_eq!((s.from_allocator, s.from_free_list, s.cached), (2, 0, 0));
+/// refcount::set_free_lists(true);
+/// assert!(refcount::free_lists_enabled());
+/// ```
+///
+/// # Panics
+/// If called while the thread is being torn down, after its heap was destroyed.
+pub fn set_free_lists(enabled: bool) {
+    super::with_heap(|h| {
+        // SAFETY: no user code runs while the free lists are borrowed.
+        unsafe { (*h.free_lists.get()).enabled = enabled };
+        if !enabled {
+            h.clear_free_lists();
+        }
+    })
+}
+
+/// Whether the current thread's free lists keep dead blocks ([`set_free_lists`]); `false`
+/// once the thread's heap is gone.
+pub fn free_lists_enabled() -> bool {
+    // SAFETY: reading a flag runs no user code.
+    super::try_with_heap(|h| unsafe { (*h.free_lists.get()).enabled }).unwrap_or(false)
 }
 
 impl FreeLists {
@@ -190,9 +241,11 @@ impl Heap {
         layout: Layout,
     ) {
         // SAFETY: no user code runs while the free lists are borrowed.
-        let list = unsafe { (*self.free_lists.get()).list::<T>(layout) };
+        let lists = unsafe { &mut *self.free_lists.get() };
+        let enabled = lists.enabled;
+        let list = lists.list::<T>(layout);
         list.frees += 1;
-        if list.blocks.len() < list.capacity {
+        if enabled && list.blocks.len() < list.capacity {
             list.blocks.push(block);
         } else {
             // SAFETY: per the caller.

@@ -22,7 +22,10 @@ mod weakrefs;
 use crate::header::{ObjPtr, flags};
 use crate::weakref::Entry;
 
-pub use free_lists::{FreeListStats, MAX_FREE_LIST, add_free_list_clearer, free_list_stats};
+pub use free_lists::{
+    FreeListStats, MAX_FREE_LIST, add_free_list_clearer, free_list_stats, free_lists_enabled,
+    set_free_lists,
+};
 pub(crate) use release::{forget_referent, release_erased, release_typed};
 
 /// Number of heap lists: generations 0, 1, 2, the permanent generation, and three working

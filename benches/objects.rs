@@ -1,0 +1,323 @@
+//! Benchmarks of the built-in object types (`gcrt::objects`), side by side with the CPython
+//! scripts in `benches/cpython/objects_*.py` (run by `benches/compare.py --objects`):
+//!
+//! * `obj_gc_collect`: pyperformance's `gc_collect` built from instances: 100 rings of 21
+//!   instances of a class with `next` and `prev` attributes; timed: the full collection
+//!   that frees them (2,100 objects).
+//! * `obj_gc_traversal`: pyperformance's `gc_traversal` built from lists: 1,000 lists, list
+//!   n holding n references to list n-1 (499,500 edges, all live); timed: a full
+//!   collection over every object (`set_full_scan(true)`, CPython's whole-heap pass) and,
+//!   as gcrt runs by default, one that analyses what objects whose count went down reach.
+//! * `obj_btree`: a B-tree of 200,000 keys whose nodes are instances (`keys` and
+//!   `children` lists, a `parent` attribute: every node is in a cycle with its parent);
+//!   each round rebuilds 20 % of the leaves (the old ones become garbage); timed: the full
+//!   collection after the rebuild.
+//! * `obj_churn`: create and drop 1,000,000 objects of each type (ints past the small-int
+//!   cache, floats, 2-tuples, empty lists, 1-entry dicts, instances with 3 attributes),
+//!   with free lists and with free lists turned off, and the same shapes built from `Rc`,
+//!   `RefCell` and `Box`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use criterion::{Bencher, Criterion, SamplingMode, Throughput, criterion_main};
+use gcrt::gc;
+use gcrt::objects::Value;
+
+const RINGS: usize = 100;
+const RING_LEN: usize = 21;
+const LEVELS: usize = 1000;
+const BTREE_KEYS: i64 = 200_000;
+const BTREE_ORDER: usize = 16;
+const CHURN: usize = 1_000_000;
+
+fn timed(b: &mut Bencher<'_>, mut f: impl FnMut() -> Duration) {
+    b.iter_custom(|iters| (0..iters).map(|_| f()).sum());
+}
+
+/// One timed full collection; returns its duration and what it found.
+fn timed_collect() -> (Duration, usize) {
+    let t = Instant::now();
+    let found = gc::collect();
+    (t.elapsed(), found)
+}
+
+fn gc_collect_once() -> Duration {
+    gc::collect();
+    let class = Value::class("Node");
+    {
+        let mut heads = Vec::with_capacity(RINGS);
+        for _ in 0..RINGS {
+            let head = class.instantiate().unwrap();
+            head.set_attr("next", Value::none()).unwrap();
+            head.set_attr("prev", Value::none()).unwrap();
+            let mut current = head.clone();
+            for _ in 0..RING_LEN - 1 {
+                let next = class.instantiate().unwrap();
+                next.set_attr("next", Value::none()).unwrap();
+                current.set_attr("next", next.clone()).unwrap();
+                next.set_attr("prev", current).unwrap();
+                current = next;
+            }
+            current.set_attr("next", head.clone()).unwrap();
+            head.set_attr("prev", current).unwrap();
+            heads.push(head);
+        }
+    }
+    let (t, found) = timed_collect();
+    assert_eq!(found, RINGS * RING_LEN);
+    t
+}
+
+fn recursive_lists(levels: usize) -> Value {
+    let mut current = Value::list([]);
+    for n in 0..levels {
+        current = Value::list((0..n).map(|_| current.clone()));
+    }
+    current
+}
+
+/// A B-tree node: an instance with `keys`, `children` and `parent`.
+fn btree_node(class: &Value, keys: Vec<Value>, parent: &Value) -> Value {
+    let node = class.instantiate().unwrap();
+    node.set_attr("keys", Value::list(keys)).unwrap();
+    node.set_attr("children", Value::list([])).unwrap();
+    node.set_attr("parent", parent.clone()).unwrap();
+    node
+}
+
+/// The first key under a node.
+fn first_key(n: &Value) -> Value {
+    n.get_attr("keys")
+        .unwrap()
+        .get_item(&Value::from(0))
+        .unwrap()
+}
+
+/// One level of internal nodes over `children`, `BTREE_ORDER` children each.
+fn level_over(class: &Value, children: &[Value]) -> Vec<Value> {
+    children
+        .chunks(BTREE_ORDER)
+        .map(|chunk| {
+            let node = btree_node(class, chunk.iter().map(first_key).collect(), &Value::none());
+            let list = node.get_attr("children").unwrap();
+            for c in chunk {
+                c.set_attr("parent", node.clone()).unwrap();
+                list.append(c.clone()).unwrap();
+            }
+            node
+        })
+        .collect()
+}
+
+/// A B-tree of `keys` sorted keys, built bottom-up: leaves of `BTREE_ORDER` keys, then
+/// levels of internal nodes over them. Returns the root and the nodes just above the leaves.
+fn build_btree(class: &Value, keys: i64) -> (Value, Vec<Value>) {
+    let leaves: Vec<Value> = (0..keys)
+        .collect::<Vec<_>>()
+        .chunks(BTREE_ORDER)
+        .map(|c| {
+            btree_node(
+                class,
+                c.iter().map(|&k| Value::from(k)).collect(),
+                &Value::none(),
+            )
+        })
+        .collect();
+    let lowest = level_over(class, &leaves);
+    let mut level = lowest.clone();
+    while level.len() > 1 {
+        level = level_over(class, &level);
+    }
+    (level.pop().unwrap(), lowest)
+}
+
+/// Rebuilds every fifth node above the leaves, with new leaves holding the same keys: the
+/// old node and its leaves (in cycles through their `parent` attributes) become garbage.
+/// Returns how many objects that is (3 per node: the instance and its two lists).
+fn rebuild_fifth(class: &Value, lowest: &mut [Value], round: usize) -> usize {
+    let mut garbage = 0;
+    for (i, node) in lowest.iter_mut().enumerate() {
+        if !(i + round).is_multiple_of(5) {
+            continue;
+        }
+        let parent = node.get_attr("parent").unwrap();
+        let fresh = btree_node(
+            class,
+            node.get_attr("keys").unwrap().to_vec().unwrap(),
+            &parent,
+        );
+        let fresh_children = fresh.get_attr("children").unwrap();
+        for leaf in node.get_attr("children").unwrap().to_vec().unwrap() {
+            let keys = leaf.get_attr("keys").unwrap().to_vec().unwrap();
+            fresh_children
+                .append(btree_node(class, keys, &fresh))
+                .unwrap();
+            garbage += 3;
+        }
+        garbage += 3;
+        if let Value::Instance(_) = parent {
+            let siblings = parent.get_attr("children").unwrap();
+            for j in 0..siblings.len().unwrap() as i64 {
+                if siblings.get_item(&Value::from(j)).unwrap().is(node) {
+                    siblings.set_item(Value::from(j), fresh.clone()).unwrap();
+                }
+            }
+        }
+        *node = fresh;
+    }
+    garbage
+}
+
+fn bench_collections(c: &mut Criterion) {
+    let mut g = c.benchmark_group("obj_gc_collect");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(30)
+        .throughput(Throughput::Elements((RINGS * RING_LEN) as u64));
+    g.bench_function("gcrt", |b| timed(b, gc_collect_once));
+    g.finish();
+
+    let mut g = c.benchmark_group("obj_gc_traversal");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(20)
+        .throughput(Throughput::Elements((LEVELS * (LEVELS - 1) / 2) as u64));
+    let root = recursive_lists(LEVELS);
+    g.bench_function("gcrt, full scan", |b| {
+        gc::set_full_scan(true);
+        timed(b, || {
+            gc::collect();
+            timed_collect().0
+        });
+        gc::set_full_scan(false);
+    });
+    g.bench_function("gcrt", |b| {
+        timed(b, || {
+            gc::collect();
+            timed_collect().0
+        })
+    });
+    drop(root);
+    g.finish();
+
+    let mut g = c.benchmark_group("obj_btree");
+    g.sampling_mode(SamplingMode::Flat).sample_size(10);
+    let class = Value::class("BTreeNode");
+    let (root, mut lowest) = build_btree(&class, BTREE_KEYS);
+    gc::collect();
+    let mut round = 0;
+    g.bench_function("gcrt", |b| {
+        timed(b, || {
+            round += 1;
+            let garbage = rebuild_fifth(&class, &mut lowest, round);
+            let (t, found) = timed_collect();
+            assert_eq!(found, garbage);
+            t
+        })
+    });
+    drop((root, lowest));
+    g.finish();
+}
+
+fn churn_values(b: &mut Bencher<'_>, make: impl Fn(usize) -> Value) {
+    b.iter(|| {
+        for i in 0..CHURN {
+            black_box(make(i));
+        }
+    });
+}
+
+fn bench_churn(c: &mut Criterion) {
+    let mut g = c.benchmark_group("obj_churn");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .throughput(Throughput::Elements(CHURN as u64));
+    let class = Value::class("Three");
+    type Make = Box<dyn Fn(usize) -> Value>;
+    let shapes: [(&str, Make); 6] = [
+        ("int", Box::new(|i| Value::from(1000 + i as i64))),
+        ("float", Box::new(|i| Value::from(i as f64))),
+        (
+            "tuple2",
+            Box::new(|i| Value::tuple([Value::from(i as i64 & 127), Value::none()])),
+        ),
+        ("list", Box::new(|_| Value::list([]))),
+        (
+            "dict1",
+            Box::new(|i| {
+                let d = Value::dict();
+                d.set_item(Value::from(i as i64 & 127), Value::none())
+                    .unwrap();
+                d
+            }),
+        ),
+        (
+            "instance3",
+            Box::new(move |i| {
+                let o = class.instantiate().unwrap();
+                o.set_attr("a", Value::from(i as i64 & 127)).unwrap();
+                o.set_attr("b", Value::none()).unwrap();
+                o.set_attr("c", Value::from(true)).unwrap();
+                o
+            }),
+        ),
+    ];
+    for (name, make) in &shapes {
+        g.bench_function(format!("{name}/gcrt"), |b| churn_values(b, make));
+        g.bench_function(format!("{name}/gcrt, no free lists"), |b| {
+            gc::set_free_lists(false);
+            churn_values(b, make);
+            gc::set_free_lists(true);
+        });
+    }
+    // The same shapes from the standard library.
+    g.bench_function("int/Box", |b| {
+        b.iter(|| (0..CHURN).for_each(|i| drop(black_box(Box::new(1000 + i as i64)))))
+    });
+    g.bench_function("float/Box", |b| {
+        b.iter(|| (0..CHURN).for_each(|i| drop(black_box(Box::new(i as f64)))))
+    });
+    g.bench_function("tuple2/Rc", |b| {
+        b.iter(|| (0..CHURN).for_each(|i| drop(black_box(Rc::new((Rc::new(i as i64 & 127), ()))))))
+    });
+    g.bench_function("list/Rc<RefCell<Vec>>", |b| {
+        b.iter(|| {
+            (0..CHURN).for_each(|_| drop(black_box(Rc::new(RefCell::new(Vec::<Rc<i64>>::new())))))
+        })
+    });
+    g.bench_function("dict1/Rc<RefCell<HashMap>>", |b| {
+        b.iter(|| {
+            (0..CHURN).for_each(|i| {
+                let mut m = HashMap::new();
+                m.insert(i as i64 & 127, ());
+                drop(black_box(Rc::new(RefCell::new(m))))
+            })
+        })
+    });
+    g.bench_function("instance3/Rc<RefCell<struct>>", |b| {
+        struct Three {
+            _a: Rc<i64>,
+            _b: Option<Rc<i64>>,
+            _c: bool,
+        }
+        b.iter(|| {
+            (0..CHURN).for_each(|i| {
+                drop(black_box(Rc::new(RefCell::new(Three {
+                    _a: Rc::new(i as i64 & 127),
+                    _b: None,
+                    _c: true,
+                }))))
+            })
+        })
+    });
+    g.finish();
+}
+
+mod harness {
+    #![allow(missing_docs)]
+    criterion::criterion_group!(benches, super::bench_collections, super::bench_churn);
+}
+
+criterion_main!(harness::benches);
