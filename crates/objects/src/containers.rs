@@ -15,6 +15,10 @@ use crate::tuple_buffers;
 /// A `tuple` object.
 pub struct Tuple {
     items: Box<[Value]>,
+    /// Whether none of the items may be part of a cycle: fixed at creation, whatever
+    /// tracking the tuple gets later, so that a dict's count of the values that may be part
+    /// of a cycle stays exact.
+    atomic: bool,
 }
 
 // SAFETY: reports each item's handle once (through `Value`'s derived impl). The items never
@@ -51,15 +55,24 @@ impl Tuple {
             let empty = || {
                 Gc::new_immortal(Tuple {
                     items: Box::new([]),
+                    atomic: true,
                 })
             };
             return EMPTY_TUPLE
                 .try_with(|e| e.get_or_init(empty).clone())
                 .unwrap_or_else(|_| empty());
         }
+        let atomic = items.iter().all(Value::is_atomic);
         Gc::new(Tuple {
             items: tuple_buffers::make(items.into_iter()),
+            atomic,
         })
+    }
+
+    /// Whether none of the tuple's items may be part of a cycle (CPython leaves such a
+    /// tuple untracked).
+    pub fn is_atomic(&self) -> bool {
+        self.atomic
     }
 
     /// The items.

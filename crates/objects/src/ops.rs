@@ -21,6 +21,11 @@ fn borrow_mut<T>(c: &core::cell::RefCell<T>) -> Result<core::cell::RefMut<'_, T>
 
 /// The position `index` names in a sequence of `len` items (negative counts from the end).
 fn position(index: &Value, len: usize, what: &str) -> Result<usize> {
+    if let (Value::Int(_), None) = (index, index.as_i64()) {
+        return Err(Error::Index(
+            "cannot fit 'int' into an index-sized integer".into(),
+        ));
+    }
     let Some(i) = index.as_i64() else {
         return Err(Error::Type(format!(
             "{what} indices must be integers or slices, not {}",
@@ -316,7 +321,12 @@ impl Value {
     /// objects.
     pub fn copy(&self) -> Result<Value> {
         match self {
-            Value::List(l) => Ok(Value::List(List::new(borrow(&l.items)?.clone()))),
+            Value::List(l) => {
+                // The borrow ends before `List::new`, which may run a collection (and its
+                // callbacks, which may change this list).
+                let items = borrow(&l.items)?.clone();
+                Ok(Value::List(List::new(items)))
+            }
             Value::Dict(_) => {
                 let d = Value::dict();
                 d.update(self)?;

@@ -56,8 +56,9 @@ impl Writer<'_, '_> {
             Value::List(l) => match l.items.try_borrow() {
                 // A snapshot: writing an item may reach this list again.
                 Ok(items) => {
-                    let items = items.clone();
-                    self.seq(open, &items, close)
+                    let snapshot = items.clone();
+                    drop(items);
+                    self.seq(open, &snapshot, close)
                 }
                 Err(_) => self.out.write_str("[<being changed>]"),
             },
@@ -165,12 +166,31 @@ pub(crate) fn write_str_repr(out: &mut impl Write, s: &str) -> fmt::Result {
             '\r' => out.write_str("\\r")?,
             '\t' => out.write_str("\\t")?,
             c if c == quote => write!(out, "\\{c}")?,
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(out, "\\x{:02x}", c as u32)?,
-            c if (0x80..0xa0).contains(&(c as u32)) => write!(out, "\\x{:02x}", c as u32)?,
-            c => out.write_char(c)?,
+            c if printable(c) => out.write_char(c)?,
+            c if (c as u32) < 0x100 => write!(out, "\\x{:02x}", c as u32)?,
+            c if (c as u32) < 0x10000 => write!(out, "\\u{:04x}", c as u32)?,
+            c => write!(out, "\\U{:08x}", c as u32)?,
         }
     }
     out.write_char(quote)
+}
+
+/// Python's `str.isprintable` for one character: not a control, format, separator (other
+/// than the space), surrogate or private-use character. (Unassigned code points, which
+/// Python also escapes, would need the Unicode tables: they are printed as they are.)
+fn printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    !matches!(c as u32,
+        0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x890..=0x891 | 0x8e2 | 0x180e
+        | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2064 | 0x2066..=0x206f | 0xfeff
+        | 0xfff9..=0xfffb | 0xe000..=0xf8ff | 0x110bd | 0x110cd | 0x13430..=0x1343f
+        | 0x1bca0..=0x1bca3 | 0x1d173..=0x1d17a | 0xe0001 | 0xe0020..=0xe007f
+        | 0xf0000..=0x10ffff)
 }
 
 /// A bytes object's repr: `b'...'`, with bytes outside printable ASCII as `\xhh`.

@@ -234,7 +234,7 @@ impl Value {
     /// `_PyObject_GC_MAY_BE_TRACKED` negated): atomic values and untracked tuples.
     pub(crate) fn is_atomic(&self) -> bool {
         match self {
-            Value::Tuple(t) => !Gc::is_tracked(t),
+            Value::Tuple(t) => t.is_atomic(),
             Value::List(_)
             | Value::Dict(_)
             | Value::Set(_)

@@ -379,3 +379,13 @@ fn deep_nesting_is_an_error_or_an_ellipsis_never_a_stack_overflow() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn str_repr_escapes_what_python_does_not_print() {
+    let s = Value::from("\u{a0}\u{ad}\u{2028}\u{e000}\u{f0000}\u{200b}\u{85}a\u{e9}");
+    // repr('\u00a0\u00ad\u2028\ue000\U000f0000\u200b\u0085a\u00e9') in CPython 3.11:
+    assert_eq!(
+        s.repr(),
+        "'\\xa0\\xad\\u2028\\ue000\\U000f0000\\u200b\\x85a\u{e9}'"
+    );
+}
