@@ -25,7 +25,8 @@ pub const FLOAT_FREE_LIST: usize = 100;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum IntValue {
     Small(i64),
-    Big(BigInt),
+    /// Boxed: an int object stays 32 bytes, header included, whatever its size.
+    Big(Box<BigInt>),
 }
 
 /// An `int` object.
@@ -78,7 +79,7 @@ impl Int {
         match v.to_i64() {
             Some(small) => Int::new(small),
             None => Gc::new(Int {
-                value: IntValue::Big(v),
+                value: IntValue::Big(Box::new(v)),
             }),
         }
     }
@@ -95,7 +96,7 @@ impl Int {
     pub fn to_bigint(&self) -> BigInt {
         match &self.value {
             IntValue::Small(v) => BigInt::from(*v),
-            IntValue::Big(b) => b.clone(),
+            IntValue::Big(b) => (**b).clone(),
         }
     }
 
@@ -146,8 +147,8 @@ pub(crate) fn cmp_int(a: &IntValue, b: &IntValue) -> Ordering {
     match (a, b) {
         (IntValue::Small(x), IntValue::Small(y)) => x.cmp(y),
         // A big int is outside the `i64` range, so its sign decides.
-        (IntValue::Small(_), IntValue::Big(y)) => BigInt::zero().cmp(y),
-        (IntValue::Big(x), IntValue::Small(_)) => x.cmp(&BigInt::zero()),
+        (IntValue::Small(_), IntValue::Big(y)) => BigInt::zero().cmp(&**y),
+        (IntValue::Big(x), IntValue::Small(_)) => (**x).cmp(&BigInt::zero()),
         (IntValue::Big(x), IntValue::Big(y)) => x.cmp(y),
     }
 }
@@ -176,7 +177,7 @@ pub(crate) fn cmp_int_float(a: &IntValue, f: f64) -> Option<Ordering> {
     let fi = if floor < 0.0 { -magnitude } else { magnitude };
     let ai = match a {
         IntValue::Small(v) => BigInt::from(*v),
-        IntValue::Big(b) => b.clone(),
+        IntValue::Big(b) => (**b).clone(),
     };
     match ai.cmp(&fi) {
         // a == floor(f): a is less than f unless f is integral.
@@ -221,6 +222,6 @@ pub(crate) fn int_arith(op: char, a: &IntValue, b: &IntValue) -> Gc<Int> {
 fn big(v: &IntValue) -> BigInt {
     match v {
         IntValue::Small(v) => BigInt::from(*v),
-        IntValue::Big(b) => b.clone(),
+        IntValue::Big(b) => (**b).clone(),
     }
 }
