@@ -19,7 +19,8 @@
 //!
 //! Full collections empty the free lists, as CPython's do. A user's own type gets a free
 //! list the same way, with one line: `#[trace(free_list = N)]` on a derived type (or
-//! `Trace::free_list`), and immortal or interned instances with `Gc::new_immortal`.
+//! `Trace::free_list`); immortal instances with `Gc::new_immortal`, and interned ones
+//! (one immortal object per distinct value) with [`intern`].
 //!
 //! ```
 //! use objects::Value;
@@ -45,7 +46,7 @@
 //! Files: `value` (the enum, its constructors and identity), `ops` (operations),
 //! `compare` (equality, ordering, hashing), `repr`, `int`, `text` (str and bytes),
 //! `containers` (tuple, list, dict, set) over `table` (the ordered hash table), `class`
-//! (classes and instances), `tuple_buffers` (the tuple buffer free lists, this crate's only
+//! (classes and instances), `intern` (interning for any type), `tuple_buffers` (the tuple buffer free lists, this crate's only
 //! unsafe code), `hash` (Python's hash functions) and `error`.
 
 mod class;
@@ -54,6 +55,7 @@ mod containers;
 mod error;
 mod hash;
 mod int;
+mod intern;
 mod ops;
 mod repr;
 mod table;
@@ -66,6 +68,7 @@ pub use compare::CmpOp;
 pub use containers::{Dict, List, Set, Tuple};
 pub use error::{Error, MAX_DEPTH, Result};
 pub use int::{FLOAT_FREE_LIST, Float, INT_FREE_LIST, Int, SMALL_INTS};
+pub use intern::intern;
 pub use text::{Bytes, Str, interned_count};
 pub use tuple_buffers::{BUFFERS_PER_LEN, MAX_CACHED_LEN, TupleBufferStats, tuple_buffer_stats};
 pub use value::Value;

@@ -389,3 +389,28 @@ fn str_repr_escapes_what_python_does_not_print() {
         "'\\xa0\\xad\\u2028\\ue000\\U000f0000\\u200b\\x85a\u{e9}'"
     );
 }
+
+#[test]
+fn user_types_are_interned_once_per_value_even_when_their_hash_interns() {
+    use std::hash::{Hash, Hasher};
+    #[derive(PartialEq, Eq, gcrt_derive::Trace)]
+    #[trace(crate = "refcount")]
+    struct Sym(String);
+    impl Hash for Sym {
+        fn hash<H: Hasher>(&self, h: &mut H) {
+            // A hostile `Hash` that interns in the middle of interning.
+            if self.0 == "reentrant" {
+                let _ = objects::intern(Sym("inner".into()));
+            }
+            self.0.hash(h);
+        }
+    }
+    let a = objects::intern(Sym("x".into()));
+    let b = objects::intern(Sym("x".into()));
+    assert!(refcount::Gc::ptr_eq(&a, &b));
+    let c = objects::intern(Sym("y".into()));
+    assert!(!refcount::Gc::ptr_eq(&a, &c));
+    let r = objects::intern(Sym("reentrant".into()));
+    assert_eq!(r.0, "reentrant");
+    assert!(refcount::Gc::is_immortal(&r));
+}
