@@ -8,6 +8,7 @@ use refcount::{AnyGc, Gc, ObjPtr, Trace, Tracer, Visitor};
 use crate::callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
 use crate::collector;
 use crate::error::{Error, check_generation};
+use crate::pauses::PauseStats;
 use crate::state::with_state;
 use crate::stats::{DebugFlags, GenerationStats};
 
@@ -213,6 +214,33 @@ pub fn set_threshold(threshold0: usize, threshold1: usize, threshold2: usize) {
 /// Statistics per generation since the thread started.
 pub fn get_stats() -> [GenerationStats; 3] {
     with_state(|s| *s.stats.borrow()).unwrap_or_default()
+}
+
+/// The pauses of each generation's collections on this thread, as histograms
+/// ([`PauseStats`]: count, percentiles, max, total).
+///
+/// ```
+/// use gencollect::{collect_generation, get_pause_stats};
+/// collect_generation(0).unwrap();
+/// let young = get_pause_stats()[0];
+/// println!("p99 of young collections: {:?}", young.percentile(99.0));
+/// let all = young.merged(&get_pause_stats()[1]).merged(&get_pause_stats()[2]);
+/// assert!(all.count() >= 1);
+/// ```
+pub fn get_pause_stats() -> [PauseStats; 3] {
+    with_state(|s| *s.pauses.borrow()).unwrap_or_default()
+}
+
+/// Forgets the pauses recorded so far (after a program's set-up, say), leaving
+/// [`get_stats`] as it is.
+///
+/// ```
+/// gencollect::collect();
+/// gencollect::reset_pause_stats();
+/// assert_eq!(gencollect::get_pause_stats()[2].count(), 0);
+/// ```
+pub fn reset_pause_stats() {
+    with_state(|s| *s.pauses.borrow_mut() = Default::default());
 }
 
 /// Makes every full collection analyse every tracked object, as CPython's does (`true`), or

@@ -23,6 +23,8 @@ mod collector;
 mod error;
 // The count pass on two threads.
 mod parallel;
+// Pause histograms.
+mod pauses;
 // The per-thread state: statistics, flags, settings, saved garbage.
 mod state;
 // Statistics and debug flags (the public types).
@@ -48,8 +50,10 @@ pub use api::{
 pub use refcount::AnyGc;
 // Statistics, debugging and callbacks.
 pub use api::{clear_garbage, garbage, get_debug, get_stats, set_debug};
+pub use api::{get_pause_stats, reset_pause_stats};
 pub use api::{register_callback, unregister_callback};
 pub use callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
+pub use pauses::{PAUSE_BUCKETS, PauseStats};
 pub use stats::{DebugFlags, GenerationStats};
 // Finalization controls (.NET's `GC.SuppressFinalize` and `ReRegisterForFinalize`).
 pub use api::{reregister_for_finalize, suppress_finalize};

@@ -6,6 +6,7 @@ use core::cell::{Cell, RefCell};
 use refcount::AnyGc;
 
 use crate::callbacks::Callbacks;
+use crate::pauses::PauseStats;
 use crate::stats::{DebugFlags, GenerationStats};
 
 /// The default of [`crate::set_young_hold_threshold`].
@@ -14,6 +15,7 @@ const YOUNG_HOLD_THRESHOLD: usize = 1 << 16;
 /// The collector's per-thread state (the counts and thresholds live in the heap).
 pub(crate) struct State {
     pub(crate) stats: RefCell<[GenerationStats; 3]>,
+    pub(crate) pauses: RefCell<[PauseStats; 3]>,
     pub(crate) debug: Cell<DebugFlags>,
     pub(crate) garbage: RefCell<Vec<AnyGc>>,
     pub(crate) callbacks: Callbacks,
@@ -44,6 +46,7 @@ pub(crate) struct State {
 thread_local! {
     pub(crate) static STATE: State = State {
         stats: RefCell::new([GenerationStats::default(); 3]),
+        pauses: RefCell::new([PauseStats::default(); 3]),
         debug: Cell::new(DebugFlags::NONE),
         garbage: RefCell::new(Vec::new()),
         callbacks: Callbacks::default(),

@@ -97,7 +97,7 @@ pub(crate) fn collect(heap: &Heap, generation: usize, reason: Reason) -> usize {
     let outcome = run(heap, generation, debug, &mut panics);
     drop(recover);
     let duration = start.elapsed();
-    record(&span, generation, &outcome, duration, debug);
+    record(&span, (generation, reason), &outcome, duration, debug);
     if has_callbacks {
         info.collected = outcome.collected;
         info.uncollectable = outcome.uncollectable;
@@ -129,7 +129,7 @@ fn report_start(heap: &Heap, generation: usize) {
 /// Adds a finished collection to the statistics, its span and the `DEBUG_STATS` output.
 fn record(
     span: &tracing::Span,
-    generation: usize,
+    (generation, reason): (usize, Reason),
     outcome: &Outcome,
     duration: Duration,
     debug: DebugFlags,
@@ -142,7 +142,20 @@ fn record(
         g.uncollectable += outcome.uncollectable;
         g.candidates += outcome.candidates;
         g.duration += duration;
+        s.pauses.borrow_mut()[generation].record(duration);
     });
+    // An event, not only the span: the default `fmt` subscriber prints events
+    // (`RUST_LOG=gencollect=debug`).
+    tracing::debug!(
+        target: "gencollect",
+        generation,
+        reason = reason.as_str(),
+        candidates = outcome.candidates,
+        collected = outcome.collected,
+        uncollectable = outcome.uncollectable,
+        duration_us = duration.as_micros() as u64,
+        "collection finished"
+    );
     span.record("candidates", outcome.candidates);
     span.record("collected", outcome.collected);
     span.record("uncollectable", outcome.uncollectable);

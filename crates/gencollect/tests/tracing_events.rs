@@ -1,0 +1,56 @@
+//! Each collection is a `tracing` event a new user's subscriber shows: with the default
+//! `fmt` subscriber and `RUST_LOG=gencollect=debug`, one line per collection with its
+//! generation, reason, candidates, collected, uncollectable and duration.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use tracing_subscriber::EnvFilter;
+
+/// A writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn every_collection_is_an_event_the_fmt_subscriber_prints() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("gencollect=debug"))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        gencollect::collect();
+        gencollect::collect_generation(0).unwrap();
+    });
+    let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("collection finished"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].contains("generation=2") && lines[0].contains("reason=\"manual\""),
+        "{out}"
+    );
+    assert!(lines[1].contains("generation=0"), "{out}");
+    for field in [
+        "candidates=",
+        "collected=",
+        "uncollectable=",
+        "duration_us=",
+    ] {
+        assert!(lines[0].contains(field), "{field} in {out}");
+    }
+}
