@@ -45,7 +45,7 @@ pub use api::{freeze, get_freeze_count, unfreeze};
 // Inspection.
 pub use api::{
     get_generation, get_objects, get_referents, get_referrers, is_finalized, is_tracked,
-    total_memory,
+    total_memory, tracked_totals,
 };
 pub use refcount::AnyGc;
 // Statistics, debugging and callbacks.

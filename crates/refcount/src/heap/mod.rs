@@ -470,9 +470,7 @@ impl Heap {
         self.collecting.set(on);
     }
 
-    /// Tracked objects allocated and freed since the thread started (for tests: behind the
-    /// `test_private` feature).
-    #[cfg(any(test, feature = "test_private"))]
+    /// Tracked objects allocated and freed since the thread started.
     pub fn tracked_totals(&self) -> (u64, u64) {
         (self.tracked_allocs.get(), self.tracked_frees.get())
     }
