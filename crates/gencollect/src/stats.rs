@@ -80,8 +80,13 @@ impl BitOrAssign for DebugFlags {
     }
 }
 
-/// A line of `DEBUG_STATS` or `DEBUG_COLLECTABLE` output, on stderr and as a `tracing` event.
+/// A line of `DEBUG_STATS` or `DEBUG_COLLECTABLE` output, printed once: as a `tracing`
+/// event when a subscriber takes it (target `gcrt::gc::debug`), else on stderr as CPython
+/// prints it.
 pub(crate) fn debug_line(args: core::fmt::Arguments<'_>) {
-    tracing::info!(target: "gcrt::gc::debug", "gc: {}", args);
-    eprintln!("gc: {args}");
+    if tracing::enabled!(target: "gcrt::gc::debug", tracing::Level::INFO) {
+        tracing::info!(target: "gcrt::gc::debug", "gc: {}", args);
+    } else {
+        eprintln!("gc: {args}");
+    }
 }

@@ -413,6 +413,8 @@ fn each_thread_has_its_own_free_lists() {
             .all(|s| !s.type_name.ends_with("Blob"));
         drop((blob(1), blob(2), blob(3)));
         let s = stats("Blob", 0);
+        // Empty the list before the thread exits (see the next test).
+        settle();
         (
             fresh,
             s.from_free_list,
@@ -426,6 +428,15 @@ fn each_thread_has_its_own_free_lists() {
     assert_eq!(there, (true, 0, 3, 3, 3));
     assert_eq!(stats("Blob", 0).cached, here);
     settle();
+}
+
+/// Run under Miri (`cargo +nightly miri test -p gencollect --test hostile_free_lists --
+/// --ignored a_thread_that_exits`): "error: memory leaked: ... Arena::allocate ...
+/// Heap::alloc ... alloc_pooled::<Blob>". Natively the leak is silent.
+#[test]
+#[ignore = "bug: heap/mod.rs Heap::drop counts blocks cached in free lists as in use, so a thread that exits with a non-empty free list leaks its whole allocator (every arena)"]
+fn a_thread_that_exits_with_blocks_in_a_free_list_frees_its_heap() {
+    std::thread::spawn(|| drop(blob(1))).join().unwrap();
 }
 
 // ----- track and untrack ----------------------------------------------------------------------
@@ -669,11 +680,14 @@ fn untracking_a_frozen_object_and_tracking_immortal_or_atomic_ones() {
     assert_eq!(gencollect::get_freeze_count(), 0);
     Gc::track(&a);
     assert_eq!(gencollect::get_generation(&a), Some(0));
-    // Immortal and atomic objects: nothing to do.
-    let imm = Gc::new_immortal(RefCell::new(None::<Gc<u8>>));
-    Gc::track(&imm);
-    assert!(!Gc::is_tracked(&imm));
-    assert!(!Gc::untrack(&imm));
+    // Immortal and atomic objects: nothing to do. (An immortal object leaks the thread's
+    // heap by design: not under Miri, whose leak check would report it.)
+    if !cfg!(miri) {
+        let imm = Gc::new_immortal(RefCell::new(None::<Gc<u8>>));
+        Gc::track(&imm);
+        assert!(!Gc::is_tracked(&imm));
+        assert!(!Gc::untrack(&imm));
+    }
     let atom = Gc::new_untracked(5u32);
     Gc::track(&atom);
     assert!(!Gc::is_tracked(&atom));

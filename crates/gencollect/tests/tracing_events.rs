@@ -54,3 +54,23 @@ fn every_collection_is_an_event_the_fmt_subscriber_prints() {
         assert!(lines[0].contains(field), "{field} in {out}");
     }
 }
+
+#[test]
+fn debug_stats_lines_go_to_the_subscriber_once_each() {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("gcrt::gc::debug=info"))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        gencollect::set_debug(gencollect::DebugFlags::STATS);
+        gencollect::collect();
+        gencollect::set_debug(gencollect::DebugFlags::NONE);
+    });
+    let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(out.matches("gc: collecting generation 2...").count(), 1, "{out}");
+    assert_eq!(out.matches("gc: done, ").count(), 1, "{out}");
+    assert!(out.contains("unreachable, 0 uncollectable") && out.contains("s elapsed"), "{out}");
+}
