@@ -21,6 +21,8 @@ mod callbacks;
 // The collection algorithm, one file per step.
 mod collector;
 mod error;
+// Inspection beyond Python's: several objects at once, why-alive, the DOT dump.
+mod inspect;
 // The count pass on two threads.
 mod parallel;
 // Pause histograms.
@@ -47,6 +49,7 @@ pub use api::{
     get_generation, get_objects, get_referents, get_referrers, is_finalized, is_tracked,
     total_memory, tracked_totals,
 };
+pub use inspect::{Link, WhyAlive, dump_dot, get_referents_of, get_referrers_of, why_alive};
 pub use refcount::AnyGc;
 // Statistics, debugging and callbacks.
 pub use api::{clear_garbage, garbage, get_debug, get_stats, set_debug};

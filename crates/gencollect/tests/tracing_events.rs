@@ -70,7 +70,14 @@ fn debug_stats_lines_go_to_the_subscriber_once_each() {
         gencollect::set_debug(gencollect::DebugFlags::NONE);
     });
     let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-    assert_eq!(out.matches("gc: collecting generation 2...").count(), 1, "{out}");
+    assert_eq!(
+        out.matches("gc: collecting generation 2...").count(),
+        1,
+        "{out}"
+    );
     assert_eq!(out.matches("gc: done, ").count(), 1, "{out}");
-    assert!(out.contains("unreachable, 0 uncollectable") && out.contains("s elapsed"), "{out}");
+    assert!(
+        out.contains("unreachable, 0 uncollectable") && out.contains("s elapsed"),
+        "{out}"
+    );
 }

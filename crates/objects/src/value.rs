@@ -199,16 +199,16 @@ impl Value {
         match self {
             Value::None => 1,
             Value::Bool(b) => 2 + *b as usize,
-            Value::Int(g) => Gc::as_ptr(g) as usize,
-            Value::Float(g) => Gc::as_ptr(g) as usize,
-            Value::Str(g) => Gc::as_ptr(g) as usize,
-            Value::Bytes(g) => Gc::as_ptr(g) as usize,
-            Value::Tuple(g) => Gc::as_ptr(g) as usize,
-            Value::List(g) => Gc::as_ptr(g) as usize,
-            Value::Dict(g) => Gc::as_ptr(g) as usize,
-            Value::Set(g) => Gc::as_ptr(g) as usize,
-            Value::Class(g) => Gc::as_ptr(g) as usize,
-            Value::Instance(g) => Gc::as_ptr(g) as usize,
+            Value::Int(g) => Gc::addr(g),
+            Value::Float(g) => Gc::addr(g),
+            Value::Str(g) => Gc::addr(g),
+            Value::Bytes(g) => Gc::addr(g),
+            Value::Tuple(g) => Gc::addr(g),
+            Value::List(g) => Gc::addr(g),
+            Value::Dict(g) => Gc::addr(g),
+            Value::Set(g) => Gc::addr(g),
+            Value::Class(g) => Gc::addr(g),
+            Value::Instance(g) => Gc::addr(g),
         }
     }
 

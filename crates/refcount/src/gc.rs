@@ -419,6 +419,20 @@ impl<T: Trace + 'static> Gc<T> {
         a.ptr == b.ptr
     }
 
+    /// The object's address: its identity, the same as [`ObjPtr::addr`] of the object
+    /// (Python's `id()`). Unlike [`Gc::as_ptr`], it hands out no pointer, so it costs full
+    /// collections nothing.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(3u8);
+    /// assert_eq!(Gc::addr(&a), Gc::addr(&a.clone()));
+    /// assert_ne!(Gc::addr(&a), Gc::addr(&Gc::new(3u8)));
+    /// ```
+    pub fn addr(this: &Gc<T>) -> usize {
+        Gc::as_obj(this).addr()
+    }
+
     /// A raw pointer to the value.
     ///
     /// ```

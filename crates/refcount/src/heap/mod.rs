@@ -528,7 +528,9 @@ impl Drop for Heap {
     fn drop(&mut self) {
         // The thread is exiting. Objects may still be alive: leaked cycles, or handles in
         // thread-locals destroyed after this one. Their memory must stay valid, so the
-        // allocator is leaked whenever anything is still allocated.
+        // allocator is leaked whenever anything is still allocated. Blocks waiting in free
+        // lists hold no object: they go back first, so that they do not keep it.
+        self.clear_free_lists();
         let alloc = core::mem::take(self.alloc.get_mut());
         let stats = alloc.stats();
         let live_blocks: usize = stats.blocks_in_use.iter().sum();
