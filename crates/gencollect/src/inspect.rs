@@ -286,7 +286,8 @@ pub fn why_alive(obj: &AnyGc) -> WhyAlive {
 }
 
 /// The tracked heap as a Graphviz DOT graph: one node per object (its type and address;
-/// bold when held from outside the tracked heap), one edge per handle. With `roots`, only
+/// bold when held from outside the tracked heap, not counting the handles passed as
+/// `roots`), one edge per handle. With `roots`, only
 /// what they reach; at most `max_nodes` nodes (the graph says how many were left out).
 ///
 /// ```
@@ -331,7 +332,9 @@ pub fn dump_dot(roots: Option<&[AnyGc]>, max_nodes: usize) -> String {
     let mut out = String::from("digraph gcrt {\n  node [shape=box, fontname=\"monospace\"];\n");
     for (i, any) in order.iter().enumerate() {
         let o = any.as_obj();
-        let held = graph.index.contains_key(&o) as usize + 1; // the graph's and `order`'s
+        // The graph's hold, `order`'s, and the caller's handles passed as roots.
+        let passed = roots.map_or(0, |r| r.iter().filter(|x| x.as_obj() == o).count());
+        let held = graph.index.contains_key(&o) as usize + 1 + passed;
         let outside = any
             .ref_count()
             .saturating_sub(held + internal.get(&o).copied().unwrap_or(0));
