@@ -60,6 +60,16 @@ pub use refcount::{AnyGc, Finalize, Gc, ObjPtr, Trace, Tracer, Visitor, Weak, We
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// The examples of `docs/user-guide.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/user-guide.md")]
+pub struct UserGuideDoctests;
+
+/// The examples of `docs/debugging.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/debugging.md")]
+pub struct DebuggingDoctests;
+
 /// The examples of `docs/objects.md`, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/objects.md")]

@@ -285,7 +285,7 @@ impl<T: Trace + 'static> Gc<T> {
         // SAFETY: no user code runs until `h` is last used, so the thread-local heap stays.
         let h = unsafe { &*h };
         let mem = if T::free_list() > 0 {
-            h.alloc_pooled::<T>(layout)
+            h.alloc_pooled::<T>(layout, ty)
         } else {
             h.alloc(layout)
         };

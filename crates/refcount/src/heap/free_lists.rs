@@ -8,6 +8,7 @@ use core::any::TypeId;
 use core::ptr::NonNull;
 
 use super::Heap;
+use crate::header::TypeInfo;
 use crate::trace::Trace;
 
 /// Statistics of one type's free list ([`free_list_stats`]).
@@ -137,7 +138,14 @@ pub(super) struct FreeLists {
     lists: Vec<FreeList>,
     /// Whether dead blocks are kept ([`set_free_lists`]).
     enabled: bool,
+    /// A direct-mapped cache in front of `index`, by the address of the objects' type
+    /// descriptor (which also tells the block's layout): a lookup is an array read and one
+    /// comparison instead of a hash of the `TypeId`. Slots hold `(address, list index)`.
+    cache: [(usize, u32); CACHE_SLOTS],
 }
+
+/// Slots of [`FreeLists::cache`].
+const CACHE_SLOTS: usize = 64;
 
 impl Default for FreeLists {
     fn default() -> FreeLists {
@@ -145,6 +153,7 @@ impl Default for FreeLists {
             index: hashbrown::HashMap::new(),
             lists: Vec::new(),
             enabled: true,
+            cache: [(0, 0); CACHE_SLOTS],
         }
     }
 }
@@ -190,8 +199,27 @@ pub fn free_lists_enabled() -> bool {
 }
 
 impl FreeLists {
-    /// The list of type `T` for blocks of `layout`, created on first use.
-    fn list<T: Trace + 'static>(&mut self, layout: Layout) -> &mut FreeList {
+    /// The list of type `T` for blocks of `layout`, whose objects have the type descriptor
+    /// at address `ty` (one type may have several descriptors: with and without a
+    /// finalizer, or one per codegen unit).
+    #[inline(always)]
+    fn list<T: Trace + 'static>(&mut self, layout: Layout, ty: usize) -> &mut FreeList {
+        let slot = ((ty >> 4) ^ (ty >> 10)) % CACHE_SLOTS;
+        let (key, i) = self.cache[slot];
+        let i = if key == ty {
+            i as usize
+        } else {
+            let i = self.find::<T>(layout);
+            self.cache[slot] = (ty, i as u32);
+            i
+        };
+        &mut self.lists[i]
+    }
+
+    /// The index of type `T`'s list for blocks of `layout`, created on first use.
+    #[cold]
+    #[inline(never)]
+    fn find<T: Trace + 'static>(&mut self, layout: Layout) -> usize {
         let n = self.lists.len();
         let i = *self
             .index
@@ -209,7 +237,7 @@ impl FreeLists {
                 frees: 0,
             });
         }
-        &mut self.lists[i]
+        i
     }
 }
 
@@ -217,9 +245,13 @@ impl Heap {
     /// Memory for a new object of `T`, a type with a free list: a block from its list, or
     /// from the allocator when the list is empty.
     #[inline]
-    pub(crate) fn alloc_pooled<T: Trace + 'static>(&self, layout: Layout) -> NonNull<u8> {
+    pub(crate) fn alloc_pooled<T: Trace + 'static>(
+        &self,
+        layout: Layout,
+        ty: *const TypeInfo,
+    ) -> NonNull<u8> {
         // SAFETY: no user code runs while the free lists are borrowed.
-        let list = unsafe { (*self.free_lists.get()).list::<T>(layout) };
+        let list = unsafe { (*self.free_lists.get()).list::<T>(layout, ty as usize) };
         if let Some(block) = list.blocks.pop() {
             list.hits += 1;
             return block;
@@ -232,18 +264,19 @@ impl Heap {
     /// the list has room, else to the allocator.
     ///
     /// # Safety
-    /// `block` was allocated by this heap for an object of `T` with `layout`, and nothing
-    /// refers to it any more.
+    /// `block` was allocated by this heap for an object of `T` with `layout` and type
+    /// descriptor `ty`, and nothing refers to it any more.
     #[inline]
     pub(crate) unsafe fn dealloc_pooled<T: Trace + 'static>(
         &self,
         block: NonNull<u8>,
         layout: Layout,
+        ty: *const TypeInfo,
     ) {
         // SAFETY: no user code runs while the free lists are borrowed.
         let lists = unsafe { &mut *self.free_lists.get() };
         let enabled = lists.enabled;
-        let list = lists.list::<T>(layout);
+        let list = lists.list::<T>(layout, ty as usize);
         list.frees += 1;
         if enabled && list.blocks.len() < list.capacity {
             list.blocks.push(block);

@@ -229,7 +229,8 @@ impl Heap {
         unsafe {
             let start = obj.0.cast::<u8>().sub(back);
             if T::free_list() > 0 {
-                self.dealloc_pooled::<T>(start, box_layout::<T>(has_ext));
+                let ty = obj.type_info_ptr();
+                self.dealloc_pooled::<T>(start, box_layout::<T>(has_ext), ty);
             } else {
                 self.alloc_mut().dealloc(start, box_layout::<T>(has_ext));
             }
