@@ -11,12 +11,14 @@ use gcrt::{AnyGc, Gc, Trace, gc};
 
 /// A document: pages, and a cache of rendered pages shared by all documents.
 #[derive(Trace)]
+#[trace(labels)]
 struct Document {
     title: String,
     pages: RefCell<Vec<Gc<Page>>>,
 }
 
 #[derive(Trace)]
+#[trace(labels)]
 struct Page {
     _number: u32,
     /// The bug: a page keeps its document alive through the cache's entries.
@@ -24,6 +26,7 @@ struct Page {
 }
 
 #[derive(Trace)]
+#[trace(labels)]
 struct CacheEntry {
     owner: Gc<Document>,
 }

@@ -45,12 +45,15 @@ pub(crate) struct TypeOptions {
     pub(crate) tracked: bool,
     /// `#[trace(free_list = N)]`: the capacity of the type's free list.
     pub(crate) free_list: Option<usize>,
+    /// `#[trace(labels)]`: each field's handles are reported under the field's name.
+    pub(crate) labels: bool,
 }
 
 pub(crate) fn type_options(attrs: &[Attribute]) -> syn::Result<TypeOptions> {
     let mut krate: Option<Path> = None;
     let mut tracked: Option<Span> = None;
     let mut free_list: Option<usize> = None;
+    let mut labels = false;
     let mut errors = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("trace")) {
         let res = parse_trace_attr(attr, |meta| {
@@ -93,6 +96,13 @@ pub(crate) fn type_options(attrs: &[Attribute]) -> syn::Result<TypeOptions> {
                 }
                 tracked = Some(meta.path.span());
                 Ok(())
+            } else if meta.path.is_ident("labels") {
+                expect_flag(&meta, "labels")?;
+                if labels {
+                    return Err(meta.error("duplicate `labels` argument"));
+                }
+                labels = true;
+                Ok(())
             } else if meta.path.is_ident("free_list") {
                 let expected = "expected `free_list = N`, a number of blocks, e.g. \
                                 `#[trace(free_list = 100)]`";
@@ -119,7 +129,7 @@ pub(crate) fn type_options(attrs: &[Attribute]) -> syn::Result<TypeOptions> {
             } else {
                 Err(meta.error(format_args!(
                     "unknown `trace` argument `{}` on a type; expected `tracked`, \
-                     `free_list = N` or `crate = \"path\"`",
+                     `labels`, `free_list = N` or `crate = \"path\"`",
                     path_name(&meta.path)
                 )))
             }
@@ -132,6 +142,7 @@ pub(crate) fn type_options(attrs: &[Attribute]) -> syn::Result<TypeOptions> {
         krate: krate.unwrap_or_else(|| parse_quote!(::gcrt)),
         tracked: tracked.is_some(),
         free_list,
+        labels,
     };
     finish(options, errors)
 }

@@ -99,6 +99,20 @@
 //! }
 //! ```
 //!
+//! ## `#[trace(labels)]` on the type
+//!
+//! Each field's handles are reported under the field's name (`Tracer::labeled`), so that
+//! inspection tools name the edges: `gc::dump_dot` labels them. The collector ignores
+//! labels; they cost a visitor call per field only when an inspection tool traces.
+//!
+//! ```ignore
+//! #[derive(Trace)]
+//! #[trace(labels)]
+//! struct Page {
+//!     document: Gc<Document>, // edges drawn as `document`
+//! }
+//! ```
+//!
 //! ## `#[trace(crate = "path")]` on the type
 //!
 //! The generated code names the trait as `::gcrt::Trace` (and also `::gcrt::Tracer`). Code
@@ -315,7 +329,7 @@ fn expand(input: DeriveInput) -> syn::Result<TokenStream2> {
     check_not_packed(&input.attrs)?;
     let krate = &options.krate;
     let tracer = Ident::new("tracer", Span::mixed_site());
-    let body = trace_body(&input.data, krate, &tracer)?;
+    let body = trace_body(&input.data, krate, &tracer, options.labels)?;
     let answers = TypeAnswers {
         needs_trace: type_question(&input, &options, &body.field_types, "needs_trace", true),
         frozen: type_question(&input, &options, &body.field_types, "frozen", false),
@@ -350,10 +364,12 @@ fn trace_body<'a>(
     data: &'a Data,
     krate: &'a Path,
     tracer: &'a Ident,
+    labels: bool,
 ) -> syn::Result<TraceBody<'a>> {
     let mut builder = BodyBuilder {
         krate,
         tracer,
+        labels,
         field_types: Vec::new(),
         errors: None,
     };
@@ -382,6 +398,8 @@ struct BodyBuilder<'a> {
     krate: &'a Path,
     /// The name of `trace`'s tracer parameter.
     tracer: &'a Ident,
+    /// Whether each field's handles are reported under its name (`#[trace(labels)]`).
+    labels: bool,
     /// Types of the fields traced so far, in declaration order.
     field_types: Vec<&'a Type>,
     /// Errors found so far in the fields' and variants' attributes.
@@ -392,7 +410,6 @@ impl<'a> BodyBuilder<'a> {
     /// `Trace::trace(&self.field, tracer);` for every field of a struct not marked
     /// `#[trace(skip)]`, in declaration order.
     fn struct_calls(&mut self, fields: &'a Fields) -> TokenStream2 {
-        let (krate, tracer) = (self.krate, self.tracer);
         let mut calls = Vec::new();
         for (i, field) in fields.iter().enumerate() {
             match field_skipped(field) {
@@ -413,10 +430,22 @@ impl<'a> BodyBuilder<'a> {
                     quote!(#index)
                 }
             };
-            calls.push(quote!(#krate::Trace::trace(&self.#member, #tracer);));
+            let name = member.to_string();
+            calls.push(self.call(&name, quote!(&self.#member)));
             self.field_types.push(&field.ty);
         }
         quote!(#(#calls)*)
+    }
+
+    /// The statement that traces one field (`value` is an expression of a reference to
+    /// it), under the field's name with `#[trace(labels)]`.
+    fn call(&self, name: &str, value: TokenStream2) -> TokenStream2 {
+        let (krate, tracer) = (self.krate, self.tracer);
+        if self.labels {
+            quote!(#tracer.labeled(#name, |#tracer| #krate::Trace::trace(#value, #tracer));)
+        } else {
+            quote!(#krate::Trace::trace(#value, #tracer);)
+        }
     }
 
     /// A `match` on the enum's value with one arm per variant; a fieldless enum, which has no
@@ -434,7 +463,6 @@ impl<'a> BodyBuilder<'a> {
     /// traces it. `#[trace(..)]` on the variant itself is an error, since no argument applies
     /// to a variant.
     fn variant_arm(&mut self, variant: &'a Variant) -> TokenStream2 {
-        let (krate, tracer) = (self.krate, self.tracer);
         if let Some(attr) = variant.attrs.iter().find(|a| a.path().is_ident("trace")) {
             push_error(
                 &mut self.errors,
@@ -461,7 +489,11 @@ impl<'a> BodyBuilder<'a> {
                 (None, true) => patterns.push(quote!(_)),
             }
             if !skip {
-                calls.push(quote!(#krate::Trace::trace(#binding, #tracer);));
+                let name = match &field.ident {
+                    Some(ident) => ident.to_string(),
+                    None => i.to_string(),
+                };
+                calls.push(self.call(&name, quote!(#binding)));
                 self.field_types.push(&field.ty);
             }
         }
@@ -692,6 +724,24 @@ mod tests {
         }
         let e = error("#[trace(free_list = 1, free_list = 2)] struct P { x: f64 }");
         assert!(e.contains("duplicate `free_list"), "{e}");
+    }
+
+    #[test]
+    fn labels_wrap_each_field_in_its_name() {
+        let out =
+            expand_str("#[trace(labels)] struct P { a: Gc<u8>, #[trace(skip)] b: u8, c: Gc<u8> }")
+                .unwrap();
+        assert!(out.contains("tracer . labeled (\"a\" , | tracer | :: gcrt :: Trace :: trace (& self . a , tracer)) ;"), "{out}");
+        assert!(out.contains("labeled (\"c\""));
+        assert!(!out.contains("labeled (\"b\""));
+        let out = expand_str("#[trace(labels)] enum E { V(Gc<u8>, Gc<u8>) }").unwrap();
+        assert!(out.contains("labeled (\"1\""), "{out}");
+        assert!(
+            !expand_str("struct P { a: Gc<u8> }")
+                .unwrap()
+                .contains("labeled")
+        );
+        assert!(error("#[trace(labels = 1)] struct P { a: u8 }").contains("labels"));
     }
 
     #[test]

@@ -17,20 +17,51 @@ impl Visitor for Collect {
     }
 }
 
-/// The objects `any`'s value reports, or none if its value is dead (dropped by a
-/// collection, or being dropped).
-fn referents_raw(any: &AnyGc) -> Vec<ObjPtr> {
+/// Collects every handle a value reports with the innermost label it is reported under.
+#[derive(Default)]
+struct CollectLabeled {
+    found: Vec<(ObjPtr, Option<&'static str>)>,
+    labels: Vec<&'static str>,
+}
+
+impl Visitor for CollectLabeled {
+    fn visit(&mut self, obj: ObjPtr) {
+        self.found.push((obj, self.labels.last().copied()));
+    }
+    fn enter(&mut self, label: &'static str) {
+        self.labels.push(label);
+    }
+    fn leave(&mut self) {
+        self.labels.pop();
+    }
+}
+
+/// Traces `any`'s value into `visitor`, unless its value is dead (dropped by a collection,
+/// or being dropped).
+fn trace_into(any: &AnyGc, visitor: &mut dyn Visitor) {
     let obj = any.as_obj();
     // SAFETY: `any` holds the memory.
     let f = unsafe { obj.flags() };
     if any.ref_count() == 0 || f & (flags::DEAD | flags::DROPPING) != 0 {
-        return Vec::new();
+        return;
     }
-    let mut found = Collect(Vec::new());
     // SAFETY: `any` holds the object and its value is alive (checked above; a strong handle
     // also rules out a live `&mut` from `Gc::get_mut`, which needs the only one).
-    unsafe { obj.trace(&mut Tracer::new(&mut found)) };
+    unsafe { obj.trace(&mut Tracer::new(visitor)) };
+}
+
+/// The objects `any`'s value reports (none if its value is dead).
+fn referents_raw(any: &AnyGc) -> Vec<ObjPtr> {
+    let mut found = Collect(Vec::new());
+    trace_into(any, &mut found);
     found.0
+}
+
+/// The objects `any`'s value reports, with their labels ([`Tracer::labeled`]).
+fn referents_labeled(any: &AnyGc) -> Vec<(ObjPtr, Option<&'static str>)> {
+    let mut found = CollectLabeled::default();
+    trace_into(any, &mut found);
+    found.found
 }
 
 /// What the values of `objects` hold handles to, all together (Python's
@@ -287,7 +318,8 @@ pub fn why_alive(obj: &AnyGc) -> WhyAlive {
 
 /// The tracked heap as a Graphviz DOT graph: one node per object (its type and address;
 /// bold when held from outside the tracked heap, not counting the handles passed as
-/// `roots`), one edge per handle. With `roots`, only
+/// `roots`), one edge per handle, labelled with the field it is in where the type says
+/// (`#[trace(labels)]`, or [`Tracer::labeled`] in a hand-written `Trace`). With `roots`, only
 /// what they reach; at most `max_nodes` nodes (the graph says how many were left out).
 ///
 /// ```
@@ -346,9 +378,12 @@ pub fn dump_dot(roots: Option<&[AnyGc]>, max_nodes: usize) -> String {
         ));
     }
     for (i, any) in order.iter().enumerate() {
-        for r in referents_raw(any) {
+        for (r, label) in referents_labeled(any) {
             if let Some(j) = seen.get(&r) {
-                out.push_str(&format!("  n{i} -> n{j};\n"));
+                match label {
+                    Some(l) => out.push_str(&format!("  n{i} -> n{j} [label=\"{l}\"];\n")),
+                    None => out.push_str(&format!("  n{i} -> n{j};\n")),
+                }
             }
         }
     }

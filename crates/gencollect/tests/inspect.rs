@@ -181,3 +181,36 @@ fn inspecting_a_dead_member_of_garbage_from_a_drop_reads_nothing_of_its_value() 
         "a dead member reports no referents"
     );
 }
+
+#[test]
+fn dot_edges_are_labelled_with_the_fields_of_types_that_say_so() {
+    #[derive(Trace)]
+    #[trace(crate = "refcount", labels)]
+    struct Doc {
+        pages: RefCell<Vec<Gc<Doc>>>,
+        parent: RefCell<Option<Gc<Doc>>>,
+    }
+    #[derive(Trace)]
+    #[trace(crate = "refcount", labels)]
+    enum E {
+        Pair(Gc<Doc>, #[trace(skip)] u8),
+    }
+    let doc = || {
+        Gc::new(Doc {
+            pages: RefCell::new(Vec::new()),
+            parent: RefCell::new(None),
+        })
+    };
+    let (root, page) = (doc(), doc());
+    root.pages.borrow_mut().push(page.clone());
+    *page.parent.borrow_mut() = Some(root.clone());
+    let dot = dump_dot(Some(&[AnyGc::from(root.clone())]), 10);
+    assert_eq!(dot.matches("[label=\"pages\"]").count(), 1, "{dot}");
+    assert_eq!(dot.matches("[label=\"parent\"]").count(), 1, "{dot}");
+    let e = Gc::new(E::Pair(root.clone(), 7));
+    let E::Pair(_, seven) = &*e;
+    assert_eq!(*seven, 7);
+    let dot = dump_dot(Some(&[AnyGc::from(e)]), 10);
+    assert_eq!(dot.matches("[label=\"0\"]").count(), 1, "{dot}");
+    page.parent.borrow_mut().take();
+}

@@ -227,6 +227,14 @@ pub trait Visitor {
 
     /// Called when part of the value could not be read; see [`Tracer::mark_opaque`].
     fn opaque(&mut self) {}
+
+    /// The handles reported from now until the matching [`leave`](Visitor::leave) are those
+    /// of the field (or part) called `label` ([`Tracer::labeled`]); labels nest. The default
+    /// ignores it. Inspection uses it to name edges (`gc::dump_dot`).
+    fn enter(&mut self, _label: &'static str) {}
+
+    /// Ends the innermost label given to [`enter`](Visitor::enter).
+    fn leave(&mut self) {}
 }
 
 /// The argument of [`Trace::trace`]: receives the handles a value reports.
@@ -298,6 +306,37 @@ impl<'a> Tracer<'a> {
             }
             Sink::Counter(_) | Sink::Remap(_) => {}
             Sink::Visitor(v) => v.visit(obj),
+        }
+    }
+
+    /// Reports the handles `f` reports as those of the field (or part) called `label`, for
+    /// inspection tools that name edges (`gc::dump_dot` draws them); the collector ignores
+    /// labels. `#[derive(Trace)]` labels each field with its name under `#[trace(labels)]`.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::{Gc, Trace, Tracer};
+    ///
+    /// struct Tree {
+    ///     parent: RefCell<Option<Gc<Tree>>>,
+    /// }
+    /// // SAFETY: reports its one handle, once.
+    /// unsafe impl Trace for Tree {
+    ///     fn trace(&self, tracer: &mut Tracer<'_>) {
+    ///         tracer.labeled("parent", |t| self.parent.trace(t));
+    ///     }
+    /// }
+    /// ```
+    #[inline]
+    pub fn labeled(&mut self, label: &'static str, f: impl FnOnce(&mut Tracer<'a>)) {
+        if let Sink::Visitor(v) = &mut self.sink {
+            v.enter(label);
+            f(self);
+            if let Sink::Visitor(v) = &mut self.sink {
+                v.leave();
+            }
+        } else {
+            f(self);
         }
     }
 
