@@ -42,9 +42,9 @@ enum Command {
         /// The workload's size relative to its default.
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
-        /// Also print the allocator's report.
+        /// Leave out the allocator's report (blocks per size class, arenas, free lists).
         #[arg(long)]
-        alloc_report: bool,
+        no_alloc_report: bool,
     },
     /// Run a workload once per threshold setting and print (and plot) the trade-off
     /// between throughput and pauses.
@@ -158,8 +158,8 @@ fn tour() -> Result<(), String> {
         println!();
     }
     println!(
-        "More: `gcrt run WORKLOAD` (full size; --threshold, --freeze-after-setup, --json, \
-         --alloc-report), `gcrt tune WORKLOAD` (threshold sweep with an SVG plot), \
+        "More: `gcrt run WORKLOAD` (full size, with the allocator's report; --threshold, \
+         --freeze-after-setup, --json), `gcrt tune WORKLOAD` (threshold sweep with an SVG plot), \
          `RUST_LOG=debug gcrt run cycles` (every collection)."
     );
     Ok(())
@@ -227,7 +227,7 @@ fn main() -> ExitCode {
             freeze_after_setup,
             json,
             scale,
-            alloc_report,
+            no_alloc_report,
         }) => threshold
             .as_deref()
             .map(parse_threshold)
@@ -242,7 +242,7 @@ fn main() -> ExitCode {
                     scale,
                     progress: !json,
                 };
-                run(workload, settings, json, alloc_report)
+                run(workload, settings, json, !no_alloc_report)
             }),
         Some(Command::Tune {
             workload,

@@ -30,6 +30,8 @@ pub(crate) struct Settings {
 pub(crate) struct RunReport {
     pub(crate) workload: &'static str,
     pub(crate) thresholds: (usize, usize, usize),
+    /// The generations' counts when the run ended (`gc.get_count()`).
+    pub(crate) counts: (usize, usize, usize),
     pub(crate) frozen: usize,
     pub(crate) wall: Duration,
     pub(crate) stats: [GenerationStats; 3],
@@ -121,6 +123,9 @@ fn run_here(workload: Workload, settings: &Settings) -> Result<RunReport, String
         s.duration -= b.duration;
     }
     let pauses = gc::get_pause_stats();
+    let counts = gc::get_count();
+    // The heap as the workload left it, before its objects go.
+    let alloc_report = gc::alloc_report();
     // What is left once the workload's objects are gone, cycles included.
     drop(job);
     gc::collect();
@@ -128,6 +133,7 @@ fn run_here(workload: Workload, settings: &Settings) -> Result<RunReport, String
     Ok(RunReport {
         workload: workload.name(),
         thresholds: gc::get_threshold(),
+        counts,
         frozen,
         wall,
         stats,
@@ -136,7 +142,7 @@ fn run_here(workload: Workload, settings: &Settings) -> Result<RunReport, String
         tracked_freed: freed_after - freed_before,
         peak_bytes: peak.get().max(final_bytes),
         final_bytes,
-        alloc_report: gc::alloc_report(),
+        alloc_report,
         summary,
     })
 }
@@ -161,8 +167,9 @@ fn ms(d: Duration) -> String {
 pub(crate) fn print_text(r: &RunReport, with_alloc_report: bool) {
     println!("workload {}: {}", r.workload, r.summary);
     println!(
-        "  thresholds {:?}; {} objects frozen after set-up; run took {} ms",
+        "  thresholds {:?}; counts at the end {:?}; {} objects frozen after set-up; run took {} ms",
         r.thresholds,
+        r.counts,
         r.frozen,
         ms(r.wall)
     );
@@ -200,7 +207,7 @@ pub(crate) fn print_text(r: &RunReport, with_alloc_report: bool) {
         r.final_bytes as f64 / 1048576.0
     );
     if with_alloc_report {
-        println!("\n{}", r.alloc_report);
+        println!("\n  the heap when the run ended:\n{}", r.alloc_report);
     }
 }
 
@@ -230,6 +237,7 @@ pub(crate) fn to_json(r: &RunReport) -> serde_json::Value {
         "workload": r.workload,
         "summary": r.summary,
         "thresholds": [r.thresholds.0, r.thresholds.1, r.thresholds.2],
+        "counts": [r.counts.0, r.counts.1, r.counts.2],
         "frozen": r.frozen,
         "wall_ms": r.wall.as_secs_f64() * 1e3,
         "generations": gens,
@@ -246,5 +254,6 @@ pub(crate) fn to_json(r: &RunReport) -> serde_json::Value {
         },
         "peak_bytes": r.peak_bytes,
         "final_bytes": r.final_bytes,
+        "alloc_report": r.alloc_report,
     })
 }

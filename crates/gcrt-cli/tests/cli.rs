@@ -32,6 +32,8 @@ fn run_reports_exact_counts_as_json() {
     );
     assert_eq!(v["freed_by_refcount"], 0);
     assert_eq!(v["thresholds"], serde_json::json!([2000, 10, 10]));
+    assert_eq!(v["counts"].as_array().unwrap().len(), 3);
+    assert!(v["alloc_report"].as_str().unwrap().contains("size class"));
     let gens = v["generations"].as_array().unwrap();
     assert_eq!(gens.len(), 3);
     let collected: u64 = gens.iter().map(|g| g["collected"].as_u64().unwrap()).sum();
@@ -53,11 +55,13 @@ fn run_prints_the_table_and_honours_the_options() {
         "--threshold",
         "500,5",
         "--freeze-after-setup",
-        "--alloc-report",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("thresholds (500, 5, 10)"), "{out}");
+    assert!(
+        out.contains("thresholds (500, 5, 10); counts at the end ("),
+        "{out}"
+    );
     assert!(
         !out.contains("; 0 objects frozen"),
         "the set-up's objects were frozen: {out}"
