@@ -53,7 +53,9 @@
 pub use gcrt_derive::Trace;
 pub use gencollect as gc;
 pub use objects;
-pub use refcount::{AnyGc, Finalize, Gc, ObjPtr, Trace, Tracer, Visitor, Weak, WeakRef};
+pub use refcount::{
+    AnyGc, ByAddress, Finalize, Gc, Identity, ObjPtr, Trace, Tracer, Visitor, Weak, WeakRef,
+};
 
 /// The README's examples, compiled and run as doctests so they never rot.
 #[cfg(doctest)]

@@ -430,6 +430,10 @@ impl<'a> BodyBuilder<'a> {
                     quote!(#index)
                 }
             };
+            if let Err(e) = check_not_borrowed(&field.ty) {
+                push_error(&mut self.errors, e);
+                continue;
+            }
             let name = member.to_string();
             calls.push(self.call(&name, quote!(&self.#member)));
             self.field_types.push(&field.ty);
@@ -488,7 +492,9 @@ impl<'a> BodyBuilder<'a> {
                 (None, false) => patterns.push(quote!(#binding)),
                 (None, true) => patterns.push(quote!(_)),
             }
-            if !skip {
+            if !skip && let Err(e) = check_not_borrowed(&field.ty) {
+                push_error(&mut self.errors, e);
+            } else if !skip {
                 let name = match &field.ident {
                     Some(ident) => ident.to_string(),
                     None => i.to_string(),
@@ -650,6 +656,26 @@ fn assemble_impl(
     }
 }
 
+/// A traced field must not be a reference with a lifetime other than `'static`: only
+/// `&'static` data can be traced (`Trace` is implemented for `&'static str`), and the
+/// compiler's own error for it is "borrowed data escapes outside of method".
+fn check_not_borrowed(ty: &Type) -> syn::Result<()> {
+    if let Type::Reference(r) = ty
+        && let Some(lt) = &r.lifetime
+        && lt.ident != "static"
+    {
+        return Err(syn::Error::new_spanned(
+            ty,
+            format_args!(
+                "this field borrows with lifetime `{lt}`: a traced field must own its data or \
+                 be `'static` (values on gcrt's heap are `'static`); mark it `#[trace(skip)]` \
+                 if it holds no `Gc`"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The `free_list` method for `#[trace(free_list = N)]`; nothing without it (the trait's
 /// default, no free list).
 fn free_list_method(capacity: Option<usize>) -> TokenStream2 {
@@ -687,19 +713,19 @@ mod tests {
 
     #[test]
     fn struct_expansion() {
-        let out =
-            expand_str("struct Foo<'a, T, U: Copy> where T: Clone { a: &'a T, b: U }").unwrap();
-        assert!(
-            out.contains(
-                "unsafe impl < 'a , T , U : Copy > :: gcrt :: Trace for Foo < 'a , T , U >"
-            )
-        );
+        let out = expand_str("struct Foo<T, U: Copy> where T: Clone { a: Box<T>, b: U }").unwrap();
+        assert!(out.contains("unsafe impl < T , U : Copy > :: gcrt :: Trace for Foo < T , U >"));
         assert!(out.contains("where T : :: gcrt :: Trace , U : :: gcrt :: Trace , T : Clone"));
         assert!(out.contains(":: gcrt :: Trace :: trace (& self . a , tracer) ;"));
         assert!(out.contains(":: gcrt :: Trace :: trace (& self . b , tracer) ;"));
         assert!(out.contains(
-            "< & 'a T as :: gcrt :: Trace > :: needs_trace () || < U as :: gcrt :: Trace > :: needs_trace ()"
+            "< Box < T > as :: gcrt :: Trace > :: needs_trace () || < U as :: gcrt :: Trace > :: needs_trace ()"
         ));
+        let e = error("struct Foo<'a, T> { a: &'a T }");
+        assert!(e.contains("borrows with lifetime `'a`"), "{e}");
+        assert!(
+            expand_str("struct Foo<'a> { #[trace(skip)] a: &'a str, b: &'static str }").is_ok()
+        );
     }
 
     #[test]

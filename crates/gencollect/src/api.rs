@@ -202,6 +202,23 @@ pub fn get_threshold() -> (usize, usize, usize) {
 /// gencollect::set_threshold(old.0, old.1, old.2);
 /// ```
 pub fn set_threshold(threshold0: usize, threshold1: usize, threshold2: usize) {
+    set_thresholds(threshold0, threshold1, threshold2);
+}
+
+/// Sets threshold 0 alone, keeping the other two: Python's `gc.set_threshold(700)`.
+///
+/// ```
+/// let old = gencollect::get_threshold();
+/// gencollect::set_threshold0(700);
+/// assert_eq!(gencollect::get_threshold(), (700, old.1, old.2));
+/// gencollect::set_threshold(old.0, old.1, old.2);
+/// ```
+pub fn set_threshold0(threshold0: usize) {
+    let (_, t1, t2) = get_threshold();
+    set_thresholds(threshold0, t1, t2);
+}
+
+fn set_thresholds(threshold0: usize, threshold1: usize, threshold2: usize) {
     crate::install();
     // SAFETY: the collector's API sets the thresholds; any value is valid.
     on_heap(|h| unsafe {
@@ -696,15 +713,19 @@ pub fn unregister_callback(handle: CallbackHandle) -> bool {
 
 /// How many times generation `generation` was collected, counting the collections of older
 /// generations too (a full collection collects every generation), as .NET's
-/// `GC.CollectionCount`.
+/// `GC.CollectionCount`. A generation above 2 was never collected: 0, as .NET answers for
+/// one above `MaxGeneration` (no function of this module panics on a generation; those
+/// that act on one return [`Error::InvalidGeneration`]).
 ///
-/// # Panics
-/// For a generation above 2.
+/// ```
+/// gencollect::collect();
+/// assert!(gencollect::collection_count(2) >= 1);
+/// assert_eq!(gencollect::collection_count(3), 0);
+/// ```
 pub fn collection_count(generation: usize) -> usize {
-    assert!(
-        generation <= 2,
-        "gcrt: invalid generation {generation}: generations are 0, 1 and 2"
-    );
+    if generation > 2 {
+        return 0;
+    }
     let stats = get_stats();
     stats[generation..].iter().map(|s| s.collections).sum()
 }

@@ -35,7 +35,7 @@ mod stats;
 // Collections and their settings.
 pub use api::{
     DisabledGuard, collect, collect_generation, collection_count, disable, enable, get_count,
-    get_threshold, is_enabled, set_threshold,
+    get_threshold, is_enabled, set_threshold, set_threshold0,
 };
 // The collector's tuning: full scans, the young-generation hold, the helper thread.
 pub use api::{

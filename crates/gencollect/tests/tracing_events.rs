@@ -29,6 +29,7 @@ fn every_collection_is_an_event_the_fmt_subscriber_prints() {
         .with_env_filter(EnvFilter::new("gencollect=debug"))
         .with_writer(move || writer.clone())
         .with_ansi(false)
+        .without_time() // (Miri has no clock)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
         gencollect::collect();
@@ -63,6 +64,7 @@ fn debug_stats_lines_go_to_the_subscriber_once_each() {
         .with_env_filter(EnvFilter::new("gcrt::gc::debug=info"))
         .with_writer(move || writer.clone())
         .with_ansi(false)
+        .without_time() // (Miri has no clock)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
         gencollect::set_debug(gencollect::DebugFlags::STATS);

@@ -40,6 +40,8 @@ mod finalize;
 mod gc;
 // The object header, the type descriptor and the raw object pointer.
 mod header;
+// Handles compared and hashed by identity.
+mod identity;
 // The per-thread heap: lists, counters, releases, garbage, weak-reference callbacks.
 mod heap;
 // Panics that cannot propagate.
@@ -61,6 +63,7 @@ mod weakref;
 // Handles.
 pub use any::AnyGc;
 pub use gc::Gc;
+pub use identity::{ByAddress, Identity};
 pub use weak::Weak;
 pub use weakref::WeakRef;
 

@@ -71,6 +71,12 @@ use crate::weak::Weak;
 /// let a = Gc::new(Node { name: "a".into(), next: RefCell::new(None) });
 /// assert_eq!(a.name, "a");
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not implement `Trace`",
+    label = "`{Self}` does not implement `Trace`",
+    note = "a field that holds no `Gc` can be left out of tracing with `#[trace(skip)]`",
+    note = "or implement it: `#[derive(Trace)]` on `{Self}`, or `unsafe impl Trace` by hand"
+)]
 pub unsafe trait Trace {
     /// Reports every strong [`Gc`] owned by `self` to `tracer`, each exactly once.
     fn trace(&self, tracer: &mut Tracer<'_>);
@@ -366,6 +372,36 @@ impl core::fmt::Debug for Tracer<'_> {
         f.debug_struct("Tracer").finish_non_exhaustive()
     }
 }
+
+/// Function pointers hold no handle: they are leaves, like the primitives.
+macro_rules! fn_trace {
+    ($($arg:ident),*) => {
+        // SAFETY: a function pointer cannot hold a `Gc`; reporting nothing is exact.
+        unsafe impl<R: 'static, $($arg: 'static),*> Trace for fn($($arg),*) -> R {
+            #[inline(always)]
+            fn trace(&self, _: &mut Tracer<'_>) {}
+            #[inline(always)]
+            fn needs_trace() -> bool {
+                false
+            }
+            #[inline(always)]
+            fn frozen() -> bool {
+                true
+            }
+            #[inline(always)]
+            fn pure_trace() -> bool {
+                true
+            }
+        }
+    };
+}
+fn_trace!();
+fn_trace!(A);
+fn_trace!(A, B);
+fn_trace!(A, B, C);
+fn_trace!(A, B, C, D);
+fn_trace!(A, B, C, D, E);
+fn_trace!(A, B, C, D, E, F);
 
 macro_rules! leaf_trace {
     ($($t:ty),* $(,)?) => {$(

@@ -104,6 +104,18 @@ impl<T: Trace + 'static> Weak<T> {
         }
     }
 
+    /// The address of the object (as [`Gc::addr`]), or 0 for `Weak::new()`.
+    ///
+    /// ```
+    /// use refcount::{Gc, Weak};
+    /// let a = Gc::new(1);
+    /// assert_eq!(Gc::downgrade(&a).addr(), Gc::addr(&a));
+    /// assert_eq!(Weak::<i32>::new().addr(), 0);
+    /// ```
+    pub fn addr(&self) -> usize {
+        self.obj().map_or(0, |o| o.addr())
+    }
+
     /// Whether both handles point to the same object (two `Weak::new()` are equal).
     ///
     /// ```

@@ -309,3 +309,15 @@ fn over_aligned_values_are_aligned() {
     );
     assert_eq!((*a, b.1), (7, 9));
 }
+
+#[test]
+fn function_pointers_are_leaves() {
+    fn double(x: u32) -> u32 {
+        2 * x
+    }
+    let f: Gc<fn(u32) -> u32> = Gc::new(double);
+    assert_eq!((*f)(21), 42);
+    assert!(!<fn(u32) -> u32 as Trace>::needs_trace());
+    assert!(!<fn() as Trace>::needs_trace());
+    assert!(<fn(u8, u8, u8, u8, u8, u8) -> u8 as Trace>::pure_trace());
+}
