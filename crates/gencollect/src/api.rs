@@ -729,22 +729,3 @@ pub fn collection_count(generation: usize) -> usize {
     let stats = get_stats();
     stats[generation..].iter().map(|s| s.collections).sum()
 }
-
-/// Tracked objects allocated and freed on this thread since it started: `(allocated,
-/// freed)`. Those the collector freed are in [`get_stats`]' `collected`; the rest of the
-/// freed ones died by reference counting.
-///
-/// ```
-/// use std::cell::RefCell;
-/// let (allocated, freed) = gencollect::tracked_totals();
-/// drop(refcount::Gc::new(RefCell::new(Vec::<refcount::Gc<u8>>::new())));
-/// assert_eq!(gencollect::tracked_totals(), (allocated + 1, freed + 1));
-/// ```
-pub fn tracked_totals() -> (u64, u64) {
-    on_heap(|h| h.tracked_totals())
-}
-
-/// Bytes held by the current thread's heap (from the raw allocator's statistics).
-pub fn total_memory() -> usize {
-    on_heap(|h| h.bytes_in_use())
-}

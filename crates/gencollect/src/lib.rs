@@ -25,6 +25,8 @@ mod error;
 mod inspect;
 // The count pass on two threads.
 mod parallel;
+// The heap's memory, tracked-object totals, memory pressure.
+mod memory;
 // Pause histograms.
 mod pauses;
 // The per-thread state: statistics, flags, settings, saved garbage.
@@ -47,9 +49,13 @@ pub use api::{freeze, get_freeze_count, unfreeze};
 // Inspection.
 pub use api::{
     get_generation, get_objects, get_referents, get_referrers, is_finalized, is_tracked,
+};
+// The heap's memory, and memory held outside it (.NET's `GC.AddMemoryPressure`).
+pub use inspect::{Link, WhyAlive, dump_dot, get_referents_of, get_referrers_of, why_alive};
+pub use memory::{
+    add_memory_pressure, memory_pressure, remove_memory_pressure, set_memory_pressure_threshold,
     total_memory, tracked_totals,
 };
-pub use inspect::{Link, WhyAlive, dump_dot, get_referents_of, get_referrers_of, why_alive};
 pub use refcount::AnyGc;
 // Statistics, debugging and callbacks.
 pub use api::{clear_garbage, garbage, get_debug, get_stats, set_debug};

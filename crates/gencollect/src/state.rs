@@ -41,6 +41,12 @@ pub(crate) struct State {
     pub(crate) helper_share: Cell<f64>,
     /// How many count passes a helper thread took part in ([`crate::split_passes`]).
     pub(crate) split_passes: Cell<usize>,
+    /// Bytes held outside the heap on behalf of its objects ([`crate::add_memory_pressure`]).
+    pub(crate) pressure: Cell<usize>,
+    /// Pressure added since the last full collection.
+    pub(crate) pressure_since_full: Cell<usize>,
+    /// From how much added pressure a full collection starts, if set.
+    pub(crate) pressure_threshold: Cell<Option<usize>>,
 }
 
 thread_local! {
@@ -59,6 +65,9 @@ thread_local! {
         parallel_threshold: Cell::new(crate::parallel::PARALLEL_THRESHOLD),
         helper_share: Cell::new(0.5),
         split_passes: Cell::new(0),
+        pressure: Cell::new(0),
+        pressure_since_full: Cell::new(0),
+        pressure_threshold: Cell::new(None),
     };
 }
 

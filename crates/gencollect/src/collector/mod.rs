@@ -143,6 +143,9 @@ fn record(
         g.candidates += outcome.candidates;
         g.duration += duration;
         s.pauses.borrow_mut()[generation].record(duration);
+        if generation == 2 {
+            s.pressure_since_full.set(0);
+        }
     });
     // An event, not only the span: the default `fmt` subscriber prints events
     // (`RUST_LOG=gencollect=debug`).
