@@ -78,3 +78,81 @@ fn handles_are_keys_by_identity() {
     assert_eq!(Weak::<String>::new().identity(), 0);
     assert_eq!(ByAddress(weak.clone()), ByAddress(weak));
 }
+
+/// `test_rc_cyclic_with_zero_refs`
+#[test]
+fn new_cyclic_with_zero_refs() {
+    #[derive(gcrt_derive::Trace)]
+    #[trace(crate = "refcount")]
+    struct ZeroRefs {
+        inner: Weak<ZeroRefs>,
+    }
+    let zero_refs = Gc::new_cyclic(|inner| {
+        assert_eq!(inner.strong_count(), 0);
+        assert!(inner.upgrade().is_none());
+        ZeroRefs { inner: Weak::new() }
+    });
+    assert_eq!(Gc::ref_count(&zero_refs), 1);
+    assert_eq!(Gc::weak_count(&zero_refs), 0);
+    assert_eq!(zero_refs.inner.strong_count(), 0);
+}
+
+/// `test_rc_cyclic_with_one_ref` and `test_rc_cyclic_with_two_ref`
+#[test]
+fn new_cyclic_with_one_and_two_refs() {
+    #[derive(gcrt_derive::Trace)]
+    #[trace(crate = "refcount")]
+    struct OneRef {
+        inner: Weak<OneRef>,
+    }
+    let one_ref = Gc::new_cyclic(|inner| {
+        assert_eq!(inner.strong_count(), 0);
+        assert!(inner.upgrade().is_none());
+        OneRef {
+            inner: inner.clone(),
+        }
+    });
+    assert_eq!(Gc::ref_count(&one_ref), 1);
+    assert_eq!(Gc::weak_count(&one_ref), 1);
+    let one_ref2 = one_ref.inner.upgrade().unwrap();
+    assert!(Gc::ptr_eq(&one_ref, &one_ref2));
+    assert_eq!(one_ref.inner.strong_count(), 2);
+
+    #[derive(gcrt_derive::Trace)]
+    #[trace(crate = "refcount")]
+    struct TwoRefs {
+        inner: Weak<TwoRefs>,
+        inner1: Weak<TwoRefs>,
+    }
+    let two_refs = Gc::new_cyclic(|inner| TwoRefs {
+        inner: inner.clone(),
+        inner1: inner.clone(),
+    });
+    assert_eq!(Gc::ref_count(&two_refs), 1);
+    assert_eq!(Gc::weak_count(&two_refs), 2);
+    let two_ref3 = two_refs.inner.upgrade().unwrap();
+    assert!(Gc::ptr_eq(&two_refs, &two_ref3));
+    let two_ref2 = two_refs.inner1.upgrade().unwrap();
+    assert!(Gc::ptr_eq(&two_refs, &two_ref2));
+    assert_eq!(Gc::ref_count(&two_refs), 3);
+}
+
+/// A `data_fn` that panics after keeping a clone of the weak handle: no object is made, the
+/// kept handle never upgrades, and its memory stays valid until it goes (Miri checks).
+#[test]
+fn new_cyclic_whose_data_fn_panics() {
+    thread_local! {
+        static KEPT: std::cell::RefCell<Option<Weak<Vec<u8>>>> = const { std::cell::RefCell::new(None) };
+    }
+    let r = std::panic::catch_unwind(|| {
+        Gc::new_cyclic(|me: &Weak<Vec<u8>>| {
+            KEPT.with(|k| *k.borrow_mut() = Some(me.clone()));
+            panic!("no value");
+        })
+    });
+    assert!(r.is_err());
+    let kept = KEPT.with(|k| k.borrow_mut().take()).unwrap();
+    assert!(kept.upgrade().is_none());
+    assert_eq!(kept.strong_count(), 0);
+    drop(kept); // frees the memory
+}

@@ -11,6 +11,8 @@ use crate::weak::Weak;
 
 // Clone-on-write and unwrapping (`make_mut`, `unwrap_or_clone`).
 mod cow;
+// An object made with a weak handle to itself (`new_cyclic`).
+mod cyclic;
 // The standard traits (`Deref`, `Clone`, `Drop`, formatting, comparisons, `From`, ...).
 mod traits;
 
