@@ -10,7 +10,7 @@ fn on_heap<R: Default>(f: impl FnOnce(&refcount::engine::Heap) -> R) -> R {
 }
 
 /// Tracked objects allocated and freed on this thread since it started: `(allocated,
-/// freed)`. Those the collector freed are in [`get_stats`]' `collected`; the rest of the
+/// freed)`. Those the collector freed are in [`get_stats`](crate::get_stats)' `collected`; the rest of the
 /// freed ones died by reference counting.
 ///
 /// ```
