@@ -25,6 +25,57 @@ struct Cache {
     free: [Vec<Buffer>; MAX_CACHED_LEN + 1],
     from_cache: u64,
     from_allocator: u64,
+    /// Per length: buffers served from the list, from the allocator, and given back.
+    per_len: [(u64, u64, u64); MAX_CACHED_LEN + 1],
+}
+
+/// The names the free-list statistics give each length's list.
+const NAMES: [&str; MAX_CACHED_LEN + 1] = [
+    "",
+    "objects tuple items, length 1",
+    "objects tuple items, length 2",
+    "objects tuple items, length 3",
+    "objects tuple items, length 4",
+    "objects tuple items, length 5",
+    "objects tuple items, length 6",
+    "objects tuple items, length 7",
+    "objects tuple items, length 8",
+    "objects tuple items, length 9",
+    "objects tuple items, length 10",
+    "objects tuple items, length 11",
+    "objects tuple items, length 12",
+    "objects tuple items, length 13",
+    "objects tuple items, length 14",
+    "objects tuple items, length 15",
+    "objects tuple items, length 16",
+    "objects tuple items, length 17",
+    "objects tuple items, length 18",
+    "objects tuple items, length 19",
+    "objects tuple items, length 20",
+];
+
+/// Each used length's list, as the heap's free-list statistics report them.
+fn report() -> Vec<refcount::FreeListStats> {
+    CACHE
+        .try_with(|c| {
+            let Ok(c) = c.try_borrow() else {
+                return Vec::new();
+            };
+            (1..=MAX_CACHED_LEN)
+                .filter(|&n| c.per_len[n] != (0, 0, 0))
+                .map(|n| {
+                    let (hits, misses, back) = c.per_len[n];
+                    refcount::FreeListStats::new(
+                        NAMES[n],
+                        BUFFERS_PER_LEN,
+                        n * size_of::<Value>(),
+                        (hits, misses, (hits + misses).saturating_sub(back)),
+                        c.free[n].len(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 thread_local! {
@@ -34,8 +85,12 @@ thread_local! {
 /// Has full collections empty the cache (once per process).
 fn register() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    // SAFETY: `clear` frees buffers that hold no item, and runs no other code.
-    ONCE.call_once(|| unsafe { refcount::engine::add_free_list_clearer(clear) });
+    // SAFETY: `clear` frees buffers that hold no item, and `report` reads this module's
+    // counters; neither runs other code.
+    ONCE.call_once(|| unsafe {
+        refcount::engine::add_free_list_clearer(clear);
+        refcount::engine::add_free_list_reporter(report);
+    });
 }
 
 /// A boxed slice holding `items`, in a cached buffer of their length when there is one.
@@ -49,8 +104,10 @@ pub(crate) fn make(items: impl ExactSizeIterator<Item = Value>) -> Box<[Value]> 
                 let b = c.free[n].pop();
                 if b.is_some() {
                     c.from_cache += 1;
+                    c.per_len[n].0 += 1;
                 } else {
                     c.from_allocator += 1;
+                    c.per_len[n].1 += 1;
                 }
                 b
             })
@@ -92,14 +149,13 @@ pub(crate) fn recycle(items: Box<[Value]>) {
     // SAFETY: same allocation, same length; `MaybeUninit<Value>` has `Value`'s layout, and
     // the items are dropped, so nothing is dropped twice.
     let buf: Buffer = unsafe { Box::from_raw(raw as *mut [MaybeUninit<Value>]) };
-    if !refcount::free_lists_enabled() {
-        return;
-    }
+    let keep = refcount::free_lists_enabled();
     let _ = CACHE.try_with(|c| {
-        if let Ok(mut c) = c.try_borrow_mut()
-            && c.free[n].len() < BUFFERS_PER_LEN
-        {
-            c.free[n].push(buf);
+        if let Ok(mut c) = c.try_borrow_mut() {
+            c.per_len[n].2 += 1;
+            if keep && c.free[n].len() < BUFFERS_PER_LEN {
+                c.free[n].push(buf);
+            }
         }
     });
 }

@@ -317,6 +317,16 @@ fn tuple_buffers_of_each_length_are_reused() {
     assert_eq!(s.from_free_list - before.from_free_list, 20);
     assert_eq!(again[19].len(), Ok(20));
     assert_eq!(again[19].get_item(&int(19)), Ok(int(19)));
+    // The heap's free-list statistics and report include each length's list.
+    let three = refcount::free_list_stats()
+        .into_iter()
+        .find(|s| s.type_name == "objects tuple items, length 3")
+        .unwrap();
+    assert_eq!(
+        (three.capacity, three.block_size, three.live),
+        (2000, 48, 1)
+    );
+    assert!(gc::alloc_report().contains("objects tuple items, length 20"));
     drop(again);
     gc::collect();
     assert_eq!(objects::tuple_buffer_stats().cached, 0);

@@ -114,6 +114,48 @@ pub unsafe fn add_free_list_clearer(clear: fn() -> usize) {
     }
 }
 
+/// Statistics of free lists kept outside the heap, reported with the heap's.
+static REPORTERS: std::sync::Mutex<Vec<Reporter>> = std::sync::Mutex::new(Vec::new());
+
+/// A function reporting free lists kept outside the heap.
+type Reporter = fn() -> Vec<FreeListStats>;
+
+/// Registers a function that reports the statistics of free lists kept outside the heap
+/// (for the current thread), so that [`free_list_stats`] and the allocator's report include
+/// them. Registering the same function twice has no effect.
+///
+/// # Safety
+/// `report` must run no user code and must not read the heap's own statistics (it is
+/// called while they are being gathered).
+pub unsafe fn add_free_list_reporter(report: Reporter) {
+    let mut r = REPORTERS.lock().unwrap_or_else(|e| e.into_inner());
+    if !r.contains(&report) {
+        r.push(report);
+    }
+}
+
+impl FreeListStats {
+    /// Statistics of one free list kept outside the heap (for a reporter registered with
+    /// `refcount::engine::add_free_list_reporter`).
+    pub fn new(
+        type_name: &'static str,
+        capacity: usize,
+        block_size: usize,
+        (from_free_list, from_allocator, live): (u64, u64, u64),
+        cached: usize,
+    ) -> FreeListStats {
+        FreeListStats {
+            type_name,
+            capacity,
+            block_size,
+            from_free_list,
+            from_allocator,
+            live,
+            cached,
+        }
+    }
+}
+
 /// The largest capacity a free list gets, whatever its type asks for.
 pub const MAX_FREE_LIST: usize = 1 << 16;
 
@@ -309,7 +351,7 @@ impl Heap {
     pub fn free_list_stats(&self) -> Vec<FreeListStats> {
         // SAFETY: reading the lists runs no user code.
         let lists = unsafe { &*self.free_lists.get() };
-        lists
+        let mut stats: Vec<FreeListStats> = lists
             .lists
             .iter()
             .map(|l| FreeListStats {
@@ -321,6 +363,11 @@ impl Heap {
                 live: l.hits + l.misses - l.frees,
                 cached: l.blocks.len(),
             })
-            .collect()
+            .collect();
+        let reporters = REPORTERS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for report in reporters {
+            stats.extend(report());
+        }
+        stats
     }
 }

@@ -23,8 +23,8 @@ use crate::header::{ObjPtr, flags};
 use crate::weakref::Entry;
 
 pub use free_lists::{
-    FreeListStats, MAX_FREE_LIST, add_free_list_clearer, free_list_stats, free_lists_enabled,
-    set_free_lists,
+    FreeListStats, MAX_FREE_LIST, add_free_list_clearer, add_free_list_reporter, free_list_stats,
+    free_lists_enabled, set_free_lists,
 };
 pub(crate) use release::{forget_referent, release_erased, release_typed};
 
