@@ -373,11 +373,13 @@ impl core::fmt::Debug for Tracer<'_> {
     }
 }
 
-/// Function pointers hold no handle: they are leaves, like the primitives.
-macro_rules! fn_trace {
-    ($($arg:ident),*) => {
-        // SAFETY: a function pointer cannot hold a `Gc`; reporting nothing is exact.
-        unsafe impl<R: 'static, $($arg: 'static),*> Trace for fn($($arg),*) -> R {
+/// `Trace` for types that cannot hold a `Gc`: each `[generics] type`, or a plain type.
+macro_rules! leaf_trace {
+    ($($t:ty),* $(,)?) => {$( leaf_trace!(@impl [] $t); )*};
+    (@generic $([$($g:ident),*] $t:ty),* $(,)?) => {$( leaf_trace!(@impl [$($g),*] $t); )*};
+    (@impl [$($g:ident),*] $t:ty) => {
+        // SAFETY: this type cannot hold a `Gc`; reporting nothing is exact.
+        unsafe impl<$($g: 'static),*> Trace for $t {
             #[inline(always)]
             fn trace(&self, _: &mut Tracer<'_>) {}
             #[inline(always)]
@@ -395,35 +397,17 @@ macro_rules! fn_trace {
         }
     };
 }
-fn_trace!();
-fn_trace!(A);
-fn_trace!(A, B);
-fn_trace!(A, B, C);
-fn_trace!(A, B, C, D);
-fn_trace!(A, B, C, D, E);
-fn_trace!(A, B, C, D, E, F);
 
-macro_rules! leaf_trace {
-    ($($t:ty),* $(,)?) => {$(
-        // SAFETY: this type cannot hold a `Gc`; reporting nothing is exact.
-        unsafe impl Trace for $t {
-            #[inline(always)]
-            fn trace(&self, _: &mut Tracer<'_>) {}
-            #[inline(always)]
-            fn needs_trace() -> bool {
-                false
-            }
-            #[inline(always)]
-            fn frozen() -> bool {
-                true
-            }
-            #[inline(always)]
-            fn pure_trace() -> bool {
-                true
-            }
-        }
-    )*};
-}
+// Function pointers hold no handle: they are leaves, like the primitives.
+leaf_trace!(@generic
+    [R] fn() -> R,
+    [R, A] fn(A) -> R,
+    [R, A, B] fn(A, B) -> R,
+    [R, A, B, C] fn(A, B, C) -> R,
+    [R, A, B, C, D] fn(A, B, C, D) -> R,
+    [R, A, B, C, D, E] fn(A, B, C, D, E) -> R,
+    [R, A, B, C, D, E, F] fn(A, B, C, D, E, F) -> R,
+);
 
 leaf_trace!(
     (),
