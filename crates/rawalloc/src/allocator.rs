@@ -333,6 +333,24 @@ impl Allocator {
         core::mem::forget(self);
     }
 
+    /// Frees the arenas and large-block bookkeeping but keeps the immortal region, so
+    /// that immortal blocks stay valid for the rest of the program: for a heap whose only
+    /// remaining objects are immortal.
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// let mut heap = rawalloc::Allocator::new();
+    /// let forever = heap.alloc_immortal(Layout::new::<u64>()).cast::<u64>();
+    /// let p = heap.alloc(Layout::new::<u64>());
+    /// unsafe { heap.dealloc(p, Layout::new::<u64>()) };
+    /// heap.leak_immortal();
+    /// unsafe { forever.write(7) }; // still valid
+    /// assert_eq!(unsafe { forever.read() }, 7);
+    /// ```
+    pub fn leak_immortal(mut self) {
+        core::mem::forget(core::mem::take(&mut self.immortal));
+    }
+
     /// The current pool of `class` just became full: it has nothing more
     /// to hand out, so it leaves the used list.
     #[cold]

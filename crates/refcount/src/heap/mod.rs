@@ -534,8 +534,12 @@ impl Drop for Heap {
         let alloc = core::mem::take(self.alloc.get_mut());
         let stats = alloc.stats();
         let live_blocks: usize = stats.blocks_in_use.iter().sum();
-        if live_blocks != 0 || stats.large_blocks_in_use != 0 || stats.immortal_bytes != 0 {
+        if live_blocks != 0 || stats.large_blocks_in_use != 0 {
             alloc.leak();
+        } else if stats.immortal_bytes != 0 {
+            // Only immortal objects remain (small ints, interned strings): they stay valid
+            // for other thread-locals' destructors; the empty arenas go back.
+            alloc.leak_immortal();
         }
     }
 }
