@@ -126,8 +126,10 @@ fn run_here(workload: Workload, settings: &Settings) -> Result<RunReport, String
     let counts = gc::get_count();
     // The heap as the workload left it, before its objects go.
     let alloc_report = gc::alloc_report();
-    // What is left once the workload's objects are gone, cycles included.
+    // What is left once the workload's objects are gone, cycles included (frozen ones too:
+    // a thread that exits with objects alive keeps its whole heap).
     drop(job);
+    gc::unfreeze();
     gc::collect();
     let final_bytes = gc::total_memory();
     Ok(RunReport {

@@ -195,3 +195,25 @@ fn rust_log_shows_every_collection() {
         v["pauses"]["count"].as_u64().unwrap() + 1
     );
 }
+
+/// A run with frozen set-up objects unfreezes them at the end, so that they are collected
+/// with the rest (a thread that exits with objects alive keeps its whole heap).
+#[test]
+fn frozen_set_up_objects_are_freed_once_the_workload_is_gone() {
+    let o = gcrt(&[
+        "run",
+        "btree",
+        "--scale",
+        "0.02",
+        "--freeze-after-setup",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["frozen"].as_u64().unwrap() > 500, "the tree was frozen");
+    let final_bytes = v["final_bytes"].as_u64().unwrap();
+    assert!(
+        final_bytes < 16 << 10,
+        "only immortal objects remain: {final_bytes} bytes"
+    );
+}
