@@ -43,7 +43,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
-use criterion::{Bencher, BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_main};
+use criterion::{Bencher, BenchmarkGroup, Criterion, SamplingMode, Throughput};
 
 thread_local! {
     static DROPS: Cell<u64> = const { Cell::new(0) };
@@ -784,4 +784,16 @@ mod group {
 }
 use group::benches;
 
-criterion_main!(benches);
+// The fresh-process mode (`GCRT_COLD`, run by `benches/cold.py`).
+#[path = "collector_cold.rs"]
+mod cold;
+
+fn main() {
+    if cold::child() {
+        return;
+    }
+    benches();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}

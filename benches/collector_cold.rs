@@ -1,0 +1,60 @@
+//! The collector bench's fresh-process mode: with `GCRT_COLD=<workload>:<system>` in its
+//! environment, the bench binary builds one workload, times its first collection, prints
+//! `COLD ns=<nanoseconds>` and exits, instead of running criterion. `benches/cold.py`
+//! starts one such process per sample, as pyperformance's runner does, and sets the results
+//! beside CPython's scripts run the same way.
+//!
+//! Workloads: `w3` (1,000,000 objects in two-node cycles), `w4` (one 1,000,000-node ring),
+//! `w5` (a full collection over 1,000,000 live objects in pairs, every object's count
+//! decremented since the last one). Systems: `gcrt`, `gcmodule`, `rust-cc`, `dumpster`,
+//! `bacon_rajan_cc`.
+
+use std::time::Duration;
+
+use super::{CYCLE_OBJECTS, LIVE_OBJECTS, RING};
+
+/// Runs one workload of one system; `None` for an unknown pair.
+fn run(workload: &str, system: &str) -> Option<Duration> {
+    macro_rules! dispatch {
+        ($($name:literal => $sys:ident),*) => {
+            match system {
+                $($name => Some(match workload {
+                    "w3" => super::$sys::cycles(CYCLE_OBJECTS),
+                    "w4" => super::$sys::ring(RING),
+                    "w5" => {
+                        let root = super::$sys::live_build(LIVE_OBJECTS, true);
+                        let t = super::$sys::live_collect(&root, true);
+                        std::mem::forget(root); // the process ends here: no teardown
+                        t
+                    }
+                    _ => return None,
+                }),)*
+                _ => None,
+            }
+        };
+    }
+    dispatch!(
+        "gcrt" => sys_gcrt,
+        "gcmodule" => sys_gcmodule,
+        "rust-cc" => sys_rust_cc,
+        "dumpster" => sys_dumpster,
+        "bacon_rajan_cc" => sys_bacon
+    )
+}
+
+/// In a child started with `GCRT_COLD`, runs its one sample and returns true (the caller
+/// then exits); false otherwise.
+pub(crate) fn child() -> bool {
+    let Ok(spec) = std::env::var("GCRT_COLD") else {
+        return false;
+    };
+    let (workload, system) = spec.split_once(':').unwrap_or((spec.as_str(), "gcrt"));
+    match run(workload, system) {
+        Some(t) => println!("COLD ns={}", t.as_nanos()),
+        None => {
+            eprintln!("GCRT_COLD: unknown workload or system in '{spec}'");
+            std::process::exit(2);
+        }
+    }
+    true
+}
