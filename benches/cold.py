@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cold collections: one fresh process per sample, as a program meets its first large
 collection (and as pyperformance's runner measures). Each Rust sample is the collector
-bench binary started with GCRT_COLD=<workload>:<system> (benches/collector_cold.rs); each
+bench binary started with GCRT_COLD=<workload>:<system> (benches/collector/cold.rs); each
 CPython sample is the workload's script run with --runs 1 (its one timed collection, after
 one untimed collection of the empty heap). Samples of all systems are interleaved round by
 round; the tables give medians and their ratios.

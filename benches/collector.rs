@@ -785,7 +785,7 @@ mod group {
 use group::benches;
 
 // The fresh-process mode (`GCRT_COLD`, run by `benches/cold.py`).
-#[path = "collector_cold.rs"]
+#[path = "collector/cold.rs"]
 mod cold;
 
 fn main() {
