@@ -3,7 +3,7 @@
 use refcount::engine::{
     FirstPanic, Heap, ObjectOps, PERMANENT, UNREACHABLE, YOUNG, any_from_obj, flags, try_with_heap,
 };
-use refcount::{AnyGc, Gc, ObjPtr, Trace, Tracer, Visitor};
+use refcount::{AnyGc, Gc, Trace, Tracer};
 
 use crate::callbacks::{CallbackHandle, CollectionInfo, Phase, Reason};
 use crate::collector;
@@ -484,14 +484,6 @@ pub fn get_objects(generation: Option<usize>) -> Result<Vec<AnyGc>, Error> {
     }))
 }
 
-struct Collect(Vec<ObjPtr>);
-
-impl Visitor for Collect {
-    fn visit(&mut self, obj: ObjPtr) {
-        self.0.push(obj);
-    }
-}
-
 /// The objects `gc` holds strong handles to, as its `Trace` implementation reports them.
 ///
 /// ```
@@ -503,7 +495,7 @@ impl Visitor for Collect {
 /// assert!(refs[0] == a);
 /// ```
 pub fn get_referents<T: Trace + 'static>(gc: &Gc<T>) -> Vec<AnyGc> {
-    let mut found = Collect(Vec::new());
+    let mut found = crate::inspect::Collect(Vec::new());
     // The value's referents, not the handle's (a `Gc`'s own trace reports itself).
     if let Some(value) = Gc::try_deref(gc) {
         value.trace(&mut Tracer::new(&mut found));
@@ -514,17 +506,6 @@ pub fn get_referents<T: Trace + 'static>(gc: &Gc<T>) -> Vec<AnyGc> {
         // SAFETY: `gc` holds these handles, so their targets are held.
         .filter_map(|obj| unsafe { any_from_obj(obj) })
         .collect()
-}
-
-struct Find {
-    target: ObjPtr,
-    found: bool,
-}
-
-impl Visitor for Find {
-    fn visit(&mut self, obj: ObjPtr) {
-        self.found |= obj == self.target;
-    }
 }
 
 /// The tracked objects (generations 0 to 2) that hold a strong handle to `gc`.
@@ -539,37 +520,7 @@ impl Visitor for Find {
 /// assert!(referrers[0] == holder);
 /// ```
 pub fn get_referrers<T: Trace + 'static>(gc: &Gc<T>) -> Vec<AnyGc> {
-    let target = Gc::as_obj(gc);
-    let candidates: Vec<ObjPtr> = on_heap(|h| (0..3).flat_map(|l| h.list_snapshot(l)).collect());
-    // Hold every candidate while tracing: a `Trace` impl may run arbitrary code.
-    let held: Vec<AnyGc> = candidates
-        .into_iter()
-        // SAFETY: tracked objects are alive with memory held at snapshot time, and nothing
-        // ran since.
-        .filter_map(|obj| unsafe { any_from_obj(obj) })
-        .collect();
-    // The others are released once the search is over, by a plain drop of their vector: a
-    // `Drop` that panics then (a trace may have run a collection that left one of them the
-    // last handle to something) unwinds through a frame that still owns the referrers, which
-    // are released too. (A panic inside `filter(..).collect()` would leak them.)
-    let mut referrers = Vec::new();
-    let mut others = Vec::new();
-    for any in held {
-        let mut find = Find {
-            target,
-            found: false,
-        };
-        // SAFETY: `any` holds the object; its value is alive (checked by from_obj, and a
-        // value can only die in place during a collection, not during this trace).
-        unsafe { any.as_obj().trace(&mut Tracer::new(&mut find)) };
-        if find.found {
-            referrers.push(any);
-        } else {
-            others.push(any);
-        }
-    }
-    drop(others);
-    referrers
+    crate::inspect::referrers_among(0..3, &[Gc::as_obj(gc)])
 }
 
 /// Sets the debug flags.

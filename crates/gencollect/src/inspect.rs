@@ -9,7 +9,7 @@ use refcount::engine::{ObjectOps, any_from_obj, flags, try_with_heap};
 use refcount::{AnyGc, ObjPtr, Tracer, Visitor};
 
 /// Collects every handle a value reports.
-struct Collect(Vec<ObjPtr>);
+pub(crate) struct Collect(pub(crate) Vec<ObjPtr>);
 
 impl Visitor for Collect {
     fn visit(&mut self, obj: ObjPtr) {
@@ -87,8 +87,13 @@ pub fn get_referents_of(objects: &[AnyGc]) -> Vec<AnyGc> {
 
 /// Every tracked object (generations 0 to 2 and the permanent one), held.
 fn tracked_objects() -> Vec<AnyGc> {
+    objects_of_lists(0..4)
+}
+
+/// The objects of heap lists `lists`, held.
+fn objects_of_lists(lists: core::ops::Range<usize>) -> Vec<AnyGc> {
     let snapshot: Vec<ObjPtr> =
-        try_with_heap(|h| (0..4).flat_map(|l| h.list_snapshot(l)).collect()).unwrap_or_default();
+        try_with_heap(|h| lists.flat_map(|l| h.list_snapshot(l)).collect()).unwrap_or_default();
     snapshot
         .into_iter()
         // SAFETY: tracked objects are alive with memory held at snapshot time, and nothing
@@ -110,9 +115,19 @@ fn tracked_objects() -> Vec<AnyGc> {
 /// ```
 pub fn get_referrers_of(objects: &[AnyGc]) -> Vec<AnyGc> {
     let targets: Vec<ObjPtr> = objects.iter().map(AnyGc::as_obj).collect();
+    referrers_among(0..4, &targets)
+}
+
+/// The objects of heap lists `lists` whose values hold a handle to any of `targets`.
+pub(crate) fn referrers_among(lists: core::ops::Range<usize>, targets: &[ObjPtr]) -> Vec<AnyGc> {
+    // Every candidate is held while tracing: a `Trace` impl may run arbitrary code. The others
+    // are released once the search is over, by a plain drop of their vector: a `Drop` that
+    // panics then (a trace may have run a collection that left one of them the last handle
+    // to something) unwinds through a frame that still owns the referrers, which are
+    // released too. (A panic inside `filter(..).collect()` would leak them.)
     let mut referrers = Vec::new();
     let mut others = Vec::new();
-    for any in tracked_objects() {
+    for any in objects_of_lists(lists) {
         if referents_raw(&any).iter().any(|r| targets.contains(r)) {
             referrers.push(any);
         } else {

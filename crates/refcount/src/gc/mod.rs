@@ -552,22 +552,17 @@ impl<T: Trace + 'static> Gc<T> {
         // SAFETY: this handle holds the memory.
         let unique = unsafe { obj.strong() } == 1 && obj.weak_count_raw() == 1;
         if unique && !Gc::is_dead(this) {
-            // `&mut` access may change the handles of an object left untracked because they
-            // could not change: it is tracked from now on.
-            // SAFETY: this handle holds the memory; an untracked object of a type that needs
-            // tracing has the extension.
-            unsafe {
-                if T::needs_trace() {
-                    if T::frozen() && obj.flags() & flags::TRACKED == 0 {
-                        // (Not once the heap is gone: no collection can run then.)
-                        try_with_heap(|h| h.track(obj, 0));
-                        // Never analysed while untracked: the next full collection must.
-                        obj.set_dirty();
-                    }
-                    // The `&mut` may outlive this call while collections run (a `Gc::new` in
-                    // the middle of its use): the collector must not read the value meanwhile.
-                    obj.set_flags(flags::LOANED);
+            if T::needs_trace() {
+                // `&mut` access may change the handles of an object left untracked because
+                // they could not change: it is tracked from now on.
+                if T::frozen() {
+                    Gc::track(this);
                 }
+                // The `&mut` may outlive this call while collections run (a `Gc::new` in the
+                // middle of its use): the collector must not read the value meanwhile.
+                // SAFETY: this handle holds the memory; a type that needs tracing has the
+                // extension.
+                unsafe { obj.set_flags(flags::LOANED) };
             }
             // SAFETY: no other handle exists, so no other reference to the value can exist.
             Some(unsafe { &mut *obj.value::<T>() })
