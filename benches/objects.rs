@@ -27,11 +27,14 @@ use criterion::{Bencher, Criterion, SamplingMode, Throughput, criterion_main};
 use gcrt::gc;
 use gcrt::objects::Value;
 
+// The B-tree of the `gcrt` program's `btree` workload.
+#[path = "../crates/gcrt-cli/src/workloads/btree.rs"]
+mod btree;
+
 const RINGS: usize = 100;
 const RING_LEN: usize = 21;
 const LEVELS: usize = 1000;
 const BTREE_KEYS: i64 = 200_000;
-const BTREE_ORDER: usize = 16;
 const CHURN: usize = 1_000_000;
 
 fn timed(b: &mut Bencher<'_>, mut f: impl FnMut() -> Duration) {
@@ -80,98 +83,6 @@ fn recursive_lists(levels: usize) -> Value {
     current
 }
 
-/// A B-tree node: an instance with `keys`, `children` and `parent`.
-fn btree_node(class: &Value, keys: Vec<Value>, parent: &Value) -> Value {
-    let node = class.instantiate().unwrap();
-    node.set_attr("keys", Value::list(keys)).unwrap();
-    node.set_attr("children", Value::list([])).unwrap();
-    node.set_attr("parent", parent.clone()).unwrap();
-    node
-}
-
-/// The first key under a node.
-fn first_key(n: &Value) -> Value {
-    n.get_attr("keys")
-        .unwrap()
-        .get_item(&Value::from(0))
-        .unwrap()
-}
-
-/// One level of internal nodes over `children`, `BTREE_ORDER` children each.
-fn level_over(class: &Value, children: &[Value]) -> Vec<Value> {
-    children
-        .chunks(BTREE_ORDER)
-        .map(|chunk| {
-            let node = btree_node(class, chunk.iter().map(first_key).collect(), &Value::none());
-            let list = node.get_attr("children").unwrap();
-            for c in chunk {
-                c.set_attr("parent", node.clone()).unwrap();
-                list.append(c.clone()).unwrap();
-            }
-            node
-        })
-        .collect()
-}
-
-/// A B-tree of `keys` sorted keys, built bottom-up: leaves of `BTREE_ORDER` keys, then
-/// levels of internal nodes over them. Returns the root and the nodes just above the leaves.
-fn build_btree(class: &Value, keys: i64) -> (Value, Vec<Value>) {
-    let leaves: Vec<Value> = (0..keys)
-        .collect::<Vec<_>>()
-        .chunks(BTREE_ORDER)
-        .map(|c| {
-            btree_node(
-                class,
-                c.iter().map(|&k| Value::from(k)).collect(),
-                &Value::none(),
-            )
-        })
-        .collect();
-    let lowest = level_over(class, &leaves);
-    let mut level = lowest.clone();
-    while level.len() > 1 {
-        level = level_over(class, &level);
-    }
-    (level.pop().unwrap(), lowest)
-}
-
-/// Rebuilds every fifth node above the leaves, with new leaves holding the same keys: the
-/// old node and its leaves (in cycles through their `parent` attributes) become garbage.
-/// Returns how many objects that is (3 per node: the instance and its two lists).
-fn rebuild_fifth(class: &Value, lowest: &mut [Value], round: usize) -> usize {
-    let mut garbage = 0;
-    for (i, node) in lowest.iter_mut().enumerate() {
-        if !(i + round).is_multiple_of(5) {
-            continue;
-        }
-        let parent = node.get_attr("parent").unwrap();
-        let fresh = btree_node(
-            class,
-            node.get_attr("keys").unwrap().to_vec().unwrap(),
-            &parent,
-        );
-        let fresh_children = fresh.get_attr("children").unwrap();
-        for leaf in node.get_attr("children").unwrap().to_vec().unwrap() {
-            let keys = leaf.get_attr("keys").unwrap().to_vec().unwrap();
-            fresh_children
-                .append(btree_node(class, keys, &fresh))
-                .unwrap();
-            garbage += 3;
-        }
-        garbage += 3;
-        if let Value::Instance(_) = parent {
-            let siblings = parent.get_attr("children").unwrap();
-            for j in 0..siblings.len().unwrap() as i64 {
-                if siblings.get_item(&Value::from(j)).unwrap().is(node) {
-                    siblings.set_item(Value::from(j), fresh.clone()).unwrap();
-                }
-            }
-        }
-        *node = fresh;
-    }
-    garbage
-}
-
 fn bench_collections(c: &mut Criterion) {
     let mut g = c.benchmark_group("obj_gc_collect");
     g.sampling_mode(SamplingMode::Flat)
@@ -205,13 +116,13 @@ fn bench_collections(c: &mut Criterion) {
     let mut g = c.benchmark_group("obj_btree");
     g.sampling_mode(SamplingMode::Flat).sample_size(10);
     let class = Value::class("BTreeNode");
-    let (root, mut lowest) = build_btree(&class, BTREE_KEYS);
+    let (root, mut lowest) = btree::build(&class, BTREE_KEYS).unwrap();
     gc::collect();
     let mut round = 0;
     g.bench_function("gcrt", |b| {
         timed(b, || {
             round += 1;
-            let garbage = rebuild_fifth(&class, &mut lowest, round);
+            let garbage = btree::rebuild_fifth(&class, &mut lowest, round).unwrap();
             let (t, found) = timed_collect();
             assert_eq!(found, garbage);
             t

@@ -4,7 +4,7 @@
 use gcrt::gc;
 use gcrt::objects::Value;
 
-use super::{Job, Node, final_collection, node};
+use super::{Job, Node, btree, final_collection, node};
 
 /// `cycles`: objects in two-node cycles, dropped as soon as made, in 100 batches; the
 /// automatic collections free them.
@@ -75,15 +75,6 @@ impl Job for Ring {
     }
 }
 
-fn btree_node(class: &Value, keys: Vec<Value>, parent: &Value) -> Result<Value, String> {
-    let e = |e: gcrt::objects::Error| e.to_string();
-    let node = class.instantiate().map_err(e)?;
-    node.set_attr("keys", Value::list(keys)).map_err(e)?;
-    node.set_attr("children", Value::list([])).map_err(e)?;
-    node.set_attr("parent", parent.clone()).map_err(e)?;
-    Ok(node)
-}
-
 /// `btree`: a B-tree of 16-key nodes whose nodes are instances with `keys`, `children` and
 /// `parent`; each round rebuilds every fifth node above the leaves, with new leaves.
 pub(crate) struct Btree {
@@ -93,87 +84,17 @@ pub(crate) struct Btree {
     rounds: u64,
 }
 
-const ORDER: usize = 16;
-
 impl Btree {
     pub(crate) fn new(keys: u64, rounds: u64) -> Btree {
         let class = Value::class("BTreeNode");
-        let leaves: Vec<Value> = (0..keys as i64)
-            .collect::<Vec<_>>()
-            .chunks(ORDER)
-            .map(|c| {
-                btree_node(
-                    &class,
-                    c.iter().map(|&k| Value::from(k)).collect(),
-                    &Value::none(),
-                )
-            })
-            .collect::<Result<_, _>>()
-            .expect("building nodes cannot fail");
-        let lowest = level_over(&class, &leaves);
-        let mut level = lowest.clone();
-        while level.len() > 1 {
-            level = level_over(&class, &level);
-        }
+        let (root, lowest) = btree::build(&class, keys as i64).expect("building nodes cannot fail");
         Btree {
             class,
-            _root: level.pop().unwrap_or_default(),
+            _root: root,
             lowest,
             rounds,
         }
     }
-
-    fn rebuild_fifth(&mut self, round: u64) -> Result<(), String> {
-        let e = |e: gcrt::objects::Error| e.to_string();
-        for (i, slot) in self.lowest.iter_mut().enumerate() {
-            if !(i as u64 + round).is_multiple_of(5) {
-                continue;
-            }
-            let parent = slot.get_attr("parent").map_err(e)?;
-            let keys = slot.get_attr("keys").map_err(e)?.to_vec().map_err(e)?;
-            let fresh = btree_node(&self.class, keys, &parent)?;
-            let children = fresh.get_attr("children").map_err(e)?;
-            for leaf in slot.get_attr("children").map_err(e)?.to_vec().map_err(e)? {
-                let keys = leaf.get_attr("keys").map_err(e)?.to_vec().map_err(e)?;
-                children
-                    .append(btree_node(&self.class, keys, &fresh)?)
-                    .map_err(e)?;
-            }
-            if let Value::Instance(_) = parent {
-                let siblings = parent.get_attr("children").map_err(e)?;
-                for j in 0..siblings.len().map_err(e)? as i64 {
-                    if siblings.get_item(&Value::from(j)).map_err(e)?.is(slot) {
-                        siblings
-                            .set_item(Value::from(j), fresh.clone())
-                            .map_err(e)?;
-                    }
-                }
-            }
-            *slot = fresh;
-        }
-        Ok(())
-    }
-}
-
-fn level_over(class: &Value, children: &[Value]) -> Vec<Value> {
-    children
-        .chunks(ORDER)
-        .map(|chunk| {
-            let first = |n: &Value| {
-                n.get_attr("keys")
-                    .and_then(|k| k.get_item(&Value::from(0)))
-                    .unwrap_or_default()
-            };
-            let node = btree_node(class, chunk.iter().map(first).collect(), &Value::none())
-                .expect("building nodes cannot fail");
-            let list = node.get_attr("children").unwrap_or_default();
-            for c in chunk {
-                let _ = c.set_attr("parent", node.clone());
-                let _ = list.append(c.clone());
-            }
-            node
-        })
-        .collect()
 }
 
 impl Job for Btree {
@@ -183,7 +104,8 @@ impl Job for Btree {
 
     fn run(&mut self, tick: &mut dyn FnMut(u64)) -> Result<String, String> {
         for round in 1..=self.rounds {
-            self.rebuild_fifth(round)?;
+            btree::rebuild_fifth(&self.class, &mut self.lowest, round)
+                .map_err(|e| e.to_string())?;
             tick(1);
         }
         Ok(format!(

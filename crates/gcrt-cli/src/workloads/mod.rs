@@ -2,6 +2,7 @@
 //! two phases: a set-up (its long-lived objects, which `--freeze-after-setup` moves to the
 //! permanent generation) and the measured run, which reports its progress in steps.
 
+pub(crate) mod btree;
 mod graphs;
 pub(crate) mod lisp;
 
