@@ -55,6 +55,7 @@ pub use gencollect as gc;
 pub use objects;
 pub use refcount::{
     AnyGc, ByAddress, Finalize, Gc, Identity, ObjPtr, Trace, Tracer, Visitor, Weak, WeakRef,
+    coerce_gc,
 };
 
 /// The README's examples, compiled and run as doctests so they never rot.

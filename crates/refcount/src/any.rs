@@ -91,7 +91,7 @@ impl AnyGc {
     }
 }
 
-impl<T: Trace + 'static> From<Gc<T>> for AnyGc {
+impl<T: ?Sized> From<Gc<T>> for AnyGc {
     fn from(gc: Gc<T>) -> AnyGc {
         let obj = Gc::as_obj(&gc);
         core::mem::forget(gc);
@@ -128,13 +128,13 @@ impl core::hash::Hash for AnyGc {
     }
 }
 
-impl<T: Trace + 'static> PartialEq<Gc<T>> for AnyGc {
+impl<T: ?Sized> PartialEq<Gc<T>> for AnyGc {
     fn eq(&self, other: &Gc<T>) -> bool {
         self.obj == Gc::as_obj(other)
     }
 }
 
-impl<T: Trace + 'static> PartialEq<AnyGc> for Gc<T> {
+impl<T: ?Sized> PartialEq<AnyGc> for Gc<T> {
     fn eq(&self, other: &AnyGc) -> bool {
         Gc::as_obj(self) == other.obj
     }

@@ -6,7 +6,6 @@ use core::ops::Deref;
 
 use crate::any::AnyGc;
 use crate::gc::Gc;
-use crate::trace::Trace;
 use crate::weak::Weak;
 
 mod sealed {
@@ -20,8 +19,8 @@ pub trait Identity: sealed::Sealed {
     fn identity(&self) -> usize;
 }
 
-impl<T: Trace + 'static> sealed::Sealed for Gc<T> {}
-impl<T: Trace + 'static> Identity for Gc<T> {
+impl<T: ?Sized> sealed::Sealed for Gc<T> {}
+impl<T: ?Sized> Identity for Gc<T> {
     fn identity(&self) -> usize {
         Gc::addr(self)
     }
@@ -34,8 +33,8 @@ impl Identity for AnyGc {
     }
 }
 
-impl<T: Trace + 'static> sealed::Sealed for Weak<T> {}
-impl<T: Trace + 'static> Identity for Weak<T> {
+impl<T: ?Sized> sealed::Sealed for Weak<T> {}
+impl<T: ?Sized> Identity for Weak<T> {
     fn identity(&self) -> usize {
         self.addr()
     }
@@ -95,7 +94,7 @@ impl<P> Deref for ByAddress<P> {
     }
 }
 
-impl<T: Trace + 'static> Gc<T> {
+impl<T: ?Sized> Gc<T> {
     /// Feeds the object's identity (not its value) to `state`: for hashing handles by
     /// address in a hand-written `Hash` ([`ByAddress`] does it for you).
     ///

@@ -297,16 +297,17 @@ impl<'a> Tracer<'a> {
 
     /// Reports one strong handle owned by the value being traced.
     #[inline]
-    pub fn visit<T: Trace + 'static>(&mut self, gc: &Gc<T>) {
+    pub fn visit<T: ?Sized>(&mut self, gc: &Gc<T>) {
         let obj = Gc::as_obj(gc);
+        // SAFETY: the handle holds the object's memory.
+        let has_ext = || unsafe { obj.has_ext() };
         match &mut self.sink {
-            // An object of a type that does not need tracing is never tracked, so never in
-            // the counted set; one that does always has the extension.
-            Sink::Counter(c) if T::needs_trace() => {
-                // SAFETY: the handle holds the object; `needs_trace` means it has an extension.
+            // An object without the extension is never tracked, so never in the counted set.
+            Sink::Counter(c) if has_ext() => {
+                // SAFETY: the handle holds the object, which has an extension.
                 unsafe { c.visit_ext(obj) }
             }
-            Sink::Remap(c) if T::needs_trace() => {
+            Sink::Remap(c) if has_ext() => {
                 // SAFETY: as above.
                 unsafe { c.visit_ext_remapped(obj) }
             }
@@ -446,7 +447,7 @@ unsafe impl Trace for str {
 }
 
 // SAFETY: a `Gc` owns exactly one strong handle: itself.
-unsafe impl<T: Trace + 'static> Trace for Gc<T> {
+unsafe impl<T: ?Sized> Trace for Gc<T> {
     #[inline(always)]
     fn trace(&self, tracer: &mut Tracer<'_>) {
         tracer.visit(self);
@@ -467,7 +468,7 @@ unsafe impl<T: Trace + 'static> Trace for Gc<T> {
 }
 
 // SAFETY: a weak handle is not a strong reference and is never reported.
-unsafe impl<T: Trace + 'static> Trace for Weak<T> {
+unsafe impl<T: ?Sized> Trace for Weak<T> {
     #[inline(always)]
     fn trace(&self, _: &mut Tracer<'_>) {}
     #[inline(always)]

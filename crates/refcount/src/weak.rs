@@ -6,7 +6,6 @@ use core::ptr::NonNull;
 use crate::gc::Gc;
 use crate::header::{Header, ObjPtr, flags};
 use crate::heap::try_with_heap;
-use crate::trace::Trace;
 
 /// A weak handle: refers to an object without keeping its value alive.
 ///
@@ -24,13 +23,13 @@ use crate::trace::Trace;
 /// assert!(weak.upgrade().is_none());
 /// assert!(Weak::<i32>::new().upgrade().is_none());
 /// ```
-pub struct Weak<T: Trace + 'static> {
-    // `None` for `Weak::new()`, which points nowhere.
-    ptr: Option<NonNull<Header>>,
+pub struct Weak<T: ?Sized> {
+    // The value, as in `Gc`; `None` for `Weak::new()`, which points nowhere.
+    ptr: Option<NonNull<T>>,
     _marker: core::marker::PhantomData<T>,
 }
 
-impl<T: Trace + 'static> Weak<T> {
+impl<T> Weak<T> {
     /// A weak handle that points nowhere: `upgrade` always returns `None`.
     pub const fn new() -> Weak<T> {
         Weak {
@@ -40,18 +39,29 @@ impl<T: Trace + 'static> Weak<T> {
     }
 
     pub(crate) fn from_obj(obj: ObjPtr) -> Weak<T> {
+        // SAFETY: the value is 16 bytes past a non-null header, in the same allocation.
+        Weak::from_ptr(unsafe { NonNull::new_unchecked(obj.value::<T>()) })
+    }
+}
+
+impl<T: ?Sized> Weak<T> {
+    /// A weak handle to the object whose value `ptr` points to (taking no reference).
+    pub(crate) fn from_ptr(ptr: NonNull<T>) -> Weak<T> {
         Weak {
-            ptr: Some(obj.0),
+            ptr: Some(ptr),
             _marker: core::marker::PhantomData,
         }
     }
 
     fn obj(&self) -> Option<ObjPtr> {
-        self.ptr.map(ObjPtr)
+        // SAFETY: as in `Gc::as_obj`: the header is 16 bytes before the value.
+        self.ptr
+            .map(|p| ObjPtr(unsafe { p.cast::<Header>().sub(1) }))
     }
 
     /// A strong handle if the value is still alive.
     pub fn upgrade(&self) -> Option<Gc<T>> {
+        let ptr = self.ptr?;
         let obj = self.obj()?;
         // SAFETY: this weak handle holds the memory.
         unsafe {
@@ -60,7 +70,7 @@ impl<T: Trace + 'static> Weak<T> {
             }
             obj.inc_strong();
         }
-        Some(Gc::from_obj(obj))
+        Some(Gc::from_ptr(ptr))
     }
 
     /// Number of strong handles (0 once the value is gone).
@@ -124,11 +134,11 @@ impl<T: Trace + 'static> Weak<T> {
     /// assert!(Gc::downgrade(&a).ptr_eq(&Gc::downgrade(&a)));
     /// ```
     pub fn ptr_eq(&self, other: &Weak<T>) -> bool {
-        self.ptr == other.ptr
+        self.obj() == other.obj()
     }
 }
 
-impl<T: Trace + 'static> Clone for Weak<T> {
+impl<T: ?Sized> Clone for Weak<T> {
     fn clone(&self) -> Weak<T> {
         if let Some(obj) = self.obj() {
             obj.inc_weak();
@@ -140,19 +150,19 @@ impl<T: Trace + 'static> Clone for Weak<T> {
     }
 }
 
-impl<T: Trace + 'static> Default for Weak<T> {
+impl<T> Default for Weak<T> {
     fn default() -> Weak<T> {
         Weak::new()
     }
 }
 
-impl<T: Trace + 'static> fmt::Debug for Weak<T> {
+impl<T: ?Sized> fmt::Debug for Weak<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("(Weak)")
     }
 }
 
-impl<T: Trace + 'static> Drop for Weak<T> {
+impl<T: ?Sized> Drop for Weak<T> {
     fn drop(&mut self) {
         if let Some(obj) = self.obj() {
             // SAFETY: this handle owns one weak reference.

@@ -7,7 +7,7 @@ mod parts;
 
 pub use layout::SetLayout;
 
-use crate::header::{ObjPtr, flags};
+use crate::header::{ObjPtr, Stored, flags};
 use crate::heap::{Heap, PREFETCH_AHEAD};
 use crate::trace::{Trace, Tracer};
 
@@ -305,7 +305,7 @@ impl EdgeCounter {
     ///
     /// # Safety
     /// As for `count_entries`, and the object at `k` exists and is a `T`.
-    pub(crate) unsafe fn count_run<T: Trace + 'static>(
+    pub(crate) unsafe fn count_run<T: Stored>(
         &mut self,
         heap: &Heap,
         list: usize,
@@ -351,7 +351,7 @@ impl EdgeCounter {
     ///
     /// # Safety
     /// As for `count_pure_entries`, and the object at `k` exists and is a `T`.
-    pub(crate) unsafe fn count_pure_run<T: Trace + 'static>(
+    pub(crate) unsafe fn count_pure_run<T: Stored>(
         &mut self,
         objs: &[ObjPtr],
         k: usize,
@@ -387,7 +387,7 @@ impl EdgeCounter {
     /// # Safety
     /// `obj` is alive and tracked, of type `T`, and frees are deferred.
     #[inline(always)]
-    unsafe fn count_object<T: Trace + 'static>(&mut self, obj: ObjPtr, e: usize) {
+    unsafe fn count_object<T: Stored>(&mut self, obj: ObjPtr, e: usize) {
         // SAFETY: per the caller.
         unsafe {
             let f = obj.ext_flags();
@@ -405,7 +405,7 @@ impl EdgeCounter {
                 // destructor runs. Immortal: always reachable.
                 push_rare(&mut self.tables.pinned, e);
             }
-            (*obj.value::<T>()).trace(&mut self.tracer());
+            (*T::value(obj)).trace(&mut self.tracer());
             if self.hold {
                 // After the trace: an object whose trace panicked holds nothing. Only a trace
                 // that runs user code can have changed the count meanwhile.

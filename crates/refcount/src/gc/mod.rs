@@ -4,7 +4,7 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use crate::finalize::Finalize;
-use crate::header::{IMMORTAL, ObjPtr, TypeInfo, VTable, box_layout, flags};
+use crate::header::{Header, IMMORTAL, ObjPtr, TypeInfo, VTable, box_layout, flags};
 use crate::heap::try_with_heap;
 use crate::trace::Trace;
 use crate::weak::Weak;
@@ -13,6 +13,10 @@ use crate::weak::Weak;
 mod cow;
 // An object made with a weak handle to itself (`new_cyclic`).
 mod cyclic;
+// Raw pointers to values, and the coercion to unsized types built on them.
+mod raw;
+// Handles to slices and strings.
+mod slices;
 // The standard traits (`Deref`, `Clone`, `Drop`, formatting, comparisons, `From`, ...).
 mod traits;
 
@@ -88,8 +92,14 @@ macro_rules! new_in {
 /// let shapes: Vec<Gc<Box<dyn Shape>>> = vec![Gc::new(Box::new(Square(2.0)))];
 /// assert_eq!(shapes[0].area(), 4.0);
 /// ```
-pub struct Gc<T: Trace + 'static> {
-    ptr: NonNull<crate::header::Header>,
+// No bound on `T`, as on `Rc`: a type that holds a `Gc` of itself can then be generic
+// without repeating `Trace` bounds on its declaration. Everything a handle does without
+// knowing `T` it learns from the object's header (its type descriptor), so handles of
+// unsized types work too.
+pub struct Gc<T: ?Sized> {
+    // The value, 16 bytes past the object's header (for an unsized `T`, with its length or
+    // vtable). It keeps the whole allocation's provenance: the header is reached from it.
+    ptr: NonNull<T>,
     _marker: PhantomData<T>,
 }
 
@@ -157,76 +167,6 @@ impl<T: Trace + 'static> Gc<T> {
             unsafe { Gc::as_obj(&gc).set_flags(flags::MAY_TRACK) };
         }
         gc
-    }
-
-    /// Tracks an object that is not tracked (created by [`Gc::new_untracked`], or left
-    /// untracked by [`Gc::new`] because it could not be part of a cycle): the cycle
-    /// collector sees it from now on, in generation 0. Does nothing if it is tracked
-    /// already, if its type never needs tracing ([`Trace::needs_trace`] is `false`), if the
-    /// handle is dead, or after the thread's heap was destroyed.
-    pub fn track(this: &Gc<T>) {
-        if !T::needs_trace() || Gc::is_dead(this) {
-            return;
-        }
-        let obj = Gc::as_obj(this);
-        // SAFETY: this handle holds the memory; a type that needs tracing always has the
-        // extension, and an untracked object is in no list.
-        unsafe {
-            if obj.flags() & flags::TRACKED == 0 && !Gc::is_immortal(this) {
-                try_with_heap(|h| h.track(obj, 0));
-                // Never analysed while untracked: the next full collection must.
-                obj.set_dirty();
-            }
-        }
-    }
-
-    /// Stops tracking the object (CPython's `PyObject_GC_UnTrack`), for a container that
-    /// holds nothing that could be part of a cycle any more, as CPython untracks dicts
-    /// whose keys and values are all atomic. Returns whether it was untracked.
-    ///
-    /// It is memory-safe whatever the object holds: a cycle through an untracked object is
-    /// never collected (a leak) until [`Gc::track`] tracks it again. Does nothing (returns
-    /// `false`) for an object not tracked, or one the running collection is working on
-    /// (from a `Trace` impl, a finalizer or a callback during a collection).
-    ///
-    /// ```
-    /// use core::cell::RefCell;
-    /// use refcount::Gc;
-    /// let v = Gc::new(RefCell::new(Vec::<Gc<u8>>::new()));
-    /// assert!(Gc::is_tracked(&v));
-    /// assert!(Gc::untrack(&v));
-    /// assert!(!Gc::is_tracked(&v));
-    /// ```
-    pub fn untrack(this: &Gc<T>) -> bool {
-        if !T::needs_trace() {
-            return false;
-        }
-        let obj = Gc::as_obj(this);
-        // SAFETY: this handle holds the memory; a type that needs tracing has the extension.
-        let f = unsafe { obj.flags() };
-        let list = (f & flags::LIST_MASK) as usize;
-        if f & flags::TRACKED == 0
-            || list > crate::heap::PERMANENT
-            || crate::heap::is_analysed(f)
-            || Gc::is_dead(this)
-        {
-            return false;
-        }
-        // SAFETY: this handle holds the memory; the object is in a generation's list that no
-        // collection is working on.
-        unsafe { crate::heap::untrack(obj) };
-        true
-    }
-
-    /// Whether the object is tracked by the cycle collector (CPython's `gc.is_tracked`).
-    ///
-    /// ```
-    /// use refcount::Gc;
-    /// assert!(!Gc::is_tracked(&Gc::new(5)), "an atomic value is never tracked");
-    /// ```
-    pub fn is_tracked(this: &Gc<T>) -> bool {
-        // SAFETY: this handle holds the memory; only a type that needs tracing has flags.
-        T::needs_trace() && unsafe { Gc::as_obj(this).flags() } & flags::TRACKED != 0
     }
 
     /// Moves `value` onto the heap with a finalizer: [`Finalize::finalize`] runs once before
@@ -333,20 +273,6 @@ impl<T: Trace + 'static> Gc<T> {
         Gc::from_obj(obj)
     }
 
-    #[inline(always)]
-    pub(crate) fn from_obj(obj: ObjPtr) -> Gc<T> {
-        Gc {
-            ptr: obj.0,
-            _marker: PhantomData,
-        }
-    }
-
-    /// The raw object pointer behind this handle (no reference is added).
-    #[inline(always)]
-    pub fn as_obj(this: &Gc<T>) -> ObjPtr {
-        ObjPtr(this.ptr)
-    }
-
     /// Creates a handle from a raw object pointer, adding one strong reference.
     ///
     /// Returns `None` if the object's type is not `T` or its value is no longer alive.
@@ -362,6 +288,161 @@ impl<T: Trace + 'static> Gc<T> {
             obj.inc_strong();
         }
         Some(Gc::from_obj(obj))
+    }
+
+    /// Returns the value if this is the only strong handle; otherwise gives the handle back.
+    ///
+    /// Weak handles to the object stop upgrading, as with `Rc::try_unwrap`.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// let a = Gc::new(String::from("v"));
+    /// assert_eq!(Gc::try_unwrap(a).unwrap(), "v");
+    /// let b = Gc::new(1);
+    /// let c = b.clone();
+    /// assert!(Gc::try_unwrap(b).is_err());
+    /// # drop(c);
+    /// ```
+    pub fn try_unwrap(this: Gc<T>) -> Result<T, Gc<T>> {
+        let obj = Gc::as_obj(&this);
+        // An object the collector is analysing (reachable only from a `Trace` impl) keeps its
+        // place in the lists: the analysis identifies objects by position.
+        // SAFETY: this handle holds the memory.
+        let (strong, f) = unsafe { (obj.strong(), obj.flags()) };
+        if strong != 1 || Gc::is_dead(&this) || crate::heap::is_analysed(f) {
+            return Err(this);
+        }
+        core::mem::forget(this);
+        // SAFETY: last strong handle: read the value out, then release the rest of the
+        // object exactly as a drop would, minus dropping the value.
+        unsafe {
+            let value = obj.value::<T>().read();
+            obj.set_strong(0);
+            // The referent is gone as far as weak references are concerned: their callbacks
+            // run now, and the registry must not outlive the address.
+            crate::heap::forget_referent(obj);
+            crate::heap::untrack(obj);
+            crate::heap::note_death(obj);
+            obj.set_flags(flags::DEAD);
+            crate::weak::drop_weak_raw(obj);
+            Ok(value)
+        }
+    }
+
+    /// Returns the value if this is the only strong handle, dropping the handle otherwise.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// assert_eq!(Gc::into_inner(Gc::new(4)), Some(4));
+    /// ```
+    pub fn into_inner(this: Gc<T>) -> Option<T> {
+        Gc::try_unwrap(this).ok()
+    }
+}
+
+impl<T> Gc<T> {
+    #[inline(always)]
+    pub(crate) fn from_obj(obj: ObjPtr) -> Gc<T> {
+        Gc {
+            // SAFETY: the value is 16 bytes past a non-null header, in the same allocation.
+            ptr: unsafe { NonNull::new_unchecked(obj.value::<T>()) },
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> Gc<T> {
+    /// The handle to the object whose value `ptr` points to, taking over a strong reference
+    /// the caller owns.
+    #[inline(always)]
+    pub(crate) fn from_ptr(ptr: NonNull<T>) -> Gc<T> {
+        Gc {
+            ptr,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The raw object pointer behind this handle (no reference is added).
+    #[inline(always)]
+    pub fn as_obj(this: &Gc<T>) -> ObjPtr {
+        // SAFETY: the header is 16 bytes before the value, in the same allocation, and the
+        // handle's pointer has the allocation's provenance.
+        ObjPtr(unsafe { this.ptr.cast::<Header>().sub(1) })
+    }
+
+    /// Whether the object's type needs tracing (its descriptor's `Trace::needs_trace`).
+    #[inline]
+    fn needs_trace(this: &Gc<T>) -> bool {
+        // SAFETY: this handle holds the memory.
+        (unsafe { Gc::as_obj(this).type_info() }.needs_trace)()
+    }
+
+    /// Tracks an object that is not tracked (created by [`Gc::new_untracked`], or left
+    /// untracked by [`Gc::new`] because it could not be part of a cycle): the cycle
+    /// collector sees it from now on, in generation 0. Does nothing if it is tracked
+    /// already, if its type never needs tracing ([`Trace::needs_trace`] is `false`), if the
+    /// handle is dead, or after the thread's heap was destroyed.
+    pub fn track(this: &Gc<T>) {
+        if !Gc::needs_trace(this) || Gc::is_dead(this) {
+            return;
+        }
+        let obj = Gc::as_obj(this);
+        // SAFETY: this handle holds the memory; a type that needs tracing always has the
+        // extension, and an untracked object is in no list.
+        unsafe {
+            if obj.flags() & flags::TRACKED == 0 && !Gc::is_immortal(this) {
+                try_with_heap(|h| h.track(obj, 0));
+                // Never analysed while untracked: the next full collection must.
+                obj.set_dirty();
+            }
+        }
+    }
+
+    /// Stops tracking the object (CPython's `PyObject_GC_UnTrack`), for a container that
+    /// holds nothing that could be part of a cycle any more, as CPython untracks dicts
+    /// whose keys and values are all atomic. Returns whether it was untracked.
+    ///
+    /// It is memory-safe whatever the object holds: a cycle through an untracked object is
+    /// never collected (a leak) until [`Gc::track`] tracks it again. Does nothing (returns
+    /// `false`) for an object not tracked, or one the running collection is working on
+    /// (from a `Trace` impl, a finalizer or a callback during a collection).
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::Gc;
+    /// let v = Gc::new(RefCell::new(Vec::<Gc<u8>>::new()));
+    /// assert!(Gc::is_tracked(&v));
+    /// assert!(Gc::untrack(&v));
+    /// assert!(!Gc::is_tracked(&v));
+    /// ```
+    pub fn untrack(this: &Gc<T>) -> bool {
+        let obj = Gc::as_obj(this);
+        // SAFETY: this handle holds the memory (an object without extension has no flags,
+        // so it reads as untracked).
+        let f = unsafe { obj.flags() };
+        let list = (f & flags::LIST_MASK) as usize;
+        if f & flags::TRACKED == 0
+            || list > crate::heap::PERMANENT
+            || crate::heap::is_analysed(f)
+            || Gc::is_dead(this)
+        {
+            return false;
+        }
+        // SAFETY: this handle holds the memory; the object is in a generation's list that no
+        // collection is working on.
+        unsafe { crate::heap::untrack(obj) };
+        true
+    }
+
+    /// Whether the object is tracked by the cycle collector (CPython's `gc.is_tracked`).
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// assert!(!Gc::is_tracked(&Gc::new(5)), "an atomic value is never tracked");
+    /// ```
+    pub fn is_tracked(this: &Gc<T>) -> bool {
+        // SAFETY: this handle holds the memory; an object without extension has no flags.
+        (unsafe { Gc::as_obj(this).flags() } & flags::TRACKED) != 0
     }
 
     /// Number of strong handles to this object (`usize::MAX` for an immortal object).
@@ -418,7 +499,8 @@ impl<T: Trace + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn ptr_eq(a: &Gc<T>, b: &Gc<T>) -> bool {
-        a.ptr == b.ptr
+        // The addresses only: two handles to one object may carry different vtables.
+        Gc::as_obj(a) == Gc::as_obj(b)
     }
 
     /// The object's address: its identity, the same as [`ObjPtr::addr`] of the object
@@ -449,13 +531,10 @@ impl<T: Trace + 'static> Gc<T> {
     /// every full collection from then on.
     #[inline]
     pub fn as_ptr(this: &Gc<T>) -> *const T {
-        let obj = Gc::as_obj(this);
-        if T::needs_trace() {
-            // SAFETY: this handle holds the memory; objects of types that need tracing
-            // have the extension.
-            unsafe { obj.set_flags(flags::EXPOSED) };
-        }
-        obj.value::<T>()
+        // SAFETY: this handle holds the memory; `set_flags` does nothing to an object
+        // without extension, which is never tracked.
+        unsafe { Gc::as_obj(this).set_flags(flags::EXPOSED) };
+        this.ptr.as_ptr()
     }
 
     /// Creates a [`Weak`] handle to this object.
@@ -469,9 +548,8 @@ impl<T: Trace + 'static> Gc<T> {
     /// assert!(w.upgrade().is_none());
     /// ```
     pub fn downgrade(this: &Gc<T>) -> Weak<T> {
-        let obj = Gc::as_obj(this);
-        obj.inc_weak();
-        Weak::from_obj(obj)
+        Gc::as_obj(this).inc_weak();
+        Weak::from_ptr(this.ptr)
     }
 
     /// Whether the collector has dropped this object's value (see [dead handles](Gc#dead-handles)).
@@ -482,9 +560,8 @@ impl<T: Trace + 'static> Gc<T> {
     /// ```
     #[inline]
     pub fn is_dead(this: &Gc<T>) -> bool {
-        // SAFETY: this handle holds the memory.
-        T::needs_trace()
-            && unsafe { Gc::as_obj(this).flags() } & (flags::DEAD | flags::DROPPING) != 0
+        // SAFETY: this handle holds the memory; only objects with extension can be dead.
+        (unsafe { Gc::as_obj(this).flags() } & (flags::DEAD | flags::DROPPING)) != 0
     }
 
     /// The value, or `None` for a dead handle.
@@ -501,7 +578,7 @@ impl<T: Trace + 'static> Gc<T> {
         } else {
             // SAFETY: alive value; the handle keeps it alive for the borrow's lifetime
             // (the collector only drops values of objects no live reference reaches).
-            Some(unsafe { &*Gc::as_obj(this).value::<T>() })
+            Some(unsafe { this.ptr.as_ref() })
         }
     }
 
@@ -510,23 +587,16 @@ impl<T: Trace + 'static> Gc<T> {
     /// while `this` is borrowed). One read of the flags, for both, on the common path.
     #[inline(always)]
     fn accessible(this: &Gc<T>) -> bool {
-        if !T::needs_trace() {
-            return true;
-        }
         let obj = Gc::as_obj(this);
-        // SAFETY: this handle holds the memory; a type that needs tracing has the extension.
-        let f = unsafe { obj.ext_flags() };
-        f & (flags::DEAD | flags::LOANED | flags::DROPPING) == 0 || Gc::<T>::accessible_slow(obj, f)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn accessible_slow(obj: ObjPtr, f: u32) -> bool {
-        if f & flags::LOANED != 0 {
-            // SAFETY: a handle to the object is borrowed, so its memory is held.
-            unsafe { obj.clear_flags(flags::LOANED) };
+        // SAFETY: this handle holds the memory; only an object with extension can be dead,
+        // dropping or lent.
+        unsafe {
+            if !obj.has_ext() {
+                return true;
+            }
+            let f = obj.ext_flags();
+            f & (flags::DEAD | flags::LOANED | flags::DROPPING) == 0 || accessible_slow(obj, f)
         }
-        f & (flags::DEAD | flags::DROPPING) == 0
     }
 
     /// Whether the object is immortal.
@@ -552,10 +622,12 @@ impl<T: Trace + 'static> Gc<T> {
         // SAFETY: this handle holds the memory.
         let unique = unsafe { obj.strong() } == 1 && obj.weak_count_raw() == 1;
         if unique && !Gc::is_dead(this) {
-            if T::needs_trace() {
+            // SAFETY: this handle holds the memory.
+            let ty = unsafe { obj.type_info() };
+            if (ty.needs_trace)() {
                 // `&mut` access may change the handles of an object left untracked because
                 // they could not change: it is tracked from now on.
-                if T::frozen() {
+                if (ty.frozen)() {
                     Gc::track(this);
                 }
                 // The `&mut` may outlive this call while collections run (a `Gc::new` in the
@@ -565,65 +637,26 @@ impl<T: Trace + 'static> Gc<T> {
                 unsafe { obj.set_flags(flags::LOANED) };
             }
             // SAFETY: no other handle exists, so no other reference to the value can exist.
-            Some(unsafe { &mut *obj.value::<T>() })
+            Some(unsafe { this.ptr.as_mut() })
         } else {
             None
         }
     }
+}
 
-    /// Returns the value if this is the only strong handle; otherwise gives the handle back.
-    ///
-    /// Weak handles to the object stop upgrading, as with `Rc::try_unwrap`.
-    ///
-    /// ```
-    /// use refcount::Gc;
-    /// let a = Gc::new(String::from("v"));
-    /// assert_eq!(Gc::try_unwrap(a).unwrap(), "v");
-    /// let b = Gc::new(1);
-    /// let c = b.clone();
-    /// assert!(Gc::try_unwrap(b).is_err());
-    /// # drop(c);
-    /// ```
-    pub fn try_unwrap(this: Gc<T>) -> Result<T, Gc<T>> {
-        let obj = Gc::as_obj(&this);
-        // An object the collector is analysing (reachable only from a `Trace` impl) keeps its
-        // place in the lists: the analysis identifies objects by position.
-        // SAFETY: this handle holds the memory.
-        let (strong, f) = unsafe { (obj.strong(), obj.flags()) };
-        if strong != 1 || Gc::is_dead(&this) || crate::heap::is_analysed(f) {
-            return Err(this);
-        }
-        core::mem::forget(this);
-        // SAFETY: last strong handle: read the value out, then release the rest of the
-        // object exactly as a drop would, minus dropping the value.
-        unsafe {
-            let value = obj.value::<T>().read();
-            obj.set_strong(0);
-            // The referent is gone as far as weak references are concerned: their callbacks
-            // run now, and the registry must not outlive the address.
-            crate::heap::forget_referent(obj);
-            crate::heap::untrack(obj);
-            crate::heap::note_death(obj);
-            obj.set_flags(flags::DEAD);
-            crate::weak::drop_weak_raw(obj);
-            Ok(value)
-        }
+#[cold]
+#[inline(never)]
+fn accessible_slow(obj: ObjPtr, f: u32) -> bool {
+    if f & flags::LOANED != 0 {
+        // SAFETY: a handle to the object is borrowed, so its memory is held.
+        unsafe { obj.clear_flags(flags::LOANED) };
     }
-
-    /// Returns the value if this is the only strong handle, dropping the handle otherwise.
-    ///
-    /// ```
-    /// use refcount::Gc;
-    /// assert_eq!(Gc::into_inner(Gc::new(4)), Some(4));
-    /// ```
-    pub fn into_inner(this: Gc<T>) -> Option<T> {
-        Gc::try_unwrap(this).ok()
-    }
+    f & (flags::DEAD | flags::DROPPING) == 0
 }
 
 /// Whether every object `value` holds a handle to is untracked.
 #[inline]
-fn referents_untracked<T: Trace>(value: &T) -> bool {
+fn referents_untracked<T: Trace + ?Sized>(value: &T) -> bool {
     struct Check(bool);
     impl crate::trace::Visitor for Check {
         #[inline]

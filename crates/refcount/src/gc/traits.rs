@@ -11,16 +11,15 @@ use super::{Gc, dead_handle, referents_untracked};
 use crate::header::VTable;
 use crate::trace::Trace;
 
-impl<T: Trace + 'static> Deref for Gc<T> {
+impl<T: ?Sized> Deref for Gc<T> {
     type Target = T;
 
     #[inline(always)]
     fn deref(&self) -> &T {
-        if !Gc::accessible(self) {
-            dead_handle();
+        match Gc::try_deref(self) {
+            Some(v) => v,
+            None => dead_handle(),
         }
-        // SAFETY: the value is alive, and this handle keeps it so for the borrow.
-        unsafe { &*Gc::as_obj(self).value::<T>() }
     }
 }
 
@@ -38,24 +37,24 @@ impl<T: Trace + 'static> Deref for Gc<T> {
 /// assert_eq!(Gc::ref_count(&a), 2);
 /// # drop(b);
 /// ```
-impl<T: Trace + 'static> Clone for Gc<T> {
+impl<T: ?Sized> Clone for Gc<T> {
     #[inline(always)]
     fn clone(&self) -> Gc<T> {
         // SAFETY: this handle holds the memory and a strong count of at least 1.
         unsafe { Gc::as_obj(self).inc_strong() };
-        Gc::from_obj(Gc::as_obj(self))
+        Gc::from_ptr(self.ptr)
     }
 }
 
-impl<T: Trace + 'static> Drop for Gc<T> {
+impl<T: ?Sized> Drop for Gc<T> {
     #[inline(always)]
     fn drop(&mut self) {
         // SAFETY: this handle owns one strong reference and gives it up.
-        unsafe { Gc::as_obj(self).dec_strong_typed::<T>() }
+        unsafe { Gc::as_obj(self).dec_strong() }
     }
 }
 
-impl<T: Trace + 'static + fmt::Debug> fmt::Debug for Gc<T> {
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match Gc::try_deref(self) {
             Some(v) => fmt::Debug::fmt(v, f),
@@ -64,42 +63,42 @@ impl<T: Trace + 'static + fmt::Debug> fmt::Debug for Gc<T> {
     }
 }
 
-impl<T: Trace + 'static + fmt::Display> fmt::Display for Gc<T> {
+impl<T: ?Sized + fmt::Display> fmt::Display for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
     }
 }
 
-impl<T: Trace + 'static> fmt::Pointer for Gc<T> {
+impl<T: ?Sized> fmt::Pointer for Gc<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Pointer::fmt(&Gc::as_obj(self).value::<T>().cast_const(), f)
+        fmt::Pointer::fmt(&self.ptr.as_ptr().cast_const(), f)
     }
 }
 
-impl<T: Trace + 'static + PartialEq> PartialEq for Gc<T> {
+impl<T: ?Sized + PartialEq> PartialEq for Gc<T> {
     #[inline]
     fn eq(&self, other: &Gc<T>) -> bool {
         **self == **other
     }
 }
 
-impl<T: Trace + 'static + Eq> Eq for Gc<T> {}
+impl<T: ?Sized + Eq> Eq for Gc<T> {}
 
-impl<T: Trace + 'static + PartialOrd> PartialOrd for Gc<T> {
+impl<T: ?Sized + PartialOrd> PartialOrd for Gc<T> {
     #[inline]
     fn partial_cmp(&self, other: &Gc<T>) -> Option<Ordering> {
         (**self).partial_cmp(&**other)
     }
 }
 
-impl<T: Trace + 'static + Ord> Ord for Gc<T> {
+impl<T: ?Sized + Ord> Ord for Gc<T> {
     #[inline]
     fn cmp(&self, other: &Gc<T>) -> Ordering {
         (**self).cmp(&**other)
     }
 }
 
-impl<T: Trace + 'static + Hash> Hash for Gc<T> {
+impl<T: ?Sized + Hash> Hash for Gc<T> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         (**self).hash(state)
     }
@@ -146,16 +145,16 @@ impl<T: Trace + 'static> From<Box<T>> for Gc<T> {
     }
 }
 
-impl<T: Trace + 'static> Borrow<T> for Gc<T> {
+impl<T: ?Sized> Borrow<T> for Gc<T> {
     fn borrow(&self) -> &T {
         self
     }
 }
 
-impl<T: Trace + 'static> AsRef<T> for Gc<T> {
+impl<T: ?Sized> AsRef<T> for Gc<T> {
     fn as_ref(&self) -> &T {
         self
     }
 }
 
-impl<T: Trace + 'static> Unpin for Gc<T> {}
+impl<T: ?Sized> Unpin for Gc<T> {}

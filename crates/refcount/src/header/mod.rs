@@ -9,8 +9,10 @@ use core::cell::Cell;
 use core::marker::PhantomData;
 
 mod object;
+mod stored;
 
 pub use object::ObjPtr;
+pub(crate) use stored::{SliceOf, Stored, slice_layout, write_len};
 
 use crate::edges::EdgeCounter;
 use crate::finalize::Finalize;
@@ -152,6 +154,13 @@ pub mod flags {
 pub(crate) struct TypeInfo {
     name: fn() -> &'static str,
     type_id: fn() -> TypeId,
+    /// `Trace::needs_trace` of the type, for handles whose static type is unsized.
+    pub(crate) needs_trace: fn() -> bool,
+    /// `Trace::frozen` of the type, likewise.
+    pub(crate) frozen: fn() -> bool,
+    /// [`release_typed`](crate::heap::release_typed) compiled for the type: what dropping
+    /// the last handle runs, whatever the handle's static type.
+    pub(crate) release: unsafe fn(ObjPtr),
     trace: unsafe fn(ObjPtr, &mut Tracer<'_>),
     /// [`Heap::drop_doomed`]'s loop, compiled for the type.
     drop_doomed_run: unsafe fn(&Heap, &[ObjPtr], &mut usize),
@@ -183,10 +192,13 @@ impl core::fmt::Debug for TypeInfo {
 /// Holder of the per-type `TypeInfo` constant.
 pub(crate) struct VTable<T>(PhantomData<T>);
 
-impl<T: Trace + 'static> VTable<T> {
+impl<T: Stored> VTable<T> {
     pub(crate) const INFO: TypeInfo = TypeInfo {
-        name: core::any::type_name::<T>,
-        type_id: TypeId::of::<T>,
+        name: core::any::type_name::<T::Value>,
+        type_id: TypeId::of::<T::Value>,
+        needs_trace: T::needs_trace,
+        frozen: T::frozen,
+        release: crate::heap::release_typed::<T>,
         trace: trace_erased::<T>,
         count_run: EdgeCounter::count_run::<T>,
         count_pure: EdgeCounter::count_pure_run::<T>,
@@ -197,7 +209,7 @@ impl<T: Trace + 'static> VTable<T> {
     };
 }
 
-impl<T: Finalize + 'static> VTable<T> {
+impl<T: Trace + Finalize + 'static> VTable<T> {
     pub(crate) const INFO_FIN: TypeInfo = TypeInfo {
         finalize: Some(finalize_erased::<T>),
         ..VTable::<T>::INFO
@@ -214,22 +226,22 @@ unsafe fn finalize_erased<T: Finalize + 'static>(obj: ObjPtr) {
 
 /// # Safety
 /// `obj` is a live object of type `T` whose value is initialised.
-unsafe fn trace_erased<T: Trace + 'static>(obj: ObjPtr, tracer: &mut Tracer<'_>) {
+unsafe fn trace_erased<T: Stored>(obj: ObjPtr, tracer: &mut Tracer<'_>) {
     // SAFETY: the caller guarantees the value is initialised and of type `T`.
-    let value = unsafe { &*obj.value::<T>() };
+    let value = unsafe { &*T::value(obj) };
     value.trace(tracer);
 }
 
 /// # Safety
 /// `obj` is an object of type `T` whose value is initialised and is dropped now, once.
-unsafe fn drop_erased<T: Trace + 'static>(obj: ObjPtr) {
+unsafe fn drop_erased<T: Stored>(obj: ObjPtr) {
     // SAFETY: the caller guarantees the value is initialised and not used again.
-    unsafe { core::ptr::drop_in_place(obj.value::<T>()) }
+    unsafe { core::ptr::drop_in_place(T::value(obj)) }
 }
 
 /// # Safety
 /// `obj` was allocated by `heap` for a `T` and nothing refers to it any more.
-unsafe fn dealloc_erased<T: Trace + 'static>(obj: ObjPtr, heap: &Heap) {
+unsafe fn dealloc_erased<T: Stored>(obj: ObjPtr, heap: &Heap) {
     // SAFETY: per the caller (memory held until now).
     unsafe { heap.dealloc_typed::<T>(obj, obj.has_ext()) }
 }

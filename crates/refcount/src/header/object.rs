@@ -10,7 +10,7 @@ use super::{
 };
 use crate::edges::EdgeCounter;
 use crate::heap::Heap;
-use crate::trace::{Trace, Tracer};
+use crate::trace::Tracer;
 
 /// An object's identity: a raw, non-owning pointer to it.
 ///
@@ -182,14 +182,15 @@ impl ObjPtr {
         }
     }
 
-    /// Drops one strong reference, freeing the object when it was the last.
+    /// Drops one strong reference, freeing the object when it was the last (through the
+    /// release compiled for its type, which its descriptor holds).
     ///
     /// # Safety
     /// The caller owns one strong reference to the object and gives it up.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn dec_strong(self) {
-        // SAFETY: per the caller; `release` is the untyped release.
-        unsafe { self.dec_strong_with(|obj| crate::heap::release_erased(obj)) }
+        // SAFETY: per the caller; the descriptor's release is the one for the object's type.
+        unsafe { self.dec_strong_with(|obj| (obj.header().ty.release)(obj)) }
     }
 
     /// Drops one strong reference; `release` runs if it was the last.
@@ -377,6 +378,15 @@ impl ObjPtr {
         unsafe { (self.header().ty.drop_doomed_run)(heap, objs, left) }
     }
 
+    /// The object's type descriptor.
+    ///
+    /// # Safety
+    /// The object's memory is held.
+    #[inline(always)]
+    pub(crate) unsafe fn type_info(self) -> &'static TypeInfo {
+        self.header().ty
+    }
+
     /// The type's name (`core::any::type_name`).
     ///
     /// # Safety
@@ -499,11 +509,43 @@ impl ObjPtr {
         let front = head_room(has_ext, align_of::<T>()) - size_of::<Header>();
         // SAFETY: fresh allocation of `box_layout`, which has room for the extension and
         // padding (`front` bytes), the header and the value, each suitably aligned.
+        unsafe { ObjPtr::write_header(mem, front, header) }
+    }
+
+    /// Writes a fresh header `front` bytes into the allocation at `mem` and returns the
+    /// pointer to it.
+    ///
+    /// # Safety
+    /// `mem` is a fresh allocation with room for the header `front` bytes in, aligned there.
+    #[inline(always)]
+    unsafe fn write_header(mem: NonNull<u8>, front: usize, header: Header) -> ObjPtr {
+        // SAFETY: per the caller.
         unsafe {
             let obj = ObjPtr(mem.add(front).cast::<Header>());
             obj.0.as_ptr().write(header);
             obj
         }
+    }
+
+    /// Writes a fresh header (strong 1, implicit weak 1) `front` bytes into `mem`, for an
+    /// object whose layout is not a sized type's (a slice's).
+    ///
+    /// # Safety
+    /// `mem` is a fresh allocation with room for the header `front` bytes in, aligned there,
+    /// and for the extension before it if `has_ext`.
+    pub(crate) unsafe fn init_header_at(
+        mem: NonNull<u8>,
+        front: usize,
+        has_ext: bool,
+        ty: &'static TypeInfo,
+    ) -> ObjPtr {
+        let header = Header {
+            strong: Cell::new(ONE),
+            meta: Cell::new(1 | if has_ext { HAS_EXT } else { 0 }),
+            ty,
+        };
+        // SAFETY: per the caller.
+        unsafe { ObjPtr::write_header(mem, front, header) }
     }
 
     /// Writes a fresh header, a zeroed extension if `has_ext`, and the value.
@@ -568,17 +610,6 @@ impl ObjPtr {
         let n = s - ONE;
         h.strong.set(n);
         n < ONE
-    }
-
-    /// Drops one strong reference of a handle of static type `T`: the typed twin of
-    /// [`dec_strong`](Self::dec_strong), so that the release is inlined for `T`.
-    ///
-    /// # Safety
-    /// The caller owns one strong reference to the object and gives it up.
-    #[inline(always)]
-    pub(crate) unsafe fn dec_strong_typed<T: Trace + 'static>(self) {
-        // SAFETY: per the caller; `release_typed` is the release for type `T`.
-        unsafe { self.dec_strong_with(|obj| crate::heap::release_typed::<T>(obj)) }
     }
 
     #[inline(always)]

@@ -1,5 +1,5 @@
 //! Free lists: per-type caches of object blocks, like CPython's float, tuple, list and dict
-//! free lists. A type asks for one through [`Trace::free_list`]; the blocks of its dead
+//! free lists. A type asks for one through [`Trace::free_list`](crate::Trace::free_list); the blocks of its dead
 //! objects then wait in the list for its next objects instead of going back to the
 //! allocator, up to the list's capacity. Full collections empty every list.
 
@@ -8,8 +8,7 @@ use core::any::TypeId;
 use core::ptr::NonNull;
 
 use super::Heap;
-use crate::header::TypeInfo;
-use crate::trace::Trace;
+use crate::header::{Stored, TypeInfo};
 
 /// Statistics of one type's free list ([`free_list_stats`]).
 ///
@@ -245,7 +244,7 @@ impl FreeLists {
     /// at address `ty` (one type may have several descriptors: with and without a
     /// finalizer, or one per codegen unit).
     #[inline(always)]
-    fn list<T: Trace + 'static>(&mut self, layout: Layout, ty: usize) -> &mut FreeList {
+    fn list<T: Stored>(&mut self, layout: Layout, ty: usize) -> &mut FreeList {
         let slot = ((ty >> 4) ^ (ty >> 10)) % CACHE_SLOTS;
         let (key, i) = self.cache[slot];
         let i = if key == ty {
@@ -261,16 +260,16 @@ impl FreeLists {
     /// The index of type `T`'s list for blocks of `layout`, created on first use.
     #[cold]
     #[inline(never)]
-    fn find<T: Trace + 'static>(&mut self, layout: Layout) -> usize {
+    fn find<T: Stored>(&mut self, layout: Layout) -> usize {
         let n = self.lists.len();
         let i = *self
             .index
-            .entry((TypeId::of::<T>(), layout.size()))
+            .entry((TypeId::of::<T::Value>(), layout.size()))
             .or_insert(n);
         if i == n {
             let capacity = T::free_list().min(MAX_FREE_LIST);
             self.lists.push(FreeList {
-                name: core::any::type_name::<T>(),
+                name: core::any::type_name::<T::Value>(),
                 layout,
                 capacity,
                 blocks: Vec::with_capacity(capacity),
@@ -287,7 +286,7 @@ impl Heap {
     /// Memory for a new object of `T`, a type with a free list: a block from its list, or
     /// from the allocator when the list is empty.
     #[inline]
-    pub(crate) fn alloc_pooled<T: Trace + 'static>(
+    pub(crate) fn alloc_pooled<T: Stored>(
         &self,
         layout: Layout,
         ty: *const TypeInfo,
@@ -309,7 +308,7 @@ impl Heap {
     /// `block` was allocated by this heap for an object of `T` with `layout` and type
     /// descriptor `ty`, and nothing refers to it any more.
     #[inline]
-    pub(crate) unsafe fn dealloc_pooled<T: Trace + 'static>(
+    pub(crate) unsafe fn dealloc_pooled<T: Stored>(
         &self,
         block: NonNull<u8>,
         layout: Layout,

@@ -2,7 +2,7 @@
 //! calls once its analysis has decided, and the drop loop compiled per type.
 
 use super::{Heap, PREFETCH_AHEAD};
-use crate::header::{ObjPtr, flags};
+use crate::header::{ObjPtr, Stored, flags};
 use crate::report::{FirstPanic, Payload};
 
 impl Heap {
@@ -237,11 +237,7 @@ impl Heap {
     ///
     /// # Safety
     /// As for `drop_doomed`; `*left > 0` and `objs[*left - 1]` is a `T`.
-    pub(crate) unsafe fn drop_doomed_run<T: crate::Trace + 'static>(
-        &self,
-        objs: &[ObjPtr],
-        left: &mut usize,
-    ) {
+    pub(crate) unsafe fn drop_doomed_run<T: Stored>(&self, objs: &[ObjPtr], left: &mut usize) {
         // SAFETY: the temporary reference holds the memory.
         let ty = unsafe { objs[*left - 1].type_info_ptr() };
         // Deaths are counted once per run (also if a destructor panics).
@@ -269,7 +265,7 @@ impl Heap {
                 } else {
                     e.flags.set(f | flags::DEAD);
                 }
-                core::ptr::drop_in_place(obj.value::<T>());
+                core::ptr::drop_in_place(T::value(obj));
                 if obj.dec_strong_no_release() {
                     // A destructor of the same garbage may have registered a callback on it.
                     self.fire_weakref_callbacks(obj);

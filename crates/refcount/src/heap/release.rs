@@ -5,7 +5,7 @@
 use scopeguard::ScopeGuard;
 
 use super::{DEPTH_LIMIT, Heap, try_with_heap};
-use crate::header::{Header, ObjPtr, box_layout, flags, head_room};
+use crate::header::{ObjPtr, Stored, flags};
 use crate::report::FirstPanic;
 
 impl Heap {
@@ -98,7 +98,7 @@ impl Heap {
     /// # Safety
     /// As for [`release_slow`](Self::release_slow), and the object's type is `T`.
     #[inline]
-    unsafe fn release_fast<T: crate::Trace + 'static>(&self, obj: ObjPtr) {
+    unsafe fn release_fast<T: Stored>(&self, obj: ObjPtr) {
         let depth = self.depth.get();
         // A type that needs tracing always has the extension: no need to read the header.
         // SAFETY: per the caller, the memory is held.
@@ -146,7 +146,7 @@ impl Heap {
             // The memory is freed on every path, unwinding included, before the depth is
             // left (which may release queued objects).
             let _free = scopeguard::guard((), free);
-            core::ptr::drop_in_place(obj.value::<T>());
+            core::ptr::drop_in_place(T::value(obj));
         }
     }
 
@@ -218,39 +218,19 @@ impl Heap {
     /// No strong or weak reference remains, the value is dropped, and `has_ext` says whether
     /// the object has an extension.
     #[inline(always)]
-    pub(crate) unsafe fn dealloc_typed<T: crate::Trace + 'static>(
-        &self,
-        obj: ObjPtr,
-        has_ext: bool,
-    ) {
-        let back = head_room(has_ext, align_of::<T>()) - size_of::<Header>();
+    pub(crate) unsafe fn dealloc_typed<T: Stored>(&self, obj: ObjPtr, has_ext: bool) {
         // SAFETY: per the caller; the allocation starts `back` bytes before the header and
-        // has `box_layout::<T>` (as in `ObjPtr::init`).
+        // has the layout `T` gives (as it was allocated).
         unsafe {
+            let (layout, back) = T::layout(obj, has_ext);
             let start = obj.0.cast::<u8>().sub(back);
             if T::free_list() > 0 {
                 let ty = obj.type_info_ptr();
-                self.dealloc_pooled::<T>(start, box_layout::<T>(has_ext), ty);
+                self.dealloc_pooled::<T>(start, layout, ty);
             } else {
-                self.alloc_mut().dealloc(start, box_layout::<T>(has_ext));
+                self.alloc_mut().dealloc(start, layout);
             }
         }
-    }
-}
-
-/// Releases an object whose strong count reached 0, whatever its type (see
-/// [`Heap::release_slow`]).
-///
-/// # Safety
-/// `obj`'s strong count is 0 and nobody will use its value again.
-pub(crate) unsafe fn release_erased(obj: ObjPtr) {
-    let done = try_with_heap(|h| {
-        // SAFETY: per the caller.
-        unsafe { h.release_slow(obj) }
-    });
-    if done.is_none() {
-        // SAFETY: per the caller.
-        unsafe { orphan::drop_orphan(obj) }
     }
 }
 
@@ -331,7 +311,7 @@ mod orphan {
 /// # Safety
 /// `obj`'s strong count is 0, nobody will use its value again, and its type is `T`.
 #[inline(never)]
-pub(crate) unsafe fn release_typed<T: crate::Trace + 'static>(obj: ObjPtr) {
+pub(crate) unsafe fn release_typed<T: Stored>(obj: ObjPtr) {
     match super::heap_ptr() {
         // SAFETY: per the caller. The heap outlives this call: a thread-local is destroyed
         // only by the thread's exit sequence, never from inside code running on it.
