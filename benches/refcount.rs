@@ -14,6 +14,11 @@
 //!   natural recursive drop, so they unlink iteratively; gcrt is measured both with its
 //!   natural drop (its deferred-free queue bounds the recursion) and with the same
 //!   iterative unlink, each with automatic collection at its defaults and disabled.
+//! * `unsized_access`: through handles to unsized values, as users of `Rc<dyn Trait>` and
+//!   `Rc<[T]>` meet them: `dyn_call` calls a trait method through each of 1,000
+//!   `Gc<dyn Shape>` (two concrete types, alternating) and sums the results; `slice_index`
+//!   sums a 1,000-item `Gc<[u64]>` by index, reading the slice through its handle for each
+//!   item. Per element.
 //!
 //! Run: `CARGO_TARGET_DIR=… cargo bench --bench refcount` (see `benches/README.md`).
 
@@ -226,11 +231,76 @@ fn chain(c: &mut Criterion) {
     group.finish();
 }
 
+/// The trait the `dyn_call` bench calls through.
+trait Shape: Trace {
+    fn area(&self) -> f64;
+}
+
+#[derive(Trace)]
+struct Square(f64);
+
+#[derive(Trace)]
+struct Circle(f64);
+
+impl Shape for Square {
+    fn area(&self) -> f64 {
+        self.0 * self.0
+    }
+}
+
+impl Shape for Circle {
+    fn area(&self) -> f64 {
+        3.0 * self.0 * self.0
+    }
+}
+
+const UNSIZED_ITEMS: usize = 1_000;
+
+fn unsized_access(c: &mut Criterion) {
+    let mut group = c.benchmark_group("unsized_access");
+    group.throughput(Throughput::Elements(UNSIZED_ITEMS as u64));
+    let gc_shapes: Vec<Gc<dyn Shape>> = (0..UNSIZED_ITEMS)
+        .map(|i| match i % 2 {
+            0 => gcrt::coerce_gc!(Gc::new(Square(i as f64)) => dyn Shape),
+            _ => gcrt::coerce_gc!(Gc::new(Circle(i as f64)) => dyn Shape),
+        })
+        .collect();
+    let rc_shapes: Vec<Rc<dyn Shape>> = (0..UNSIZED_ITEMS)
+        .map(|i| -> Rc<dyn Shape> {
+            match i % 2 {
+                0 => Rc::new(Square(i as f64)),
+                _ => Rc::new(Circle(i as f64)),
+            }
+        })
+        .collect();
+    group.bench_function("dyn_call/gcrt", |b| {
+        b.iter(|| black_box(&gc_shapes).iter().map(|s| s.area()).sum::<f64>())
+    });
+    group.bench_function("dyn_call/rc", |b| {
+        b.iter(|| black_box(&rc_shapes).iter().map(|s| s.area()).sum::<f64>())
+    });
+    let gc_slice: Gc<[u64]> = (0..UNSIZED_ITEMS as u64).collect();
+    let rc_slice: Rc<[u64]> = (0..UNSIZED_ITEMS as u64).collect();
+    group.bench_function("slice_index/gcrt", |b| {
+        b.iter(|| {
+            let s = black_box(&gc_slice);
+            (0..UNSIZED_ITEMS).map(|i| s[black_box(i)]).sum::<u64>()
+        })
+    });
+    group.bench_function("slice_index/rc", |b| {
+        b.iter(|| {
+            let s = black_box(&rc_slice);
+            (0..UNSIZED_ITEMS).map(|i| s[black_box(i)]).sum::<u64>()
+        })
+    });
+    group.finish();
+}
+
 /// The generated `benches` function has no doc comment of its own.
 mod group {
     #![allow(missing_docs)]
-    use super::{chain, clone_drop, new_drop};
-    criterion::criterion_group!(benches, new_drop, clone_drop, chain);
+    use super::{chain, clone_drop, new_drop, unsized_access};
+    criterion::criterion_group!(benches, new_drop, clone_drop, chain, unsized_access);
 }
 use group::benches;
 

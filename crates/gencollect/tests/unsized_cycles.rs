@@ -140,7 +140,10 @@ fn collections_started_by_allocations_inside_a_slice_build_see_only_whole_object
     // The 50 kept pairs are alive: only dropping the slice lets the collector take them.
     assert_eq!(drops.get(), 0);
     drop(items);
-    assert_eq!(gencollect::collect(), 100, "the slice itself went by refcounting");
+    assert_eq!(
+        gencollect::collect(),
+        100,
+        "the slice itself went by refcounting"
+    );
     assert_eq!(drops.get(), 100);
 }
-

@@ -70,12 +70,16 @@ macro_rules! new_in {
 /// Memory is never freed while any handle points to it, so a dead handle is never a
 /// dangling pointer.
 ///
-/// # Trait objects
+/// # Unsized values
 ///
-/// Store a boxed trait object whose trait has `Trace` as a supertrait:
+/// Like `Rc`, a `Gc` can hold a slice, a string or a trait object: `Gc<[T]>` and `Gc<str>`
+/// are made with `From` (from a `Vec`, a slice, a `String`, ...) or `collect`, and a
+/// `Gc<dyn Trait>` with [`coerce_gc!`](crate::coerce_gc) from a `Gc` of a type implementing
+/// the trait. The collector traces a trait object as the type it was made as, so cycles
+/// through `Gc<dyn Trait>` are collected like any other.
 ///
 /// ```
-/// use refcount::{Gc, Trace};
+/// use refcount::{Gc, Trace, coerce_gc};
 ///
 /// trait Shape: Trace {
 ///     fn area(&self) -> f64;
@@ -89,8 +93,10 @@ macro_rules! new_in {
 ///     }
 /// }
 ///
-/// let shapes: Vec<Gc<Box<dyn Shape>>> = vec![Gc::new(Box::new(Square(2.0)))];
+/// let shapes: Gc<[Gc<dyn Shape>]> = Gc::from(vec![coerce_gc!(Gc::new(Square(2.0)) => dyn Shape)]);
 /// assert_eq!(shapes[0].area(), 4.0);
+/// let name: Gc<str> = Gc::from("square");
+/// assert_eq!(&*name, "square");
 /// ```
 // No bound on `T`, as on `Rc`: a type that holds a `Gc` of itself can then be generic
 // without repeating `Trace` bounds on its declaration. Everything a handle does without

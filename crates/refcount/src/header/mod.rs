@@ -67,9 +67,11 @@ const RAW_IMMORTAL: u32 = u32::MAX - 1;
 ///  index: position of the object in its list, so untracking is O(1)
 /// ```
 ///
-/// The value always starts 16 bytes after the header, whatever comes before it, so
-/// dereferencing a handle is one add. Padding before the extension keeps the value aligned
-/// for types aligned above 8.
+/// The value always starts 16 bytes after the header, whatever comes before it: a handle
+/// points at the value (for an unsized value, with its length or vtable), so dereferencing
+/// it is a plain load, and the header is 16 bytes back. Padding before the extension keeps
+/// the value aligned for types aligned above 8. A slice object (`Gc<[T]>`, `Gc<str>`) has
+/// one more word in front of the extension: its length (see `stored.rs`).
 ///
 /// CPython pays 32 bytes for a tracked object (two list links, refcount, type); gcrt pays 24,
 /// and 16 for atomic objects, which can never be part of a cycle and are never tracked.
