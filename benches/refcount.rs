@@ -16,9 +16,10 @@
 //!   iterative unlink, each with automatic collection at its defaults and disabled.
 //! * `unsized_access`: through handles to unsized values, as users of `Rc<dyn Trait>` and
 //!   `Rc<[T]>` meet them: `dyn_call` calls a trait method through each of 1,000
-//!   `Gc<dyn Shape>` (two concrete types, alternating) and sums the results; `slice_index`
-//!   sums a 1,000-item `Gc<[u64]>` by index, reading the slice through its handle for each
-//!   item. Per element.
+//!   `Gc<dyn Shape>` (two concrete types, alternating) and sums the results; `slice_loop`
+//!   sums a 1,000-item `Gc<[u64]>` by index in a plain loop (the compiler may check the
+//!   handle once), and `slice_index` does the same with each index opaque to the compiler,
+//!   so that every item is read through the handle anew. Per element.
 //!
 //! Run: `CARGO_TARGET_DIR=… cargo bench --bench refcount` (see `benches/README.md`).
 
@@ -281,6 +282,18 @@ fn unsized_access(c: &mut Criterion) {
     });
     let gc_slice: Gc<[u64]> = (0..UNSIZED_ITEMS as u64).collect();
     let rc_slice: Rc<[u64]> = (0..UNSIZED_ITEMS as u64).collect();
+    group.bench_function("slice_loop/gcrt", |b| {
+        b.iter(|| {
+            let s = black_box(&gc_slice);
+            (0..s.len()).map(|i| s[i]).sum::<u64>()
+        })
+    });
+    group.bench_function("slice_loop/rc", |b| {
+        b.iter(|| {
+            let s = black_box(&rc_slice);
+            (0..s.len()).map(|i| s[i]).sum::<u64>()
+        })
+    });
     group.bench_function("slice_index/gcrt", |b| {
         b.iter(|| {
             let s = black_box(&gc_slice);

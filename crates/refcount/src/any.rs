@@ -91,7 +91,7 @@ impl AnyGc {
     }
 }
 
-impl<T: ?Sized> From<Gc<T>> for AnyGc {
+impl<T: ?Sized + 'static> From<Gc<T>> for AnyGc {
     fn from(gc: Gc<T>) -> AnyGc {
         let obj = Gc::as_obj(&gc);
         core::mem::forget(gc);

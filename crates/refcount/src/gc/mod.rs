@@ -623,7 +623,14 @@ impl<T: ?Sized> Gc<T> {
     /// # drop(b);
     /// assert_eq!(*a, 2);
     /// ```
-    pub fn get_mut(this: &mut Gc<T>) -> Option<&mut T> {
+    // `T: 'static`: a handle's type may carry a lifetime shortened by covariance (a
+    // `Gc<&'static str>` used as a `Gc<&'a str>`), and writing a short-lived value through
+    // it would break the type the object was made as, which `AnyGc::downcast` and
+    // `gc::get_objects` give back by `TypeId`, blind to lifetimes.
+    pub fn get_mut(this: &mut Gc<T>) -> Option<&mut T>
+    where
+        T: 'static,
+    {
         let obj = Gc::as_obj(this);
         // SAFETY: this handle holds the memory.
         let unique = unsafe { obj.strong() } == 1 && obj.weak_count_raw() == 1;

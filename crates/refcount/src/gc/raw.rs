@@ -20,7 +20,21 @@ impl<T: ?Sized> Gc<T> {
     /// let back = unsafe { Gc::from_raw(raw) };
     /// assert_eq!(Gc::ref_count(&back), 1);
     /// ```
+    ///
+    /// As with [`Gc::as_ptr`], unsafe code could use the pointer to build a reference the
+    /// collector cannot see (a cycle closed through `from_raw`), so every full collection
+    /// analyses the object from now on.
     pub fn into_raw(this: Gc<T>) -> *const T {
+        // SAFETY: this handle holds the memory; `set_flags` does nothing to an object
+        // without extension, which is never tracked.
+        unsafe { Gc::as_obj(&this).set_flags(crate::header::flags::EXPOSED) };
+        Gc::into_raw_for_coercion(this)
+    }
+
+    /// [`Gc::into_raw`] for [`coerce_gc!`](crate::coerce_gc), which turns the pointer back
+    /// into a handle at once: the object is not marked as exposed. Not for direct use.
+    #[doc(hidden)]
+    pub fn into_raw_for_coercion(this: Gc<T>) -> *const T {
         let ptr = this.ptr.as_ptr();
         core::mem::forget(this);
         ptr
@@ -33,8 +47,8 @@ impl<T: ?Sized> Gc<T> {
     ///
     /// `ptr` was returned by `Gc::<U>::into_raw` on this thread, where `U` is `T`, or `U`
     /// coerces to `T` by an unsizing coercion of the pointer (`[X; N]` to `[X]`, a type to a
-    /// `dyn Trait` it implements) or `T` and `U` are `str` and `[u8]`; and each pointer
-    /// `into_raw` returned is given to `from_raw` at most once.
+    /// `dyn Trait` it implements); and each pointer `into_raw` returned is given to
+    /// `from_raw` at most once.
     pub unsafe fn from_raw(ptr: *const T) -> Gc<T> {
         // SAFETY: per the caller, a pointer `into_raw` took from a handle: not null, and with
         // the provenance of the whole object.
@@ -74,7 +88,7 @@ impl<T: ?Sized> Gc<T> {
 #[macro_export]
 macro_rules! coerce_gc {
     ($gc:expr => $target:ty) => {{
-        let raw = $crate::Gc::into_raw($gc);
+        let raw = $crate::Gc::into_raw_for_coercion($gc);
         // Only an unsizing coercion (or none) turns one raw pointer type into another.
         let raw: *const $target = raw;
         // SAFETY: `raw` comes from `Gc::into_raw`, changed only by the coercion above, and

@@ -9,57 +9,63 @@
 use core::ptr::NonNull;
 
 use super::{Gc, referents_untracked};
-use crate::header::{ObjPtr, SliceOf, VTable, slice_layout, write_len};
+use crate::header::{ObjPtr, SliceOf, Text, TypeInfo, VTable, slice_layout, write_len};
 use crate::heap::{alloc_orphan, heap_ptr, run_hook};
 use crate::trace::Trace;
 
+/// Moves the items of `items` into a new slice object of descriptor `ty` (one whose shape
+/// is a slice of `E`), and returns the pointer to its items, which owns the object's strong
+/// reference. The vector's buffer is freed; its items are moved, not dropped.
+fn place_slice<E: Trace + 'static>(mut items: Vec<E>, ty: &'static TypeInfo) -> NonNull<[E]> {
+    let len = items.len();
+    let has_ext = E::needs_trace();
+    // User code (the items' `Trace`) runs here, before the heap is borrowed.
+    let track = has_ext && !(E::frozen() && referents_untracked(&items[..]));
+    let (layout, front) = slice_layout::<E>(has_ext, len);
+    let heap = heap_ptr();
+    let mem = match heap {
+        // SAFETY: no user code runs while the heap is used here.
+        Some(h) => unsafe { (*h).alloc(layout) },
+        // After the heap's destruction: never freed, never tracked (as `Gc::new`).
+        None => alloc_orphan(layout),
+    };
+    // SAFETY: `mem` is a fresh allocation of `slice_layout`, with room for the length, the
+    // extension, the header and `len` items after it. The items move bit for bit, and the
+    // vector forgets them (length 0) before its buffer is freed. No user code runs until the
+    // object is complete and tracked.
+    let (ptr, due) = unsafe {
+        let obj = ObjPtr::init_header_at(mem, front, has_ext, ty);
+        write_len(obj, len);
+        let value = obj.value::<E>();
+        core::ptr::copy_nonoverlapping(items.as_ptr(), value, len);
+        items.set_len(0);
+        drop(items);
+        let due = match heap {
+            Some(h) if track => {
+                (*h).track_new(obj, 0);
+                (*h).note_tracked_alloc()
+            }
+            _ => {
+                if has_ext {
+                    obj.write_ext(0, 0);
+                }
+                false
+            }
+        };
+        let ptr = NonNull::slice_from_raw_parts(NonNull::new_unchecked(value), len);
+        (ptr, due)
+    };
+    if due {
+        // After the object is complete: the collection that may run sees it whole.
+        run_hook();
+    }
+    ptr
+}
+
 impl<E: Trace + 'static> Gc<[E]> {
-    /// Moves the items of `items` into a new slice object. The vector's buffer is freed;
-    /// its items are not dropped, they are moved.
-    fn from_vec(mut items: Vec<E>) -> Gc<[E]> {
-        let len = items.len();
-        let has_ext = E::needs_trace();
-        // User code (the items' `Trace`) runs here, before the heap is borrowed.
-        let track = has_ext && !(E::frozen() && referents_untracked(&items[..]));
-        let (layout, front) = slice_layout::<E>(has_ext, len);
-        let ty = &VTable::<SliceOf<E>>::INFO;
-        let heap = heap_ptr();
-        let mem = match heap {
-            // SAFETY: no user code runs while the heap is used here.
-            Some(h) => unsafe { (*h).alloc(layout) },
-            // After the heap's destruction: never freed, never tracked (as `Gc::new`).
-            None => alloc_orphan(layout),
-        };
-        // SAFETY: `mem` is a fresh allocation of `slice_layout`, with room for the length,
-        // the extension, the header and `len` items after it. The items move bit for bit,
-        // and the vector forgets them (length 0) before its buffer is freed. No user code
-        // runs until the object is complete and tracked.
-        let (gc, due) = unsafe {
-            let obj = ObjPtr::init_header_at(mem, front, has_ext, ty);
-            write_len(obj, len);
-            let value = obj.value::<E>();
-            core::ptr::copy_nonoverlapping(items.as_ptr(), value, len);
-            items.set_len(0);
-            drop(items);
-            let due = match heap {
-                Some(h) if track => {
-                    (*h).track_new(obj, 0);
-                    (*h).note_tracked_alloc()
-                }
-                _ => {
-                    if has_ext {
-                        obj.write_ext(0, 0);
-                    }
-                    false
-                }
-            };
-            let ptr = NonNull::slice_from_raw_parts(NonNull::new_unchecked(value), len);
-            (Gc::from_ptr(ptr), due)
-        };
-        if due {
-            run_hook();
-        }
-        gc
+    /// Moves the items of `items` into a new slice object.
+    fn from_vec(items: Vec<E>) -> Gc<[E]> {
+        Gc::from_ptr(place_slice(items, &VTable::<SliceOf<E>>::INFO))
     }
 }
 
@@ -137,12 +143,11 @@ impl<E: Trace + 'static> Default for Gc<[E]> {
 
 impl Gc<str> {
     /// A string object holding a copy of `text`'s bytes.
-    fn from_text(text: &[u8]) -> Gc<str> {
-        let bytes = Gc::<[u8]>::from_vec(text.to_vec());
-        let raw = Gc::into_raw(bytes) as *const str;
-        // SAFETY: the bytes come from a `str`, so they are UTF-8; a `[u8]` and a `str` of
-        // the same length have the same layout, and the strong reference is taken back once.
-        unsafe { Gc::from_raw(raw) }
+    fn from_text(text: &str) -> Gc<str> {
+        let bytes = place_slice(text.as_bytes().to_vec(), &VTable::<Text>::INFO);
+        // SAFETY: the bytes come from a `str`, so they are UTF-8, and a `str` has the layout
+        // of its bytes; the pointer keeps its provenance and owns the strong reference.
+        Gc::from_ptr(unsafe { NonNull::new_unchecked(bytes.as_ptr() as *mut str) })
     }
 }
 
@@ -155,28 +160,28 @@ impl Gc<str> {
 /// ```
 impl From<&str> for Gc<str> {
     fn from(text: &str) -> Gc<str> {
-        Gc::from_text(text.as_bytes())
+        Gc::from_text(text)
     }
 }
 
 /// Copies the string's text into a new string object.
 impl From<String> for Gc<str> {
     fn from(text: String) -> Gc<str> {
-        Gc::from_text(text.as_bytes())
+        Gc::from_text(&text)
     }
 }
 
 /// Copies the boxed text into a new string object.
 impl From<Box<str>> for Gc<str> {
     fn from(text: Box<str>) -> Gc<str> {
-        Gc::from_text(text.as_bytes())
+        Gc::from_text(&text)
     }
 }
 
 /// An empty string.
 impl Default for Gc<str> {
     fn default() -> Gc<str> {
-        Gc::from_text(b"")
+        Gc::from_text("")
     }
 }
 
@@ -189,8 +194,9 @@ impl Default for Gc<str> {
 /// ```
 impl From<Gc<str>> for Gc<[u8]> {
     fn from(text: Gc<str>) -> Gc<[u8]> {
-        let raw = Gc::into_raw(text) as *const [u8];
-        // SAFETY: a `str` is its UTF-8 bytes; the strong reference is taken back once.
-        unsafe { Gc::from_raw(raw) }
+        let raw = Gc::into_raw_for_coercion(text) as *mut [u8];
+        // SAFETY: a `str` has the layout of its bytes; the pointer keeps its provenance
+        // and owns the strong reference the handle held.
+        Gc::from_ptr(unsafe { NonNull::new_unchecked(raw) })
     }
 }

@@ -12,7 +12,7 @@ mod object;
 mod stored;
 
 pub use object::ObjPtr;
-pub(crate) use stored::{SliceOf, Stored, slice_layout, write_len};
+pub(crate) use stored::{SliceOf, Stored, Text, slice_layout, write_len};
 
 use crate::edges::EdgeCounter;
 use crate::finalize::Finalize;

@@ -119,6 +119,42 @@ unsafe impl<E: Trace + 'static> Stored for SliceOf<E> {
     }
 }
 
+/// The shape of an object holding a `str`: a slice of bytes, named and typed as `str`.
+pub(crate) struct Text;
+
+// SAFETY: a string object is a `[u8]` slice object (made by the same code) whose bytes are
+// UTF-8, and `str` has the layout of `[u8]`.
+unsafe impl Stored for Text {
+    type Value = str;
+
+    #[inline(always)]
+    fn needs_trace() -> bool {
+        false
+    }
+    #[inline(always)]
+    fn frozen() -> bool {
+        true
+    }
+    #[inline(always)]
+    fn pure_trace() -> bool {
+        true
+    }
+    #[inline(always)]
+    fn free_list() -> usize {
+        0
+    }
+    #[inline(always)]
+    unsafe fn value(obj: ObjPtr) -> *mut str {
+        // SAFETY: per the caller.
+        unsafe { SliceOf::<u8>::value(obj) as *mut str }
+    }
+    #[inline(always)]
+    unsafe fn layout(obj: ObjPtr, has_ext: bool) -> (Layout, usize) {
+        // SAFETY: per the caller.
+        unsafe { SliceOf::<u8>::layout(obj, has_ext) }
+    }
+}
+
 /// The layout of an object holding `len` items of `E` and the offset of its header.
 /// Panics if it would not fit in `isize`.
 pub(crate) fn slice_layout<E>(has_ext: bool, len: usize) -> (Layout, usize) {
