@@ -23,7 +23,8 @@ use std::hint::black_box;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use criterion::{Bencher, Criterion, SamplingMode, Throughput, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{Bencher, BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_main};
 use gcrt::gc;
 use gcrt::objects::Value;
 
@@ -132,11 +133,22 @@ fn bench_collections(c: &mut Criterion) {
     g.finish();
 }
 
-fn churn_values(b: &mut Bencher<'_>, make: impl Fn(usize) -> Value) {
+fn churn_values(b: &mut Bencher<'_>, make: &impl Fn(usize) -> Value) {
     b.iter(|| {
         for i in 0..CHURN {
             black_box(make(i));
         }
+    });
+}
+
+/// Benches one shape with and without free lists. Generic over `make`, so that each
+/// shape's code is compiled (and inlined) for it, as the std shapes' closures are.
+fn churn_shape(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, make: impl Fn(usize) -> Value) {
+    g.bench_function(format!("{name}/gcrt"), |b| churn_values(b, &make));
+    g.bench_function(format!("{name}/gcrt, no free lists"), |b| {
+        gc::set_free_lists(false);
+        churn_values(b, &make);
+        gc::set_free_lists(true);
     });
 }
 
@@ -146,43 +158,25 @@ fn bench_churn(c: &mut Criterion) {
         .sample_size(10)
         .throughput(Throughput::Elements(CHURN as u64));
     let class = Value::class("Three");
-    type Make = Box<dyn Fn(usize) -> Value>;
-    let shapes: [(&str, Make); 6] = [
-        ("int", Box::new(|i| Value::from(1000 + i as i64))),
-        ("float", Box::new(|i| Value::from(i as f64))),
-        (
-            "tuple2",
-            Box::new(|i| Value::tuple([Value::from(i as i64 & 127), Value::none()])),
-        ),
-        ("list", Box::new(|_| Value::list([]))),
-        (
-            "dict1",
-            Box::new(|i| {
-                let d = Value::dict();
-                d.set_item(Value::from(i as i64 & 127), Value::none())
-                    .unwrap();
-                d
-            }),
-        ),
-        (
-            "instance3",
-            Box::new(move |i| {
-                let o = class.instantiate().unwrap();
-                o.set_attr("a", Value::from(i as i64 & 127)).unwrap();
-                o.set_attr("b", Value::none()).unwrap();
-                o.set_attr("c", Value::from(true)).unwrap();
-                o
-            }),
-        ),
-    ];
-    for (name, make) in &shapes {
-        g.bench_function(format!("{name}/gcrt"), |b| churn_values(b, make));
-        g.bench_function(format!("{name}/gcrt, no free lists"), |b| {
-            gc::set_free_lists(false);
-            churn_values(b, make);
-            gc::set_free_lists(true);
-        });
-    }
+    churn_shape(&mut g, "int", |i| Value::from(1000 + i as i64));
+    churn_shape(&mut g, "float", |i| Value::from(i as f64));
+    churn_shape(&mut g, "tuple2", |i| {
+        Value::tuple([Value::from(i as i64 & 127), Value::none()])
+    });
+    churn_shape(&mut g, "list", |_| Value::list([]));
+    churn_shape(&mut g, "dict1", |i| {
+        let d = Value::dict();
+        d.set_item(Value::from(i as i64 & 127), Value::none())
+            .unwrap();
+        d
+    });
+    churn_shape(&mut g, "instance3", |i| {
+        let o = class.instantiate().unwrap();
+        o.set_attr("a", Value::from(i as i64 & 127)).unwrap();
+        o.set_attr("b", Value::none()).unwrap();
+        o.set_attr("c", Value::from(true)).unwrap();
+        o
+    });
     // The same shapes from the standard library.
     g.bench_function("int/Box", |b| {
         b.iter(|| (0..CHURN).for_each(|i| drop(black_box(Box::new(1000 + i as i64)))))

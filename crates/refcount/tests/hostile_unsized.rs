@@ -485,7 +485,10 @@ thread_local! {
 /// the thread's heap was destroyed: their items are each dropped once (their memory is
 /// leaked by design).
 #[test]
-#[cfg_attr(miri, ignore = "leaks by design; .ci/run runs it under Miri with -Zmiri-ignore-leaks")]
+#[cfg_attr(
+    miri,
+    ignore = "leaks by design; .ci/run runs it under Miri with -Zmiri-ignore-leaks"
+)]
 fn slices_made_during_thread_teardown_drop_their_items_once() {
     LATE_DROPS.store(0, Ordering::SeqCst);
     let done = Arc::new(AtomicUsize::new(0));
