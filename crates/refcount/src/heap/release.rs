@@ -142,6 +142,10 @@ impl Heap {
             } else if depth >= DEPTH_LIMIT || self.atomic_cb_targets.get() != 0 {
                 return self.release_slow(obj);
             }
+            if !core::mem::needs_drop::<T::Value>() {
+                // No destructor: no user code runs and nothing nests.
+                return free(());
+            }
             let _leave = self.nest(depth);
             // The memory is freed on every path, unwinding included, before the depth is
             // left (which may release queued objects).
