@@ -64,7 +64,7 @@ impl Tuple {
         }
         let atomic = items.iter().all(Value::is_atomic);
         Gc::new(Tuple {
-            items: tuple_buffers::make(items.into_iter()),
+            items: tuple_buffers::make(items),
             atomic,
         })
     }

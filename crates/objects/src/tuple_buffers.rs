@@ -94,7 +94,7 @@ fn register() {
 }
 
 /// A boxed slice holding `items`, in a cached buffer of their length when there is one.
-pub(crate) fn make(items: impl ExactSizeIterator<Item = Value>) -> Box<[Value]> {
+pub(crate) fn make(mut items: Vec<Value>) -> Box<[Value]> {
     register();
     let n = items.len();
     let cached = if (1..=MAX_CACHED_LEN).contains(&n) {
@@ -116,24 +116,17 @@ pub(crate) fn make(items: impl ExactSizeIterator<Item = Value>) -> Box<[Value]> 
     } else {
         None
     };
-    let mut buf: Buffer = cached.unwrap_or_else(|| Box::new_uninit_slice(n));
-    let mut written = 0;
-    for (slot, item) in buf.iter_mut().zip(items) {
-        slot.write(item);
-        written += 1;
+    let Some(mut buf) = cached else {
+        return items.into_boxed_slice();
+    };
+    // SAFETY: a cached buffer of length `n` has room for the `n` items, which move into it
+    // bit for bit (one copy, not one move per item); the vector forgets them (length 0)
+    // before its own buffer is freed, so each item is owned once, by the new buffer.
+    unsafe {
+        core::ptr::copy_nonoverlapping(items.as_ptr(), buf.as_mut_ptr().cast::<Value>(), n);
+        items.set_len(0);
+        buf.assume_init()
     }
-    // An `ExactSizeIterator` that lied: keep what was written, drop the buffer's rest.
-    if written < n {
-        let mut v = Vec::with_capacity(written);
-        for slot in &mut buf[..written] {
-            // SAFETY: the first `written` slots were written above, and each is read once;
-            // the buffer is then freed without dropping its contents.
-            v.push(unsafe { slot.assume_init_read() });
-        }
-        return v.into_boxed_slice();
-    }
-    // SAFETY: all `n` slots were written.
-    unsafe { buf.assume_init() }
 }
 
 /// Drops a tuple's items and keeps its buffer for the next tuple of its length.
