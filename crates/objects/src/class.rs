@@ -79,10 +79,16 @@ impl Class {
 
     /// The slot of attribute `name` in the shared layout, adding it if there is room.
     fn slot(&self, name: &str, add: bool) -> Option<usize> {
-        let mut layout = self.layout.try_borrow_mut().ok()?;
-        if let Some(i) = layout.iter().position(|n| n.as_str() == name) {
+        if let Some(i) = self
+            .layout
+            .try_borrow()
+            .ok()?
+            .iter()
+            .position(|n| same_text(n.as_str(), name))
+        {
             return Some(i);
         }
+        let mut layout = self.layout.try_borrow_mut().ok()?;
         if add && layout.len() < SHARED_LAYOUT {
             layout.push(Str::intern(name));
             return Some(layout.len() - 1);
@@ -165,4 +171,18 @@ impl Instance {
 
 fn busy() -> crate::Error {
     crate::Error::Busy("the instance")
+}
+
+/// Whether two attribute names are equal. Names are short: comparing them byte by byte in
+/// place is cheaper than a call to `memcmp`, which the slice comparison makes.
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() > 16 {
+        return a == b;
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
 }
