@@ -28,12 +28,16 @@ pub struct Class {
 }
 
 // SAFETY: reports the handles it owns: the name, the dict and the layout's names (the
-// layout borrowed for reading, or marked opaque while it is changed).
+// layout read by `RefCell`'s impl, or marked opaque while it is changed). Every part's trace
+// is pure, so this one is.
 unsafe impl Trace for Class {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.name.trace(tracer);
         self.dict.trace(tracer);
         self.layout.trace(tracer);
+    }
+    fn pure_trace() -> bool {
+        <RefCell<Vec<Gc<Str>>>>::pure_trace()
     }
 }
 
@@ -41,25 +45,53 @@ unsafe impl Trace for Class {
 pub struct Instance {
     class: Gc<Class>,
     /// Attribute values by slot of the class's layout; `None` for an attribute not set.
-    slots: RefCell<SmallVec<[Option<Value>; INLINE_ATTRS]>>,
+    slots: RefCell<Slots>,
     /// Attributes beyond the class's shared layout.
     extra: RefCell<Option<Gc<Dict>>>,
 }
 
-// SAFETY: reports the handles it owns once each: the class, each slot's value (the slots
-// borrowed for reading, or marked opaque while they are changed) and the extra dict.
+/// An instance's attribute values, by slot.
+#[derive(Default)]
+struct Slots(SmallVec<[Option<Value>; INLINE_ATTRS]>);
+
+impl core::ops::Deref for Slots {
+    type Target = SmallVec<[Option<Value>; INLINE_ATTRS]>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Slots {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+// SAFETY: reports each value's handles once. Its trace runs only the values' derived
+// traces (pure) over a vector it owns, so it is pure: a `RefCell<Slots>` may be read
+// without a borrow while the collector counts.
+unsafe impl Trace for Slots {
+    fn trace(&self, tracer: &mut Tracer<'_>) {
+        for v in self.0.iter().flatten() {
+            v.trace(tracer);
+        }
+    }
+    fn pure_trace() -> bool {
+        Value::pure_trace()
+    }
+}
+
+// SAFETY: reports the handles it owns once each: the class, each slot's value and the extra
+// dict (each cell read by its own `Trace` impl: marked opaque while it is changed). Every
+// part's trace is pure, so this one is.
 unsafe impl Trace for Instance {
     fn trace(&self, tracer: &mut Tracer<'_>) {
         self.class.trace(tracer);
-        match self.slots.try_borrow() {
-            Ok(slots) => {
-                for v in slots.iter().flatten() {
-                    v.trace(tracer);
-                }
-            }
-            Err(_) => tracer.mark_opaque(),
-        }
+        self.slots.trace(tracer);
         self.extra.trace(tracer);
+    }
+    fn pure_trace() -> bool {
+        <RefCell<Slots>>::pure_trace() && <RefCell<Option<Gc<Dict>>>>::pure_trace()
     }
 }
 
@@ -101,7 +133,7 @@ impl Instance {
     pub(crate) fn new(class: Gc<Class>) -> Gc<Instance> {
         Gc::new(Instance {
             class,
-            slots: RefCell::new(SmallVec::new()),
+            slots: RefCell::new(Slots::default()),
             extra: RefCell::new(None),
         })
     }
