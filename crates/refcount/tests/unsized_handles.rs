@@ -196,6 +196,11 @@ fn the_value_behind_a_trait_object_is_dropped_once_as_its_own_type() {
     let any: Gc<dyn Any> = coerce_gc!(Gc::new(Counted(drops.clone())) => dyn Any);
     assert!(any.is::<Counted>());
     assert!(any.downcast_ref::<Dog>().is_none());
+    // std: `test_downcast` (`Rc<dyn Any>::downcast`).
+    let any = any.downcast::<Dog>().err().unwrap();
+    let counted: Gc<Counted> = any.clone().downcast().ok().unwrap();
+    assert_eq!(Gc::ref_count(&counted), 2, "the same object as `any`");
+    drop(counted);
     let again = any.clone();
     drop(any);
     assert_eq!(drops.get(), 0);

@@ -56,6 +56,32 @@ impl<T: ?Sized> Gc<T> {
     }
 }
 
+impl Gc<dyn core::any::Any> {
+    /// The handle as a `Gc<T>` if the object was made as a `T`, as `Rc::downcast`; otherwise
+    /// the handle back. The check reads the object's type descriptor, so it also works on a
+    /// dead handle.
+    ///
+    /// ```
+    /// use std::any::Any;
+    /// use refcount::{Gc, coerce_gc};
+    /// let any: Gc<dyn Any> = coerce_gc!(Gc::new(7u32) => dyn Any);
+    /// let any = any.downcast::<String>().unwrap_err();
+    /// assert_eq!(*any.downcast::<u32>().unwrap(), 7);
+    /// ```
+    pub fn downcast<T: core::any::Any>(self) -> Result<Gc<T>, Gc<dyn core::any::Any>> {
+        // SAFETY: this handle holds the memory.
+        if unsafe { Gc::as_obj(&self).type_id() } != core::any::TypeId::of::<T>() {
+            return Err(self);
+        }
+        let raw = Gc::into_raw_for_coercion(self).cast::<T>();
+        // SAFETY: the object was made as a `T` (its descriptor says so), so its value is a
+        // `T` at this address; the pointer keeps its provenance and owns the strong reference.
+        Ok(Gc::from_ptr(unsafe {
+            NonNull::new_unchecked(raw.cast_mut())
+        }))
+    }
+}
+
 /// Converts a `Gc<T>` into a `Gc<U>` of an unsized type that `T` coerces to: a trait object
 /// (`dyn Trait` where `T: Trait`) or a slice (from an array). `Rc` does this implicitly
 /// through the unstable `CoerceUnsized`; on stable Rust it takes this macro.
