@@ -44,6 +44,17 @@
 //! // unsafe impl<T> Trace for Pair<T> where T: Trace { .. }
 //! ```
 //!
+//! The bound sits on the impl only, so a generic type that holds handles to itself needs
+//! none on its declaration (`Gc` has no bound on its own, as `Rc`):
+//!
+//! ```ignore
+//! #[derive(Trace)]
+//! struct Node<T> {
+//!     v: T,
+//!     next: RefCell<Option<Gc<Node<T>>>>,
+//! }
+//! ```
+//!
 //! Unions are rejected (the derive cannot know which field is active), and so are
 //! `#[repr(packed)]` types (tracing takes references to fields, which may be unaligned):
 //! implement `Trace` by hand for those.
