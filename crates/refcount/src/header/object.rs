@@ -501,38 +501,20 @@ impl ObjPtr {
         has_ext: bool,
         ty: &'static TypeInfo,
     ) -> ObjPtr {
-        let header = Header {
-            strong: Cell::new(ONE),
-            meta: Cell::new(1 | if has_ext { HAS_EXT } else { 0 }),
-            ty,
-        };
         let front = head_room(has_ext, align_of::<T>()) - size_of::<Header>();
         // SAFETY: fresh allocation of `box_layout`, which has room for the extension and
         // padding (`front` bytes), the header and the value, each suitably aligned.
-        unsafe { ObjPtr::write_header(mem, front, header) }
+        unsafe { ObjPtr::init_header_at(mem, front, has_ext, ty) }
     }
 
-    /// Writes a fresh header `front` bytes into the allocation at `mem` and returns the
-    /// pointer to it.
-    ///
-    /// # Safety
-    /// `mem` is a fresh allocation with room for the header `front` bytes in, aligned there.
-    #[inline(always)]
-    unsafe fn write_header(mem: NonNull<u8>, front: usize, header: Header) -> ObjPtr {
-        // SAFETY: per the caller.
-        unsafe {
-            let obj = ObjPtr(mem.add(front).cast::<Header>());
-            obj.0.as_ptr().write(header);
-            obj
-        }
-    }
-
-    /// Writes a fresh header (strong 1, implicit weak 1) `front` bytes into `mem`, for an
-    /// object whose layout is not a sized type's (a slice's).
+    /// Writes a fresh header (strong 1, implicit weak 1) `front` bytes into `mem` and returns
+    /// the pointer to it; for any layout (a sized type's, through
+    /// [`init_header`](Self::init_header), or a slice's).
     ///
     /// # Safety
     /// `mem` is a fresh allocation with room for the header `front` bytes in, aligned there,
     /// and for the extension before it if `has_ext`.
+    #[inline(always)]
     pub(crate) unsafe fn init_header_at(
         mem: NonNull<u8>,
         front: usize,
@@ -545,7 +527,11 @@ impl ObjPtr {
             ty,
         };
         // SAFETY: per the caller.
-        unsafe { ObjPtr::write_header(mem, front, header) }
+        unsafe {
+            let obj = ObjPtr(mem.add(front).cast::<Header>());
+            obj.0.as_ptr().write(header);
+            obj
+        }
     }
 
     /// Writes a fresh header, a zeroed extension if `has_ext`, and the value.
