@@ -7,27 +7,13 @@ use std::rc::Rc;
 
 use num_bigint::BigInt;
 use objects::{CmpOp, Error, Value};
-use refcount::WeakRef;
 
-fn int(v: i64) -> Value {
-    Value::int(v)
-}
-
-fn s(v: &str) -> Value {
-    Value::str(v)
-}
+mod common;
+use common::{int, ints, on_death, s};
 
 /// Sizes shrunk under Miri.
 fn n(native: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { native }
-}
-
-fn ints(v: &Value) -> Vec<i64> {
-    v.to_vec()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_i64().expect("an int"))
-        .collect()
 }
 
 /// Runs `f` on a thread with a small stack (a stack overflow aborts the test binary).
@@ -38,20 +24,6 @@ fn on_small_stack(kib: usize, f: impl FnOnce() + Send + 'static) {
         .unwrap()
         .join()
         .unwrap();
-}
-
-/// A weak reference on the object behind `v` whose callback runs `f`.
-fn on_death(v: &Value, f: impl FnOnce() + 'static) -> Box<dyn std::any::Any> {
-    match v {
-        Value::Instance(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::List(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Dict(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Tuple(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Int(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Float(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Str(g) => Box::new(WeakRef::new(g, move |_| f())),
-        _ => panic!("no weak reference to {v:?}"),
-    }
 }
 
 // ----- numbers as keys ------------------------------------------------------------------

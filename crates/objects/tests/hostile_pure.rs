@@ -12,29 +12,8 @@ use std::rc::Rc;
 use objects::{MAX_CACHED_LEN, Value};
 use refcount::{Finalize, Gc, Trace, Tracer, WeakRef};
 
-fn int(v: i64) -> Value {
-    Value::int(v)
-}
-
-fn ints(v: &Value) -> Vec<i64> {
-    v.to_vec()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_i64().expect("an int"))
-        .collect()
-}
-
-/// A weak reference on the object behind `v` whose callback runs `f`.
-fn on_death(v: &Value, f: impl FnOnce() + 'static) -> Box<dyn std::any::Any> {
-    match v {
-        Value::Instance(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::List(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Dict(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Tuple(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Int(g) => Box::new(WeakRef::new(g, move |_| f())),
-        _ => panic!("no weak reference to {v:?}"),
-    }
-}
+mod common;
+use common::{int, ints, on_death};
 
 /// Counts deaths: `watch(v)` makes `v`'s death add one.
 struct Deaths {

@@ -8,37 +8,9 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 
 use objects::{Error, Value};
-use refcount::WeakRef;
 
-fn int(v: i64) -> Value {
-    Value::int(v)
-}
-
-fn s(v: &str) -> Value {
-    Value::str(v)
-}
-
-fn ints(v: &Value) -> Vec<i64> {
-    v.to_vec()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_i64().expect("an int"))
-        .collect()
-}
-
-/// A weak reference on the object behind `v` whose callback runs `f`.
-fn on_death(v: &Value, f: impl FnOnce() + 'static) -> Box<dyn std::any::Any> {
-    match v {
-        Value::Instance(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::List(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Dict(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Tuple(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Int(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Float(g) => Box::new(WeakRef::new(g, move |_| f())),
-        Value::Str(g) => Box::new(WeakRef::new(g, move |_| f())),
-        _ => panic!("no weak reference to {v:?}"),
-    }
-}
+mod common;
+use common::{int, ints, on_death, s};
 
 // ----- user code inside mutations ---------------------------------------------------------
 
