@@ -51,10 +51,8 @@ impl<T: Trace + 'static> Gc<T> {
             // SAFETY: no user code runs while `h` is used; the object has the extension
             // (its type needs tracing), was never tracked, and its value is written.
             let due = unsafe {
-                let h = &*h;
                 let fin = obj.flags() & flags::HAS_FINALIZER;
-                h.track_new(obj, fin);
-                h.note_tracked_alloc()
+                crate::heap::register_new(Some(&*h), obj, true, fin, true)
             };
             if due {
                 crate::heap::run_hook();

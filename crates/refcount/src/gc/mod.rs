@@ -241,15 +241,7 @@ impl<T: Trace + 'static> Gc<T> {
         // here and the value right after, before any code can see the lists.
         unsafe {
             let obj = ObjPtr::init_header::<T>(mem, has_ext, ty);
-            let due = if track {
-                h.track_new(obj, fin);
-                h.note_tracked_alloc()
-            } else {
-                if has_ext {
-                    obj.write_ext(0, fin);
-                }
-                false
-            };
+            let due = crate::heap::register_new(Some(h), obj, has_ext, fin, track);
             (obj, due)
         }
     }

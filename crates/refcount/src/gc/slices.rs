@@ -10,7 +10,7 @@ use core::ptr::NonNull;
 
 use super::{Gc, referents_untracked};
 use crate::header::{ObjPtr, SliceOf, Text, TypeInfo, VTable, slice_layout, write_len};
-use crate::heap::{alloc_orphan, heap_ptr, run_hook};
+use crate::heap::{alloc_orphan, heap_ptr, register_new, run_hook};
 use crate::trace::Trace;
 
 /// Moves the items of `items` into a new slice object of descriptor `ty` (one whose shape
@@ -40,18 +40,7 @@ fn place_slice<E: Trace + 'static>(mut items: Vec<E>, ty: &'static TypeInfo) -> 
         core::ptr::copy_nonoverlapping(items.as_ptr(), value, len);
         items.set_len(0);
         drop(items);
-        let due = match heap {
-            Some(h) if track => {
-                (*h).track_new(obj, 0);
-                (*h).note_tracked_alloc()
-            }
-            _ => {
-                if has_ext {
-                    obj.write_ext(0, 0);
-                }
-                false
-            }
-        };
+        let due = register_new(heap.map(|h| &*h), obj, has_ext, 0, track);
         let ptr = NonNull::slice_from_raw_parts(NonNull::new_unchecked(value), len);
         (ptr, due)
     };

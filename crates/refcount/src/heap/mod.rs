@@ -117,6 +117,39 @@ pub(crate) fn heap_ptr() -> Option<*const Heap> {
     HEAP.try_with(|h| h as *const Heap).ok()
 }
 
+/// Writes a new object's extension and enters it in the lists: tracked in generation 0,
+/// its allocation counted, when `track` and the thread's heap lives; otherwise untracked
+/// (the extension, if any, written with flags `fin`). Returns whether an automatic
+/// collection is due.
+///
+/// # Safety
+/// `obj` was just initialised (header written, extension not yet) and is in no list;
+/// `track` only for an object with an extension; no user code runs while `heap` is used.
+#[inline(always)]
+pub(crate) unsafe fn register_new(
+    heap: Option<&Heap>,
+    obj: ObjPtr,
+    has_ext: bool,
+    fin: u32,
+    track: bool,
+) -> bool {
+    // SAFETY: per the caller.
+    unsafe {
+        match heap {
+            Some(h) if track => {
+                h.track_new(obj, fin);
+                h.note_tracked_alloc()
+            }
+            _ => {
+                if has_ext {
+                    obj.write_ext(0, fin);
+                }
+                false
+            }
+        }
+    }
+}
+
 /// Memory for an object created after the thread's heap was destroyed: from the global
 /// allocator, and never freed (the object's release drops its value and leaks the memory, as
 /// for every object that outlives its heap).
