@@ -7,21 +7,15 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gcrt_derive::Trace;
-use refcount::{Finalize, FreeListStats, Gc, Trace, Tracer, WeakRef, free_list_stats};
+use refcount::{Finalize, Gc, Trace, Tracer, WeakRef, free_list_stats};
+
+mod common {
+    pub(crate) mod free_lists;
+}
+use common::free_lists::stats;
 
 fn n(native: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { native }
-}
-
-/// The statistics of the one list whose type name ends with `name` and whose block size is
-/// `block` (0: any).
-fn stats(name: &str, block: usize) -> FreeListStats {
-    let mut found: Vec<_> = free_list_stats()
-        .into_iter()
-        .filter(|s| s.type_name.ends_with(name) && (block == 0 || s.block_size == block))
-        .collect();
-    assert_eq!(found.len(), 1, "one free list for {name}: {found:?}");
-    found.pop().unwrap()
 }
 
 fn snapshot(name: &str) -> (u64, u64, u64, usize) {
