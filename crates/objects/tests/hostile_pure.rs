@@ -46,6 +46,15 @@ fn big(v: i64) -> Value {
     x
 }
 
+/// Two new instances of `class`, each the other's `peer`: a garbage cycle once dropped.
+fn peers(class: &Value) -> (Value, Value) {
+    let a = class.instantiate().unwrap();
+    let b = class.instantiate().unwrap();
+    a.set_attr("peer", b.clone()).unwrap();
+    b.set_attr("peer", a.clone()).unwrap();
+    (a, b)
+}
+
 fn inst(v: &Value) -> Gc<objects::Instance> {
     match v {
         Value::Instance(g) => g.clone(),
@@ -250,12 +259,9 @@ fn weakref_callbacks_set_and_read_attributes_of_other_instances_during_a_collect
     let class = Value::class("C");
     let live = class.instantiate().unwrap();
     live.set_attr("x", int(1)).unwrap();
-    let a = class.instantiate().unwrap();
-    let b = class.instantiate().unwrap();
+    let (a, b) = peers(&class);
     deaths.watch(&a);
     deaths.watch(&b);
-    a.set_attr("peer", b.clone()).unwrap();
-    b.set_attr("peer", a.clone()).unwrap();
     let payload = Value::list([int(3)]);
     let (live2, class2) = (live.clone(), class.clone());
     let made = Rc::new(RefCell::new(None));
@@ -361,12 +367,9 @@ fn a_finalizer_and_a_drop_in_a_garbage_set_touch_its_instances_and_collect_again
     let deaths = Deaths::new();
     let log = Rc::new(RefCell::new(Vec::new()));
     let class = Value::class("G");
-    let a = class.instantiate().unwrap();
-    let b = class.instantiate().unwrap();
+    let (a, b) = peers(&class);
     deaths.watch(&a);
     deaths.watch(&b);
-    a.set_attr("peer", b.clone()).unwrap();
-    b.set_attr("peer", a.clone()).unwrap();
     let owner = Gc::new_with_finalizer(Owner {
         me: RefCell::new(None),
         held: RefCell::new(vec![a, b]),
@@ -468,11 +471,8 @@ fn instances_in_passes_that_may_be_split_are_collected_exactly() {
     let live = class.instantiate().unwrap();
     let n = if cfg!(miri) { 8 } else { 400 };
     for k in 0..n {
-        let a = class.instantiate().unwrap();
-        let b = class.instantiate().unwrap();
+        let (a, _b) = peers(&class);
         deaths.watch(&a);
-        a.set_attr("peer", b.clone()).unwrap();
-        b.set_attr("peer", a.clone()).unwrap();
         a.set_attr("v", big(k as i64)).unwrap();
         if k % 2 == 0 {
             // Half of them stay reachable from a live instance's extra dict.
