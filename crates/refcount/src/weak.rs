@@ -4,7 +4,7 @@ use core::fmt;
 use core::ptr::NonNull;
 
 use crate::gc::Gc;
-use crate::header::{Header, ObjPtr, flags};
+use crate::header::{ObjPtr, flags};
 use crate::heap::try_with_heap;
 
 /// A weak handle: refers to an object without keeping its value alive.
@@ -54,9 +54,9 @@ impl<T: ?Sized> Weak<T> {
     }
 
     fn obj(&self) -> Option<ObjPtr> {
-        // SAFETY: as in `Gc::as_obj`: the header is 16 bytes before the value.
-        self.ptr
-            .map(|p| ObjPtr(unsafe { p.cast::<Header>().sub(1) }))
+        // SAFETY: the pointer is its object's value, with the allocation's provenance (as a
+        // `Gc`'s).
+        self.ptr.map(|p| unsafe { ObjPtr::of_value(p) })
     }
 
     /// A strong handle if the value is still alive.

@@ -4,7 +4,7 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 
 use crate::finalize::Finalize;
-use crate::header::{Header, IMMORTAL, ObjPtr, TypeInfo, VTable, box_layout, flags};
+use crate::header::{IMMORTAL, ObjPtr, TypeInfo, VTable, box_layout, flags};
 use crate::heap::try_with_heap;
 use crate::trace::Trace;
 use crate::weak::Weak;
@@ -363,9 +363,9 @@ impl<T: ?Sized> Gc<T> {
     /// The raw object pointer behind this handle (no reference is added).
     #[inline(always)]
     pub fn as_obj(this: &Gc<T>) -> ObjPtr {
-        // SAFETY: the header is 16 bytes before the value, in the same allocation, and the
-        // handle's pointer has the allocation's provenance.
-        ObjPtr(unsafe { this.ptr.cast::<Header>().sub(1) })
+        // SAFETY: the handle's pointer is its object's value, with the allocation's
+        // provenance.
+        unsafe { ObjPtr::of_value(this.ptr) }
     }
 
     /// Whether the object's type needs tracing (its descriptor's `Trace::needs_trace`).

@@ -25,9 +25,8 @@ impl<T: ?Sized> Gc<T> {
     /// collector cannot see (a cycle closed through `from_raw`), so every full collection
     /// analyses the object from now on.
     pub fn into_raw(this: Gc<T>) -> *const T {
-        // SAFETY: this handle holds the memory; `set_flags` does nothing to an object
-        // without extension, which is never tracked.
-        unsafe { Gc::as_obj(&this).set_flags(crate::header::flags::EXPOSED) };
+        // `as_ptr` marks the object exposed.
+        Gc::as_ptr(&this);
         Gc::into_raw_for_coercion(this)
     }
 

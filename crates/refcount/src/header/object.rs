@@ -76,6 +76,18 @@ impl ObjPtr {
         unsafe { &*self.0.as_ptr().cast::<Ext>().sub(1) }
     }
 
+    /// The object whose value `value` points to: its header is always 16 bytes before the
+    /// value.
+    ///
+    /// # Safety
+    /// `value` points to the value of an object (as a handle's pointer does), with the
+    /// provenance of the object's whole allocation.
+    #[inline(always)]
+    pub(crate) unsafe fn of_value<T: ?Sized>(value: NonNull<T>) -> ObjPtr {
+        // SAFETY: per the caller, the header is 16 bytes back in the same allocation.
+        ObjPtr(unsafe { value.cast::<Header>().sub(1) })
+    }
+
     /// Pointer to the value, for an object of type `T`: always 16 bytes past the header.
     #[inline(always)]
     pub(crate) fn value<T>(self) -> *mut T {
