@@ -355,6 +355,30 @@ impl Allocator {
     /// to hand out, so it leaves the used list.
     #[cold]
     #[inline(never)]
+    /// While `on`, an arena that empties (beyond the one spare) is set aside
+    /// instead of given back to the system, to be reused before any new one,
+    /// until [`take_retired`](Allocator::take_retired) hands it over. Off by
+    /// default. Turning it off gives back nothing set aside: take it.
+    ///
+    /// ```
+    /// let mut heap = rawalloc::Allocator::new();
+    /// heap.set_release_deferred(true);
+    /// // ... free much memory at once ...
+    /// heap.set_release_deferred(false);
+    /// let retired = heap.take_retired(); // given back when dropped
+    /// assert!(retired.is_empty());
+    /// ```
+    pub fn set_release_deferred(&mut self, on: bool) {
+        self.arenas.set_defer(on);
+    }
+
+    /// Hands over the arenas set aside while releases were deferred (see
+    /// [`set_release_deferred`](Allocator::set_release_deferred)); dropping the
+    /// value gives them back to the system, on whichever thread drops it.
+    pub fn take_retired(&mut self) -> crate::RetiredArenas {
+        self.arenas.take_retired()
+    }
+
     fn pool_filled(&mut self, class: usize, pool: Pool) {
         self.used.unlink(class, pool);
         if self.retained == Some(pool) {
@@ -482,7 +506,8 @@ impl Allocator {
         let mut stats = Stats {
             arenas_allocated: self.arenas.allocated(),
             arenas_freed: self.arenas.freed(),
-            arenas_held: self.arenas.allocated() - self.arenas.freed(),
+            arenas_held: self.arenas.allocated() - self.arenas.freed() - self.arenas.retired(),
+            arenas_retired: self.arenas.retired(),
             large_blocks_in_use: self.large.blocks(),
             large_bytes_in_use: self.large.bytes(),
             immortal_bytes: self.immortal.bytes(),

@@ -16,6 +16,7 @@ use core::ptr::NonNull;
 use std::alloc::System;
 
 use crate::pool::{POOL_SIZE, Pool};
+use crate::retired::RetiredArenas;
 
 /// Size of an arena in bytes: 1 MiB (4 pools under Miri, so tests reach the
 /// "new arena" and "arena empty" paths quickly).
@@ -42,7 +43,7 @@ pub(crate) const POOLS_PER_ARENA: usize = ARENA_SIZE / POOL_SIZE;
 const _: () = assert!(ARENA_SIZE.is_multiple_of(POOL_SIZE) && POOLS_PER_ARENA >= 2);
 
 /// Layout of an arena's memory: pool-aligned, so every pool is.
-const ARENA_LAYOUT: Layout = match Layout::from_size_align(ARENA_SIZE, POOL_SIZE) {
+pub(crate) const ARENA_LAYOUT: Layout = match Layout::from_size_align(ARENA_SIZE, POOL_SIZE) {
     Ok(layout) => layout,
     Err(_) => panic!("bad arena layout"),
 };
@@ -54,7 +55,8 @@ const ARENA_LAYOUT: Layout = match Layout::from_size_align(ARENA_SIZE, POOL_SIZE
 /// 1. `base` is the start of a live [`ARENA_LAYOUT`] allocation from
 ///    [`System`], owned by this arena.
 /// 2. Pools `0..carved` (at `base + i * POOL_SIZE`) have initialised
-///    headers; the rest has never been touched.
+///    headers; the rest is used by nobody (never touched, or stale memory of
+///    a retired arena).
 /// 3. `free_pools` lists (through the pools' `next`) carved pools that are
 ///    empty; `nfree_raw == POOLS_PER_ARENA - carved + len(free_pools)`.
 /// 4. The arena is on the usable list iff `nfree > 0`, and always on the
@@ -113,14 +115,19 @@ impl Arena {
         self.nfree_raw()
     }
 
-    /// Takes a new arena from the system; `None` if it refuses.
-    fn allocate() -> Option<Arena> {
-        // SAFETY: `ARENA_LAYOUT` has a nonzero size.
-        let base = NonNull::new(unsafe { System.alloc(ARENA_LAYOUT) })?;
+    /// Makes a new arena of the memory at `reuse` (a retired arena's), or of memory taken
+    /// from the system; `None` if the system refuses.
+    fn allocate(reuse: Option<NonNull<u8>>) -> Option<Arena> {
+        let base = match reuse {
+            Some(base) => base,
+            // SAFETY: `ARENA_LAYOUT` has a nonzero size.
+            None => NonNull::new(unsafe { System.alloc(ARENA_LAYOUT) })?,
+        };
         let header_layout = Layout::new::<ArenaHeader>();
         // SAFETY: `ArenaHeader` has a nonzero size.
         let Some(header) = NonNull::new(unsafe { System.alloc(header_layout) }) else {
-            // SAFETY: `base` was just allocated with `ARENA_LAYOUT`.
+            // SAFETY: `base` is an `ARENA_LAYOUT` allocation from `System` that the caller
+            // gave up (or that was just made), used by nothing.
             unsafe { System.dealloc(base.as_ptr(), ARENA_LAYOUT) };
             return None;
         };
@@ -141,18 +148,22 @@ impl Arena {
         Some(Arena(header))
     }
 
-    /// Gives the arena's memory and header back to the system.
+    /// Gives the arena's header back to the system, and its memory too, or to `retired`
+    /// when given.
     ///
     /// # Safety
     ///
     /// The arena is on no list, and no handle to it or to its pools, and no
     /// block in it, will be used again.
-    unsafe fn release(self) {
+    unsafe fn release(self, retired: Option<&mut RetiredArenas>) {
         let base = self.base();
         // SAFETY: invariant 1 and the header's own allocation; the caller
         // guarantees nothing uses either again.
         unsafe {
-            System.dealloc(base.as_ptr(), ARENA_LAYOUT);
+            match retired {
+                Some(retired) => retired.push(base),
+                None => System.dealloc(base.as_ptr(), ARENA_LAYOUT),
+            }
             System.dealloc(self.0.as_ptr().cast(), Layout::new::<ArenaHeader>());
         }
     }
@@ -199,12 +210,16 @@ impl Arena {
 ///   free pool, sorted by `nfree`, fewest first.
 /// * `spare`, if any, is a held arena; the allocator keeps it when it
 ///   becomes empty (it may have been used again since).
+/// * `retired` holds memory of released arenas, none of it held (while
+///   `defer` is on, released arenas go there instead of to the system).
 pub(crate) struct Arenas {
     usable: Option<Arena>,
     all: Option<Arena>,
     spare: Option<Arena>,
     allocated: usize,
     freed: usize,
+    defer: bool,
+    retired: RetiredArenas,
 }
 
 impl Arenas {
@@ -215,7 +230,26 @@ impl Arenas {
             spare: None,
             allocated: 0,
             freed: 0,
+            defer: false,
+            retired: RetiredArenas::new(),
         }
+    }
+
+    /// Whether released arenas are set aside (see [`RetiredArenas`]) instead of given back
+    /// to the system.
+    pub(crate) fn set_defer(&mut self, on: bool) {
+        self.defer = on;
+    }
+
+    /// The arenas set aside so far, counted as freed from now on.
+    pub(crate) fn take_retired(&mut self) -> RetiredArenas {
+        self.freed += self.retired.len();
+        core::mem::take(&mut self.retired)
+    }
+
+    /// How many arenas are set aside.
+    pub(crate) fn retired(&self) -> usize {
+        self.retired.len()
     }
 
     /// Arenas ever taken from the system.
@@ -287,10 +321,12 @@ impl Arenas {
         if self.spare == Some(arena) {
             self.spare = None;
         }
+        // Set aside, an arena is counted as freed only once handed over.
+        let retired = self.defer.then_some(&mut self.retired);
+        self.freed += usize::from(retired.is_none());
         // SAFETY: unlinked from both lists; the caller guarantees nothing
         // else refers to it.
-        unsafe { arena.release() };
-        self.freed += 1;
+        unsafe { arena.release(retired) };
     }
 
     /// Calls `f` on every carved pool of every held arena.
@@ -346,7 +382,7 @@ impl Arenas {
                 POOLS_PER_ARENA - arena.carved() + free_listed
             );
         });
-        assert_eq!(held, self.allocated - self.freed);
+        assert_eq!(held, self.allocated - self.freed - self.retired.len());
         let mut usable = 0;
         let mut prev: Option<Arena> = None;
         let mut next = self.usable;
@@ -367,8 +403,10 @@ impl Arenas {
 
     #[cold]
     fn new_arena(&mut self) -> Option<Arena> {
-        let arena = Arena::allocate()?;
-        self.allocated += 1;
+        // Set-aside memory first: it is mapped and touched already.
+        let reuse = self.retired.pop();
+        self.allocated += usize::from(reuse.is_none());
+        let arena = Arena::allocate(reuse)?;
         arena.set_all_next(self.all);
         if let Some(old) = self.all {
             old.set_all_prev(Some(arena));
@@ -445,7 +483,7 @@ impl Drop for Arenas {
             next = arena.all_next();
             // SAFETY: the allocator is going away: no list, pool handle or
             // block of this arena is used after this.
-            unsafe { arena.release() };
+            unsafe { arena.release(None) };
         }
     }
 }

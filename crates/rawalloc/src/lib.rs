@@ -13,7 +13,8 @@
 //!   [`std::alloc::System`]; an emptied pool goes back to its arena for any
 //!   class to reuse (the most recent one lazily, so alloc/free loops stay on
 //!   the fast path), and empty arenas go back to the system, one spare
-//!   excepted;
+//!   excepted, or are set aside to be given back later, maybe on another
+//!   thread ([`RetiredArenas`]);
 //! * bigger or more aligned requests go to the system allocator directly;
 //! * [`Allocator::alloc_immortal`] serves memory that is never freed while
 //!   the heap lives, from a bump region.
@@ -39,6 +40,7 @@ mod error;
 mod immortal;
 mod large;
 mod pool;
+mod retired;
 mod size_class;
 mod stats;
 
@@ -46,6 +48,7 @@ pub use allocator::Allocator;
 pub use arena::ARENA_SIZE;
 pub use error::{AllocError, AllocErrorKind};
 pub use pool::{POOL_SIZE, blocks_per_pool};
+pub use retired::RetiredArenas;
 pub use size_class::{
     ALIGNMENT, NUM_SIZE_CLASSES, SMALL_REQUEST_THRESHOLD, class_size, size_class,
 };

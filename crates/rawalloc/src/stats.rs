@@ -29,11 +29,15 @@ use crate::size_class::{NUM_SIZE_CLASSES, SMALL_REQUEST_THRESHOLD, class_size};
 pub struct Stats {
     /// Arenas ever taken from the system.
     pub arenas_allocated: usize,
-    /// Arenas ever given back to the system.
+    /// Arenas ever given back to the system, or handed over to be given back
+    /// ([`Allocator::take_retired`](crate::Allocator::take_retired)).
     pub arenas_freed: usize,
-    /// Arenas held now (`arenas_allocated - arenas_freed`), the spare
-    /// empty arena included.
+    /// Arenas held now (`arenas_allocated - arenas_freed - arenas_retired`),
+    /// the spare empty arena included.
     pub arenas_held: usize,
+    /// Emptied arenas set aside while releases are deferred, neither held
+    /// nor given back yet (see [`RetiredArenas`](crate::RetiredArenas)).
+    pub arenas_retired: usize,
     /// Per size class: pools with at least one block in use.
     pub pools_in_use: [usize; NUM_SIZE_CLASSES],
     /// Per size class: live blocks.
@@ -102,6 +106,9 @@ pub(crate) fn report(census: &Census) -> String {
     line("arenas allocated total", s.arenas_allocated);
     line("arenas reclaimed", s.arenas_freed);
     line("arenas held", s.arenas_held);
+    if s.arenas_retired != 0 {
+        line("arenas set aside to give back", s.arenas_retired);
+    }
     line("bytes in held arenas", s.arenas_held * ARENA_SIZE);
     line("pools in use", pools);
     line("free pools in held arenas", census.free_pools);

@@ -200,6 +200,81 @@ fn empty_arenas_go_back_to_the_system_but_one_spare() {
 }
 
 #[test]
+fn deferred_releases_set_arenas_aside_and_reuse_them_first() {
+    let mut heap = Allocator::new();
+    heap.set_release_deferred(true);
+    let l = layout(128);
+    let per_arena = POOLS_PER_ARENA * blocks_per_pool(size_class(128).unwrap());
+    let blocks = alloc_n(&mut heap, l, 3 * per_arena);
+    let arenas: Vec<usize> = blocks
+        .iter()
+        .map(|p| p.as_ptr().addr() & !(POOL_SIZE - 1))
+        .collect();
+    free_all(&mut heap, l, blocks);
+    let stats = heap.stats();
+    assert_eq!(
+        (stats.arenas_held, stats.arenas_freed, stats.arenas_retired),
+        (1, 0, 2)
+    );
+    assert!(heap.report().contains("arenas set aside to give back"));
+
+    // Reused before any new memory: every block lies in a pool of the first round's arenas.
+    let again = alloc_n(&mut heap, l, 3 * per_arena);
+    let stats = heap.stats();
+    assert_eq!(
+        (
+            stats.arenas_held,
+            stats.arenas_allocated,
+            stats.arenas_retired
+        ),
+        (3, 3, 0)
+    );
+    assert!(again.iter().all(|p| arenas.contains(&pool_of(*p))));
+
+    // Released for good once deferring is off.
+    heap.set_release_deferred(false);
+    free_all(&mut heap, l, again);
+    let stats = heap.stats();
+    assert_eq!(
+        (stats.arenas_held, stats.arenas_freed, stats.arenas_retired),
+        (1, 2, 0)
+    );
+    assert!(heap.take_retired().is_empty());
+}
+
+#[test]
+fn retired_arenas_are_given_back_on_another_thread() {
+    let mut heap = Allocator::new();
+    heap.set_release_deferred(true);
+    let l = layout(256);
+    let per_arena = POOLS_PER_ARENA * blocks_per_pool(size_class(256).unwrap());
+    let blocks = alloc_n(&mut heap, l, 4 * per_arena);
+    free_all(&mut heap, l, blocks);
+    assert_eq!(heap.stats().arenas_freed, 0);
+    let retired = heap.take_retired();
+    assert_eq!(retired.len(), 3);
+    let stats = heap.stats();
+    assert_eq!((stats.arenas_retired, stats.arenas_freed), (0, 3));
+    std::thread::spawn(move || drop(retired)).join().unwrap();
+    // The heap goes on from its spare.
+    let p = heap.alloc(l);
+    assert_eq!(heap.stats().arenas_allocated, 4);
+    free_all(&mut heap, l, [p]);
+}
+
+#[test]
+fn a_heap_dropped_with_arenas_set_aside_gives_them_back() {
+    let mut heap = Allocator::new();
+    heap.set_release_deferred(true);
+    let l = layout(64);
+    let per_arena = POOLS_PER_ARENA * blocks_per_pool(size_class(64).unwrap());
+    let blocks = alloc_n(&mut heap, l, 2 * per_arena);
+    free_all(&mut heap, l, blocks);
+    assert_eq!(heap.stats().arenas_retired, 1);
+    drop(heap); // Miri and LeakSanitizer report the arena if it leaked.
+}
+
+#[test]
 fn churn_at_an_arena_boundary_does_not_thrash() {
     let mut heap = Allocator::new();
     let l = layout(512);

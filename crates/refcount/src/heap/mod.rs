@@ -253,6 +253,21 @@ impl Heap {
         report
     }
 
+    /// While `on`, arenas that frees empty are set aside instead of given back to the system
+    /// at once, and reused first ([`rawalloc::Allocator::set_release_deferred`]);
+    /// [`take_retired_arenas`](Heap::take_retired_arenas) hands them over.
+    pub fn set_release_deferred(&self, on: bool) {
+        // SAFETY: runs no user code.
+        unsafe { self.alloc_mut().set_release_deferred(on) }
+    }
+
+    /// The arenas set aside while releases were deferred: dropping the value gives them back
+    /// to the system, on whichever thread drops it.
+    pub fn take_retired_arenas(&self) -> rawalloc::RetiredArenas {
+        // SAFETY: runs no user code.
+        unsafe { self.alloc_mut().take_retired() }
+    }
+
     /// Bytes held by the heap (live blocks, large objects and the immortal region).
     pub fn bytes_in_use(&self) -> usize {
         // SAFETY: runs no user code.
