@@ -195,6 +195,7 @@ pub(crate) unsafe fn count_halves(
         mut edges,
         mut tables,
     } = bufs;
+    let clean = main.cleans();
     let start = Instant::now();
     std::thread::scope(|scope| {
         let spawned = std::thread::Builder::new()
@@ -208,6 +209,7 @@ pub(crate) unsafe fn count_halves(
                 edges.clear();
                 tables.start.clear();
                 let mut helper = EdgeCounter::part(layout, refs, edges).with_pass_tables(tables);
+                helper.set_clean(clean);
                 let done = count_half(&mut helper, &theirs);
                 // Its share of the subtraction: the edges to what it counted.
                 helper.subtract_within(split..split + done, split);

@@ -148,3 +148,79 @@ fn an_object_that_could_not_be_read_stays_dirty_until_one_can() {
     assert!(!dirty(), "read and proved reachable");
     assert_eq!(collect_analysed(), (0, 0));
 }
+
+/// `n` live nodes in two-node cycles, every one of them dirty (a handle cloned and dropped).
+fn dirty_pairs(n: usize) -> Vec<Gc<Node>> {
+    let live: Vec<Gc<Node>> = (0..n).map(|_| node()).collect();
+    for pair in live.chunks(2) {
+        *pair[0].next.borrow_mut() = Some(pair[1].clone());
+        *pair[1].next.borrow_mut() = Some(pair[0].clone());
+    }
+    for x in &live {
+        drop(x.clone());
+    }
+    live
+}
+
+#[test]
+fn a_whole_set_analysis_makes_survivors_clean_but_not_an_unreadable_one() {
+    collect();
+    let live = dirty_pairs(1000);
+    let obj = |i: usize| Gc::as_obj(&live[i]);
+    // SAFETY: `live` holds the memory of every object read.
+    let dirty = |i: usize| unsafe { obj(i).is_dirty() };
+    assert!((0..1000).all(dirty));
+    // Dirty objects are common: the whole set is analysed, not what they reach.
+    let guard = live[500].next.borrow_mut();
+    let (found, analysed) = collect_analysed();
+    assert_eq!(found, 0);
+    assert!(analysed >= 1000, "{analysed}");
+    assert_eq!((0..1000).filter(|&i| dirty(i)).collect::<Vec<_>>(), [500]);
+    drop(guard);
+    // Only the one that could not be read is analysed again, with its partner.
+    assert_eq!(collect_analysed(), (0, 2));
+    assert!(!dirty(500));
+    assert_eq!(collect_analysed(), (0, 0));
+    drop(live);
+    assert_eq!(collect(), 1000);
+}
+
+/// A node whose trace panics while `ARMED` is set.
+struct Bomb;
+
+thread_local! {
+    static ARMED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+// SAFETY: it holds no handle; it reports none.
+unsafe impl refcount::Trace for Bomb {
+    fn trace(&self, _: &mut refcount::Tracer<'_>) {
+        if ARMED.with(|a| a.get()) {
+            panic!("trace failed");
+        }
+    }
+}
+
+#[test]
+fn garbage_counted_by_an_analysis_that_failed_is_still_found() {
+    collect();
+    // 200 dead cycles: dirty objects are common, so the next full collection counts the
+    // whole set, and counts the cycles before the bomb, made last.
+    for _ in 0..100 {
+        let a = node();
+        let b = node();
+        *a.next.borrow_mut() = Some(b.clone());
+        *b.next.borrow_mut() = Some(a);
+    }
+    let bomb = Gc::new(Bomb);
+    assert!(gencollect::is_tracked(&bomb));
+    ARMED.with(|a| a.set(true));
+    let failed = std::panic::catch_unwind(collect);
+    ARMED.with(|a| a.set(false));
+    assert!(failed.is_err(), "the trace's panic reaches the caller");
+    assert_eq!(drops(), 0, "nothing freed by the failed collection");
+    // Counted and made clean before the panic, the cycles must be analysed again.
+    assert_eq!(collect(), 200);
+    assert_eq!(drops(), 200);
+    drop(bomb);
+}

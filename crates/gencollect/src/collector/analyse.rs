@@ -1,9 +1,7 @@
 //! One analysis (steps 2 to 4): count, mark, and set the garbage apart.
 
 use refcount::ObjPtr;
-use refcount::engine::{
-    FirstPanic, Heap, NOT_COUNTED, ObjectOps, PREFETCH_AHEAD, SetLayout, flags,
-};
+use refcount::engine::{FirstPanic, Heap, NOT_COUNTED, ObjectOps, SetLayout, flags};
 
 use super::count::{HOLD_LIST, count, count_selected};
 use super::mark::mark;
@@ -68,7 +66,24 @@ pub(crate) fn analyse_guarded(
     });
     // SAFETY: the analysis is over, whichever way it ended.
     unsafe { heap.set_analysing(&[]) };
+    if verdict.is_none() && restrict {
+        // Its count pass may have made objects clean that nothing proved reachable.
+        make_dirty(heap, from);
+    }
     verdict
+}
+
+/// Marks every object of the lists `from` dirty, so that the next full collection analyses
+/// them all (after an analysis that did not complete).
+fn make_dirty(heap: &Heap, from: &[usize]) {
+    for &l in from {
+        // SAFETY: no user code runs while the slice is used; objects in a list are alive.
+        unsafe {
+            for &obj in heap.list_slice(l) {
+                obj.set_dirty();
+            }
+        }
+    }
 }
 
 /// The set one analysis works on: the lists `from`, numbered as `layout` says, and whether
@@ -177,7 +192,16 @@ unsafe fn analyse(
         if only_selected {
             count_selected(heap, from, layout, &mut g)
         } else {
-            count(heap, from, layout, &mut g, plan.hold, plan.parallel)
+            // A full analysis of a full collection makes the objects clean as it counts
+            // them (`clean_survivors` would otherwise pass over them all again).
+            let clean = restrict;
+            count(
+                heap,
+                from,
+                layout,
+                &mut g,
+                (plan.hold, plan.parallel, clean),
+            )
         }
     });
     if counted && let Some(layout) = layout {
@@ -204,7 +228,7 @@ unsafe fn analyse(
     };
     if restrict {
         // SAFETY: per the caller.
-        unsafe { clean_survivors(&set, &g, reached) };
+        unsafe { clean_survivors(&set, &g) };
     }
     let garbage = g.refs.len() - reached;
     let finalization = g.special.iter().any(|&i| g.refs[i as usize] != REACHED);
@@ -270,14 +294,16 @@ unsafe fn end_loans(set: &Set<'_>, g: &SideTables) {
 }
 
 /// After a full collection's mark: the analysed survivors are proved reachable, so they are
-/// made clean. Only their headers are read, and only dirty ones written; garbage is not
-/// touched. Objects counted as referenced from outside whatever their count says (a mutably
-/// borrowed `RefCell` among them) were not proved reachable: they stay dirty, so the next
-/// full collection looks at them, and at what they hold, again.
+/// clean. A whole set was made clean by its count pass (garbage too, which is freed or
+/// revived dirty); chosen objects are made clean here, survivors only, reading just their
+/// headers and writing only dirty ones. Objects counted as referenced from outside whatever
+/// their count says (a mutably borrowed `RefCell` among them) were not proved reachable:
+/// they are made dirty again, so the next full collection looks at them, and at what they
+/// hold, again.
 ///
 /// # Safety
 /// As for [`analyse`].
-unsafe fn clean_survivors(set: &Set<'_>, g: &SideTables, reached: usize) {
+unsafe fn clean_survivors(set: &Set<'_>, g: &SideTables) {
     if set.only_selected {
         for k in 0..g.refs.len() {
             if g.refs[k] == REACHED
@@ -285,30 +311,6 @@ unsafe fn clean_survivors(set: &Set<'_>, g: &SideTables, reached: usize) {
             {
                 // SAFETY: objects of the analysed lists are alive (frees are deferred).
                 unsafe { obj.clear_dirty() };
-            }
-        }
-    } else {
-        // In list order, stopping after the last survivor (none, often).
-        let mut survivors = reached;
-        let mut p = 0;
-        'clean: for &l in set.from {
-            // SAFETY: per the caller; no user code runs while the slice is used.
-            let list = unsafe { set.heap.list_slice(l) };
-            for (k, &obj) in list[..set.layout.list_len(l)].iter().enumerate() {
-                if survivors == 0 {
-                    break 'clean;
-                }
-                if g.refs[p] == REACHED {
-                    if g.refs.get(p + PREFETCH_AHEAD) == Some(&REACHED)
-                        && let Some(ahead) = list.get(k + PREFETCH_AHEAD)
-                    {
-                        ahead.prefetch();
-                    }
-                    // SAFETY: an object of the list is alive.
-                    unsafe { obj.clear_dirty() };
-                    survivors -= 1;
-                }
-                p += 1;
             }
         }
     }

@@ -19,8 +19,9 @@ pub(super) const HOLD_LIST: usize = 0;
 /// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says;
 /// with `hold`, the objects of [`HOLD_LIST`] also get a temporary reference
 /// ([`EdgeCounter::set_hold`]; `g.held` says how many). With `parallel`, a helper thread
-/// counts the last part of the set ([`parallel::count_halves`]). Returns false if the
-/// lists changed under the pass (only a misbehaving `Trace` impl can cause that).
+/// counts the last part of the set ([`parallel::count_halves`]). With `clean`, the objects
+/// counted are made clean ([`EdgeCounter::set_clean`]). Returns false if the lists changed
+/// under the pass (only a misbehaving `Trace` impl can cause that).
 ///
 /// # Safety
 /// Frees are deferred; every object of the lists is alive.
@@ -29,8 +30,7 @@ pub(super) unsafe fn count(
     from: &[usize],
     layout: SetLayout,
     g: &mut SideTables,
-    hold: bool,
-    parallel: bool,
+    (hold, parallel, clean): (bool, bool, bool),
 ) -> bool {
     let n = layout.len();
     // Split, the count table is zeroed as the pass comes to each part
@@ -38,6 +38,7 @@ pub(super) unsafe fn count(
     let refs = start_tables(g, n, !parallel);
     let mut counter = EdgeCounter::new(layout, refs, core::mem::take(&mut g.edges))
         .with_pass_tables(take_pass_tables(g));
+    counter.set_clean(clean);
     let mut part_bufs = core::mem::take(&mut g.part);
     // The indices in the held list of objects the helper holds that the counter does not
     // list yet: given back if the pass stops before they are absorbed.

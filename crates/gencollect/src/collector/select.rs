@@ -27,11 +27,10 @@ pub(super) unsafe fn select(
     let _span = tracing::debug_span!(target: "gcrt::gc", "select", objects = n).entered();
     // All `NOT_COUNTED` between collections: `SideTables::put_back` resets only the entries set
     // here, so a set of n objects costs no clearing of n entries. Chosen ones are marked 0
-    // for now; `analyse` numbers them.
+    // for now; `analyse` numbers them. The table grows as far as positions are chosen, and to
+    // the whole set only if the selection is kept: a first collection that gives up early
+    // does not touch (and fault in) an entry for every object.
     let mut selected = core::mem::take(&mut g.slot);
-    if selected.len() < n {
-        selected.resize(n, NOT_COUNTED);
-    }
     g.selected_from = n;
     g.marked.clear();
     let mut stack = core::mem::take(&mut g.stack);
@@ -46,7 +45,7 @@ pub(super) unsafe fn select(
         let mut i = 0;
         for &l in from {
             for k in 0..layout.list_len(l) {
-                if selected[i] != NOT_COUNTED {
+                if selected.get(i).is_some_and(|&s| s != NOT_COUNTED) {
                     // Reached from an earlier seed: already followed.
                     i += 1;
                     continue;
@@ -65,7 +64,7 @@ pub(super) unsafe fn select(
                 // SAFETY: an object of the list is alive and tracked.
                 let seed = unsafe { obj.is_dirty() || obj.ext_flags() & flags::EXPOSED != 0 };
                 if seed {
-                    selected[i] = 0;
+                    choose(&mut selected, i);
                     g.marked.push(i as u32);
                     stack.push(i as u32);
                     // Everything it reaches, through traces (user code: frees are deferred,
@@ -101,6 +100,10 @@ pub(super) unsafe fn select(
             }
         }
         result = Some(count);
+        // Kept: the count pass maps every position through the table.
+        if selected.len() < n {
+            selected.resize(n, NOT_COUNTED);
+        }
     }
     g.slot = selected;
     g.stack = stack;
@@ -127,14 +130,23 @@ impl Visitor for Selector<'_> {
             let Some(j) = self.layout.position_of(obj) else {
                 return;
             };
-            if self.selected[j] == NOT_COUNTED {
-                self.selected[j] = 0;
+            if self.selected.get(j).is_none_or(|&s| s == NOT_COUNTED) {
+                choose(self.selected, j);
                 self.marked.push(j as u32);
                 self.stack.push(j as u32);
                 self.count += 1;
             }
         }
     }
+}
+
+/// Marks position `p` chosen (0 until `analyse` numbers it), growing the table to cover it.
+#[inline(always)]
+fn choose(selected: &mut Vec<u32>, p: usize) {
+    if selected.len() <= p {
+        selected.resize(p + 1, NOT_COUNTED);
+    }
+    selected[p] = 0;
 }
 
 /// The list and index of position `p` of the set `layout` numbers (lists in the order of

@@ -44,6 +44,10 @@ pub struct EdgeCounter {
     ///
     /// [`set_hold`]: EdgeCounter::set_hold
     hold: bool,
+    /// Whether the objects counted now are made clean as they are read ([`set_clean`]).
+    ///
+    /// [`set_clean`]: EdgeCounter::set_clean
+    clean: bool,
     /// The edges already subtracted from the counts ([`subtract_within`]), except those to
     /// the targets listed in `cross`, which are still to be subtracted.
     ///
@@ -124,6 +128,7 @@ impl EdgeCounter {
             tables: PassTables::default(),
             opaque: false,
             hold: false,
+            clean: false,
             presub: 0..0,
             cross: Vec::new(),
         }
@@ -180,6 +185,21 @@ impl EdgeCounter {
     /// [`PassTables::start`] once its trace completes.
     pub fn set_hold(&mut self, on: bool) {
         self.hold = on;
+    }
+
+    /// While on, every object counted whose strong count is mortal and above zero has its
+    /// dirty mark cleared as its count is read (see [`ObjPtr::is_dirty`]), in the same write
+    /// a held object's count gets: for a full collection that analyses the whole set and
+    /// would otherwise make its survivors clean in a pass of its own. Garbage made clean is
+    /// freed or revived dirty; the caller makes every object of the set dirty again if the
+    /// analysis does not complete, and re-marks the objects it did not prove reachable.
+    pub fn set_clean(&mut self, on: bool) {
+        self.clean = on;
+    }
+
+    /// Whether [`set_clean`](Self::set_clean) is on.
+    pub fn cleans(&self) -> bool {
+        self.clean
     }
 
     /// Gives the per-object tables back.
@@ -400,6 +420,9 @@ impl EdgeCounter {
             let mortal = obj.mortal_strong();
             if let Some(s) = mortal {
                 self.add_count(e, s as i32);
+                if self.clean {
+                    obj.clear_dirty();
+                }
             } else {
                 // 0: queued for release, so keep it (and what it holds) alive until its
                 // destructor runs. Immortal: always reachable.
