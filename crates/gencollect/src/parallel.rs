@@ -208,6 +208,9 @@ pub(crate) unsafe fn count_halves(
                 refs.resize(n - split, 0);
                 edges.clear();
                 tables.start.clear();
+                // As the collecting thread's (`start_tables`): address space only.
+                edges.reserve(n - split);
+                tables.start.reserve(n - split + 1);
                 let mut helper = EdgeCounter::part(layout, refs, edges).with_pass_tables(tables);
                 helper.set_clean(clean);
                 let done = count_half(&mut helper, &theirs);

@@ -259,6 +259,10 @@ fn start_tables(g: &mut SideTables, n: usize, zero: bool) -> Vec<i32> {
     }
     refs.resize(n, 0);
     g.edges.clear();
+    // Most objects in a set have an edge or more. Reserving costs address space only (pages
+    // are faulted in as they are written), where growing by doubling would copy the table
+    // and fault in every old copy too: what a first collection pays.
+    g.edges.reserve(n);
     g.start.clear();
     g.start.reserve(n + 1);
     g.start.push(0);
