@@ -15,6 +15,10 @@ pub(super) fn mark(g: &mut SideTables) -> Option<usize> {
     // Plain slices and a local work list, so that the loops keep them in registers.
     let mut stack = core::mem::take(&mut g.stack);
     stack.clear();
+    // An entry goes on the work list at most once: reserved whole (address space only), the
+    // list never grows by doubling, which in a first collection copies it and faults in each
+    // old copy too.
+    stack.reserve(g.refs.len());
     let refs: &mut [i32] = &mut g.refs;
     let edges = EdgeTables {
         start: &g.start,
