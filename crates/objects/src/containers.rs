@@ -89,6 +89,9 @@ pub struct List {
 }
 
 impl List {
+    // Inlined, the caller's vector is written straight into the new object: called, it went
+    // through the stack, and each move stalled on store forwarding (half of list churn).
+    #[inline]
     pub(crate) fn new(items: Vec<Value>) -> Gc<List> {
         Gc::new(List {
             items: RefCell::new(items),
