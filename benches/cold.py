@@ -8,7 +8,7 @@ round; the tables give medians and their ratios.
 
 Usage (from the repository root):
 
-    python3 benches/cold.py                 # 5 rounds of w3, w4 and w5, all systems
+    python3 benches/cold.py                 # 5 rounds of w3, w4, w5, w7 and w8, all systems
     python3 benches/cold.py --rounds 9 --workloads w3 --systems gcrt,rust-cc
 """
 
@@ -30,6 +30,10 @@ WORKLOADS = {
     "w3": ("1,000,000 objects in two-node cycles", "w3_cycles.py", "cpython"),
     "w4": ("one 1,000,000-node ring", "w4_ring.py", "cpython"),
     "w5": ("full collection, 1,000,000 live objects, every one dirty", "w5_live.py", "cpython"),
+    # The reference row of the issue's goal: CPython with `__slots__` nodes.
+    "w7": ("pyperformance gc_collect, 2,100 dead ring nodes", "w7_gc_collect.py", "cpython_slots"),
+    "w8": ("pyperformance gc_traversal, 499,500 edges, every object dirty", "w8_gc_traversal.py",
+           "cpython"),
 }
 
 
@@ -67,10 +71,15 @@ def cpython_sample(python, script, row):
     sys.exit(f"cold.py: no RESULT system={row} from {script}")
 
 
+def fmt(ms):
+    """Milliseconds with three significant digits or more (W7 takes tens of microseconds)."""
+    return f"{ms:.2f}" if ms >= 1 else f"{ms:.4f}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--workloads", default="w3,w4,w5")
+    ap.add_argument("--workloads", default="w3,w4,w5,w7,w8")
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--python", default="python3")
     args = ap.parse_args()
@@ -91,10 +100,10 @@ def main():
         med = {s: statistics.median(v) for s, v in samples.items()}
         peers = {s: m for s, m in med.items() if s not in ("gcrt", "cpython")}
         fastest = min(peers.items(), key=lambda kv: kv[1]) if peers else None
-        cells = " | ".join(f"{med[s]:.2f}" if s in med else "stack overflow" for s in systems)
+        cells = " | ".join(fmt(med[s]) if s in med else "stack overflow" for s in systems)
         ratio_py = f"{med['gcrt'] / med['cpython']:.3f}x" if "gcrt" in med else "-"
         ratio_peer = f"{med['gcrt'] / fastest[1]:.2f}x ({fastest[0]})" if fastest and "gcrt" in med else "-"
-        print(f"| {w}: {title} | {cells} | {med['cpython']:.2f} | {ratio_py} | {ratio_peer} |")
+        print(f"| {w}: {title} | {cells} | {fmt(med['cpython'])} | {ratio_py} | {ratio_peer} |")
         sys.stdout.flush()
 
 

@@ -6,12 +6,15 @@
 //!
 //! Workloads: `w3` (1,000,000 objects in two-node cycles), `w4` (one 1,000,000-node ring),
 //! `w5` (a full collection over 1,000,000 live objects in pairs, every object's count
-//! decremented since the last one). Systems: `gcrt`, `gcmodule`, `rust-cc`, `dumpster`,
+//! decremented since the last one), `w7` (pyperformance's gc_collect: an untimed collection,
+//! 100 rings of 21 nodes built and dropped, one timed collection), `w8` (pyperformance's
+//! gc_traversal, every list's count decremented: an untimed collection, then the timed one,
+//! as the CPython script does). Systems: `gcrt`, `gcmodule`, `rust-cc`, `dumpster`,
 //! `bacon_rajan_cc`.
 
 use std::time::Duration;
 
-use super::{CYCLE_OBJECTS, LIVE_OBJECTS, RING};
+use super::{CYCLE_OBJECTS, LIVE_OBJECTS, RING, TRAVERSAL_LEVELS};
 
 /// Runs one workload of one system; `None` for an unknown pair.
 fn run(workload: &str, system: &str) -> Option<Duration> {
@@ -25,6 +28,13 @@ fn run(workload: &str, system: &str) -> Option<Duration> {
                         let root = super::$sys::live_build(LIVE_OBJECTS, true);
                         let t = super::$sys::live_collect(&root, true);
                         std::mem::forget(root); // the process ends here: no teardown
+                        t
+                    }
+                    "w7" => super::$sys::pyperf_gc_collect(),
+                    "w8" => {
+                        let root = super::$sys::traversal_build(TRAVERSAL_LEVELS);
+                        let t = super::$sys::traversal_collect(&root, true);
+                        std::mem::forget(root);
                         t
                     }
                     _ => return None,
