@@ -140,6 +140,49 @@ pub unsafe trait Trace {
     #[inline(always)]
     fn prefetch_referents(&self) {}
 
+    /// Whether this value reports the same handles as `prev`, the item before it in a
+    /// slice: then slices trace a run of such items with one
+    /// [`trace_repeated`](Trace::trace_repeated) call. The default, `false`, is always
+    /// correct; `Gc` answers whether both point to one object. A wrong `true` can only make
+    /// the collector miss handles of the run's other items, a leak at worst.
+    ///
+    /// ```
+    /// use refcount::{Gc, Trace};
+    /// let a = Gc::new(1u8);
+    /// assert!(a.clone().repeats(&a));
+    /// assert!(!Gc::new(1u8).repeats(&a));
+    /// ```
+    #[inline(always)]
+    fn repeats(&self, prev: &Self) -> bool
+    where
+        Self: Sized,
+    {
+        let _ = prev;
+        false
+    }
+
+    /// Reports what `times` calls of [`trace`](Trace::trace) report (the default makes them);
+    /// `Gc` reports its handle `times` times at once ([`Tracer::visit_times`]).
+    ///
+    /// ```
+    /// use refcount::{Gc, ObjPtr, Trace, Tracer, Visitor};
+    /// struct Count(usize);
+    /// impl Visitor for Count { fn visit(&mut self, _: ObjPtr) { self.0 += 1 } }
+    /// let a = Gc::new(1u8);
+    /// let mut count = Count(0);
+    /// vec![a.clone(), a.clone(), a].trace(&mut Tracer::new(&mut count));
+    /// assert_eq!(count.0, 3); // every handle is still reported
+    /// ```
+    #[inline(always)]
+    fn trace_repeated(&self, times: usize, tracer: &mut Tracer<'_>)
+    where
+        Self: Sized,
+    {
+        for _ in 0..times {
+            self.trace(tracer);
+        }
+    }
+
     /// Whether `trace` runs only gcrt's own code: [`Tracer`] methods and the `trace` of
     /// values whose types answer `true` too (rule 5 of the trait's safety contract).
     ///
@@ -198,11 +241,23 @@ const TRACE_PREFETCH: usize = 8;
 /// Traces the items of a slice, prefetching the referents of the item a few places ahead.
 #[inline]
 fn trace_slice<T: Trace>(items: &[T], tracer: &mut Tracer<'_>) {
-    for (i, item) in items.iter().enumerate() {
+    let mut i = 0;
+    while let Some(item) = items.get(i) {
         if let Some(ahead) = items.get(i + TRACE_PREFETCH) {
             ahead.prefetch_referents();
         }
-        item.trace(tracer);
+        // A run of items that repeat the first one is reported at once (never, unless `T`
+        // says it can be: the loop then compiles to one `trace` per item).
+        let mut run = 1;
+        while items.get(i + run).is_some_and(|next| next.repeats(item)) {
+            run += 1;
+        }
+        if run == 1 {
+            item.trace(tracer);
+        } else {
+            item.trace_repeated(run, tracer);
+        }
+        i += run;
     }
 }
 
@@ -313,6 +368,25 @@ impl<'a> Tracer<'a> {
             }
             Sink::Counter(_) | Sink::Remap(_) => {}
             Sink::Visitor(v) => v.visit(obj),
+        }
+    }
+
+    /// Reports `times` handles to the object `gc` points to, as `times` calls of
+    /// [`visit`](Tracer::visit) would; the collector records one edge for them where it can.
+    #[inline]
+    pub fn visit_times<T: ?Sized>(&mut self, gc: &Gc<T>, times: usize) {
+        let obj = Gc::as_obj(gc);
+        match &mut self.sink {
+            // SAFETY: the handle holds the object's memory (and the extension is checked
+            // before it is read).
+            Sink::Counter(c) if unsafe { obj.has_ext() } => unsafe {
+                c.visit_ext_times(obj, times)
+            },
+            _ => {
+                for _ in 0..times {
+                    self.visit(gc);
+                }
+            }
         }
     }
 
@@ -455,6 +529,14 @@ unsafe impl<T: ?Sized> Trace for Gc<T> {
     #[inline(always)]
     fn prefetch_referents(&self) {
         Gc::as_obj(self).prefetch();
+    }
+    #[inline(always)]
+    fn repeats(&self, prev: &Self) -> bool {
+        Gc::as_obj(self) == Gc::as_obj(prev)
+    }
+    #[inline(always)]
+    fn trace_repeated(&self, times: usize, tracer: &mut Tracer<'_>) {
+        tracer.visit_times(self, times);
     }
     #[inline(always)]
     fn pure_trace() -> bool {

@@ -39,6 +39,9 @@ pub(super) unsafe fn count(
     let mut counter = EdgeCounter::new(layout, refs, core::mem::take(&mut g.edges))
         .with_pass_tables(take_pass_tables(g));
     counter.set_clean(clean);
+    // On one thread the counts are zeroed up front and never replaced: repeated handles
+    // can be subtracted as they are found.
+    counter.set_repeats_subtracted(!parallel);
     let mut part_bufs = core::mem::take(&mut g.part);
     // The indices in the held list of objects the helper holds that the counter does not
     // list yet: given back if the pass stops before they are absorbed.

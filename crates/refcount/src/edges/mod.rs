@@ -54,6 +54,11 @@ pub struct EdgeCounter {
     /// [`subtract_within`]: EdgeCounter::subtract_within
     presub: core::ops::Range<usize>,
     cross: Vec<u32>,
+    /// Whether handles reported several at once make one edge, the others subtracted at
+    /// once ([`set_repeats_subtracted`]).
+    ///
+    /// [`set_repeats_subtracted`]: EdgeCounter::set_repeats_subtracted
+    repeats: bool,
 }
 
 /// The per-object tables a count pass fills besides the counts and the edges (see
@@ -131,6 +136,7 @@ impl EdgeCounter {
             clean: false,
             presub: 0..0,
             cross: Vec::new(),
+            repeats: false,
         }
     }
 
@@ -195,6 +201,45 @@ impl EdgeCounter {
     /// analysis does not complete, and re-marks the objects it did not prove reachable.
     pub fn set_clean(&mut self, on: bool) {
         self.clean = on;
+    }
+
+    /// While on, handles reported several at once ([`Tracer::visit_times`]: slices do, for
+    /// a run of equal handles) are recorded as one edge, the others subtracted from their
+    /// target's entry at once: the mark needs one edge per target, and a list holding one
+    /// object a thousand times then costs one edge, not a thousand. For a counter of the
+    /// whole set whose entries are all zeroed already and are not replaced later (no
+    /// [`absorb`](Self::absorb) into it, no [`zero_counts`](Self::zero_counts)), so that no
+    /// such subtraction is lost; it is off otherwise.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::Gc;
+    /// use refcount::engine::{EdgeCounter, PassTables, SetLayout, with_heap};
+    ///
+    /// let a = Gc::new(RefCell::new(Vec::<Gc<u8>>::new()));
+    /// let list = Gc::new(RefCell::new(vec![a.clone(), a.clone(), a.clone()]));
+    /// let objs = with_heap(|h| h.list_snapshot(0));
+    /// let n = objs.len();
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let tables = PassTables { start: vec![0], ..PassTables::default() };
+    /// let mut counter = EdgeCounter::new(layout, vec![0; n], Vec::new()).with_pass_tables(tables);
+    /// counter.set_repeats_subtracted(true);
+    /// // SAFETY: nothing changes or frees the objects meanwhile.
+    /// unsafe { counter.count_pure_entries(&objs, n - 1, n, n - 1) };
+    /// let (refs, edges) = counter.into_parts();
+    /// assert_eq!(edges, vec![(n - 2) as u32]); // one edge for three handles
+    /// assert_eq!(refs[n - 2], -3);
+    /// # drop((a, list));
+    /// ```
+    ///
+    /// # Panics
+    /// If the counter is not one of the whole set (built by [`new`](Self::new)).
+    pub fn set_repeats_subtracted(&mut self, on: bool) {
+        assert!(
+            !on || (self.refs.len() == self.layout.len() && self.remap.is_empty()),
+            "repeats are subtracted at once only by a counter of the whole set"
+        );
+        self.repeats = on;
     }
 
     /// Whether [`set_clean`](Self::set_clean) is on.
@@ -541,6 +586,32 @@ impl EdgeCounter {
             };
             // Subtracted from `refs[j]` by `into_parts`.
             self.edges.push(j as u32);
+        }
+    }
+
+    /// [`visit_ext`](Self::visit_ext) for `times` handles to one object
+    /// ([`Tracer::visit_times`]): one edge, and with
+    /// [`set_repeats_subtracted`](Self::set_repeats_subtracted) on, the other handles
+    /// subtracted at once (otherwise each is an edge).
+    ///
+    /// # Safety
+    /// As for `visit_ext`.
+    #[inline(always)]
+    pub(crate) unsafe fn visit_ext_times(&mut self, obj: ObjPtr, times: usize) {
+        if times == 0 {
+            return;
+        }
+        // SAFETY: per the caller.
+        let Some(j) = (unsafe { self.layout.position_of(obj) }) else {
+            return;
+        };
+        if self.repeats {
+            self.edges.push(j as u32);
+            if let Some(r) = self.refs.get_mut(j) {
+                *r = r.wrapping_sub((times - 1) as i32);
+            }
+        } else {
+            self.edges.extend(core::iter::repeat_n(j as u32, times));
         }
     }
 
