@@ -351,10 +351,6 @@ impl Allocator {
         core::mem::forget(core::mem::take(&mut self.immortal));
     }
 
-    /// The current pool of `class` just became full: it has nothing more
-    /// to hand out, so it leaves the used list.
-    #[cold]
-    #[inline(never)]
     /// While `on`, an arena that empties (beyond the one spare) is set aside
     /// instead of given back to the system, to be reused before any new one,
     /// until [`take_retired`](Allocator::take_retired) hands it over. Off by
@@ -379,6 +375,10 @@ impl Allocator {
         self.arenas.take_retired()
     }
 
+    /// The current pool of `class` just became full: it has nothing more
+    /// to hand out, so it leaves the used list.
+    #[cold]
+    #[inline(never)]
     fn pool_filled(&mut self, class: usize, pool: Pool) {
         self.used.unlink(class, pool);
         if self.retained == Some(pool) {

@@ -405,8 +405,12 @@ impl Arenas {
     fn new_arena(&mut self) -> Option<Arena> {
         // Set-aside memory first: it is mapped and touched already.
         let reuse = self.retired.pop();
+        let Some(arena) = Arena::allocate(reuse) else {
+            // A set-aside arena's memory went back to the system with the failure.
+            self.freed += usize::from(reuse.is_some());
+            return None;
+        };
         self.allocated += usize::from(reuse.is_none());
-        let arena = Arena::allocate(reuse)?;
         arena.set_all_next(self.all);
         if let Some(old) = self.all {
             old.set_all_prev(Some(arena));

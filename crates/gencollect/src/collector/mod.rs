@@ -95,12 +95,15 @@ pub(crate) fn collect(heap: &Heap, generation: usize, reason: Reason) -> usize {
     }
     let mut panics = FirstPanic::default();
     let recover = scopeguard::guard_on_unwind((), |()| finalize::recover(heap));
-    // Arenas the garbage empties are given back after the pause, not during it.
+    // Arenas the garbage empties are given back after the pause, not during it (also when
+    // user code that no step catches, a `tracing` subscriber, unwinds out of it).
     heap.set_release_deferred(true);
-    let deferring = scopeguard::guard((), |()| heap.set_release_deferred(false));
+    let deferring = scopeguard::guard((), |()| {
+        heap.set_release_deferred(false);
+        give_back(heap.take_retired_arenas());
+    });
     let outcome = run(heap, generation, debug, &mut panics);
     drop(deferring);
-    give_back(heap.take_retired_arenas());
     drop(recover);
     let duration = start.elapsed();
     record(&span, (generation, reason), &outcome, duration, debug);
