@@ -424,3 +424,24 @@ fn user_types_are_interned_once_per_value_even_when_their_hash_interns() {
     assert_eq!(r.0, "reentrant");
     assert!(refcount::Gc::is_immortal(&r));
 }
+
+/// A list holding one container many times (pyperformance's gc_traversal shape), between
+/// other items: every handle counts, young and full collections alike.
+#[test]
+fn a_list_of_one_repeated_container_is_counted_exactly() {
+    gc::collect();
+    let inner = Value::list([]);
+    let mut items = vec![int(1000), inner.clone()];
+    items.extend(std::iter::repeat_n(inner.clone(), 998));
+    items.push(int(1000));
+    let outer = Value::list(items);
+    inner.append(outer.clone()).unwrap();
+    assert_eq!(gc::collect_generation(0).unwrap(), 0, "held from outside");
+    assert_eq!(gc::collect(), 0);
+    assert_eq!(outer.len().unwrap(), 1001);
+    drop(inner);
+    assert_eq!(gc::collect(), 0, "outer still holds inner 999 times");
+    drop(outer);
+    // The two lists; the ints go by refcounting once the lists are dropped.
+    assert_eq!(gc::collect(), 2);
+}
