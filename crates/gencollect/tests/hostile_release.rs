@@ -16,62 +16,20 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use gencollect::{DebugFlags, collect, get_stats};
 use refcount::{Finalize, Gc, Trace, Tracer, alloc_stats};
 
-/// A 64-byte-class node; the destructor of a `last` one runs the thread's `ON_LAST_DROP`.
-#[derive(gcrt_derive::Trace)]
-#[trace(crate = "refcount")]
-struct Node {
-    next: RefCell<Option<Gc<Node>>>,
-    #[trace(skip)]
-    _pad: [u64; 4],
-    #[trace(skip)]
-    last: bool,
+mod common {
+    pub(crate) mod arenas;
 }
+use common::arenas::{
+    DROPS, Node, ON_LAST_DROP, assert_arenas_consistent, drops, garbage, link, node, on_thread,
+    twenty_arenas,
+};
 
 thread_local! {
-    static DROPS: Cell<usize> = const { Cell::new(0) };
-    static ON_LAST_DROP: Cell<Option<fn()>> = const { Cell::new(None) };
     static MADE: RefCell<Vec<Gc<Node>>> = const { RefCell::new(Vec::new()) };
     static INNER: Cell<usize> = const { Cell::new(usize::MAX) };
     static ARMED: Cell<bool> = const { Cell::new(false) };
     static SAVED: RefCell<Vec<Gc<Node>>> = const { RefCell::new(Vec::new()) };
     static AT_EXIT: RefCell<Option<CollectOnDrop>> = const { RefCell::new(None) };
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        DROPS.with(|d| d.set(d.get() + 1));
-        if self.last
-            && let Some(f) = ON_LAST_DROP.with(|c| c.get())
-        {
-            f();
-        }
-    }
-}
-
-fn drops() -> usize {
-    DROPS.with(|d| d.get())
-}
-
-fn node(last: bool) -> Gc<Node> {
-    Gc::new(Node {
-        next: RefCell::new(None),
-        _pad: [0; 4],
-        last,
-    })
-}
-
-fn link(a: &Gc<Node>, b: &Gc<Node>) {
-    *a.next.borrow_mut() = Some(b.clone());
-    *b.next.borrow_mut() = Some(a.clone());
-}
-
-/// Builds `pairs` unreachable two-node cycles; the first node is `last` if `mark_last`
-/// (a collection drops the newest garbage first, so its destructor runs last).
-fn garbage(pairs: usize, mark_last: bool) {
-    for i in 0..pairs {
-        let (a, b) = (node(mark_last && i == 0), node(false));
-        link(&a, &b);
-    }
 }
 
 /// `pairs` live two-node cycles, every node dirty (a handle cloned and dropped).
@@ -84,26 +42,10 @@ fn dirty_pairs(pairs: usize) -> Vec<Gc<Node>> {
     live
 }
 
-/// Pairs that fill about 20 arenas (1 MiB each; 4 KiB under Miri).
-fn twenty_arenas() -> usize {
-    10 * (rawalloc::ARENA_SIZE / 64)
-}
-
-/// Outside a collection nothing is set aside, and held arenas add up.
-fn assert_arenas_consistent() {
-    let s = alloc_stats();
-    assert_eq!(s.arenas_retired, 0, "arenas set aside outside a collection");
-    assert_eq!(s.arenas_held, s.arenas_allocated - s.arenas_freed);
-}
-
 fn collect_analysed() -> (usize, usize) {
     let before = get_stats()[2].candidates;
     let found = collect();
     (found, get_stats()[2].candidates - before)
-}
-
-fn on_thread(f: impl FnOnce() + Send + 'static) {
-    std::thread::spawn(f).join().unwrap();
 }
 
 /// Splits every count pass with the helper thread, where there is a second core.

@@ -5,42 +5,15 @@
 //! other threads reaching the collector's spans first, with no subscriber, can make this
 //! test's subscriber miss them.)
 
-use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 
 use gencollect::collect;
-use refcount::{Gc, alloc_stats};
 
-#[derive(gcrt_derive::Trace)]
-#[trace(crate = "refcount")]
-struct Node {
-    next: RefCell<Option<Gc<Node>>>,
-    #[trace(skip)]
-    _pad: [u64; 4],
+mod common {
+    pub(crate) mod arenas;
 }
-
-thread_local! {
-    static DROPS: Cell<usize> = const { Cell::new(0) };
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        DROPS.with(|d| d.set(d.get() + 1));
-    }
-}
-
-fn node() -> Gc<Node> {
-    Gc::new(Node {
-        next: RefCell::new(None),
-        _pad: [0; 4],
-    })
-}
-
-/// Pairs that fill about 20 arenas (1 MiB each; 4 KiB under Miri).
-fn twenty_arenas() -> usize {
-    10 * (rawalloc::ARENA_SIZE / 64)
-}
+use common::arenas::{assert_arenas_consistent, drops, garbage, on_thread, twenty_arenas};
 
 /// A subscriber that panics once, when the span named `PANIC_AT` is exited while `BOOBY` is
 /// set: user code a collection runs outside the places it catches panics.
@@ -76,13 +49,9 @@ impl tracing::Subscriber for ExitBomb {
 // subscriber) panics in the pause after the garbage was freed.
 #[test]
 fn a_subscriber_panic_after_the_drop_pass_leaves_no_arena_aside() {
-    std::thread::spawn(|| {
+    on_thread(|| {
         gencollect::disable();
-        for _ in 0..twenty_arenas() {
-            let (a, b) = (node(), node());
-            *a.next.borrow_mut() = Some(b.clone());
-            *b.next.borrow_mut() = Some(a);
-        }
+        garbage(twenty_arenas(), false);
         let subscriber = ExitBomb {
             next: AtomicU64::new(0),
             names: std::sync::Mutex::new(Vec::new()),
@@ -92,11 +61,7 @@ fn a_subscriber_panic_after_the_drop_pass_leaves_no_arena_aside() {
             catch_unwind(AssertUnwindSafe(collect))
         });
         assert!(r.is_err(), "the subscriber's panic reaches the caller");
-        assert_eq!(DROPS.with(Cell::get), 2 * twenty_arenas());
-        let s = alloc_stats();
-        assert_eq!(s.arenas_retired, 0, "arenas set aside outside a collection");
-        assert_eq!(s.arenas_held, s.arenas_allocated - s.arenas_freed);
-    })
-    .join()
-    .unwrap();
+        assert_eq!(drops(), 2 * twenty_arenas());
+        assert_arenas_consistent();
+    });
 }
