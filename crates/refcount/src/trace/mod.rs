@@ -19,8 +19,10 @@ use crate::header::ObjPtr;
 ///
 /// 1. **Never report a handle the value does not own.** Each `Gc` passed to
 ///    [`Tracer::visit`] must be stored inside `self` (directly or behind owned indirection
-///    such as `Box`, `Vec` or `RefCell`), and each one at most once per call.
-///    Over-reporting makes the collector believe an object is referenced only from garbage
+///    such as `Box`, `Vec` or `RefCell`), and each one at most once per call (a handle
+///    reported `n` times through [`Tracer::visit_times`] counts as `n` handles; an override
+///    of [`repeats`](Trace::repeats) or [`trace_repeated`](Trace::trace_repeated) must keep
+///    to what `trace` reports). Over-reporting makes the collector believe an object is referenced only from garbage
 ///    when it is in fact referenced from outside, and the collector would then drop a live
 ///    value.
 /// 2. **Report the same handles on every call while no user code runs in between.** The
@@ -140,8 +142,9 @@ pub unsafe trait Trace {
     /// Whether this value reports the same handles as `prev`, the item before it in a
     /// slice: then slices trace a run of such items with one
     /// [`trace_repeated`](Trace::trace_repeated) call. The default, `false`, is always
-    /// correct; `Gc` answers whether both point to one object. A wrong `true` can only make
-    /// the collector miss handles of the run's other items, a leak at worst.
+    /// correct; `Gc` answers whether both point to one object. An override answers `true`
+    /// only when both values report exactly the same handles: a wrong `true` reports the
+    /// first item's handles in place of the others', which breaks rule 1 of the trait.
     ///
     /// ```
     /// use refcount::{Gc, Trace};
@@ -158,8 +161,9 @@ pub unsafe trait Trace {
         false
     }
 
-    /// Reports what `times` calls of [`trace`](Trace::trace) report (the default makes them);
-    /// `Gc` reports its handle `times` times at once ([`Tracer::visit_times`]).
+    /// Reports what `times` calls of [`trace`](Trace::trace) report (the default makes them),
+    /// no more (rule 1); `Gc` reports its handle `times` times at once
+    /// ([`Tracer::visit_times`]).
     ///
     /// ```
     /// use refcount::{Gc, ObjPtr, Trace, Tracer, Visitor};
