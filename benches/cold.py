@@ -8,7 +8,7 @@ round; the tables give medians and their ratios.
 
 Usage (from the repository root):
 
-    python3 benches/cold.py                 # 5 rounds of w3, w4, w5, w7 and w8, all systems
+    python3 benches/cold.py                 # 5 rounds of w1, w3-w8, all systems
     python3 benches/cold.py --rounds 9 --workloads w3 --systems gcrt,rust-cc
 """
 
@@ -34,7 +34,13 @@ WORKLOADS = {
     "w7": ("pyperformance gc_collect, 2,100 dead ring nodes", "w7_gc_collect.py", "cpython_slots"),
     "w8": ("pyperformance gc_traversal, 499,500 edges, every object dirty", "w8_gc_traversal.py",
            "cpython"),
+    # Whole programs, timed as a whole, with `Rc` and `Box` running the same program.
+    "w1": ("10,000,000 tracked nodes allocated and dropped", None, None),
+    "w6": ("binary trees, depth 16, the whole program", "w6_binary_trees.py", "cpython"),
 }
+# The workloads that `Rc` and `Box` run too.
+PROGRAMS = {"w1", "w6"}
+BASELINES = ["Rc", "Box"]
 
 
 def bench_binary():
@@ -79,7 +85,7 @@ def fmt(ms):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--workloads", default="w3,w4,w5,w7,w8")
+    ap.add_argument("--workloads", default="w1,w3,w4,w5,w6,w7,w8")
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--python", default="python3")
     args = ap.parse_args()
@@ -87,23 +93,41 @@ def main():
     systems = args.systems.split(",")
     version = subprocess.run([args.python, "--version"], capture_output=True, text=True).stdout.strip()
     print(f"### Cold collections: one fresh process per sample, {args.rounds} rounds (median ms)\n")
-    print("| workload | " + " | ".join(systems) + f" | {version} | gcrt / CPython | gcrt / fastest peer |")
-    print("|---|" + "---|" * (len(systems) + 3))
-    for w in args.workloads.split(","):
+    workloads = args.workloads.split(",")
+    baselines = BASELINES if PROGRAMS & set(workloads) else []
+    columns = systems + baselines
+    print("| workload | " + " | ".join(columns) + f" | {version} | gcrt / CPython"
+          + " | gcrt / fastest peer |" + (" gcrt / Rc |" if baselines else ""))
+    print("|---|" + "---|" * (len(columns) + 3 + bool(baselines)))
+    for w in workloads:
         title, script, row = WORKLOADS[w]
         run_systems = [s for s in systems if (w, s) not in SKIP]
-        samples = {s: [] for s in run_systems + ["cpython"]}
+        run_systems += baselines if w in PROGRAMS else []
+        samples = {s: [] for s in run_systems}
+        if script:
+            samples["cpython"] = []
         for _ in range(args.rounds):
             for s in run_systems:
                 samples[s].append(rust_sample(exe, w, s))
-            samples["cpython"].append(cpython_sample(args.python, script, row))
+            if script:
+                samples["cpython"].append(cpython_sample(args.python, script, row))
         med = {s: statistics.median(v) for s, v in samples.items()}
-        peers = {s: m for s, m in med.items() if s not in ("gcrt", "cpython")}
+        peers = {s: m for s, m in med.items() if s in systems and s != "gcrt"}
         fastest = min(peers.items(), key=lambda kv: kv[1]) if peers else None
-        cells = " | ".join(fmt(med[s]) if s in med else "stack overflow" for s in systems)
-        ratio_py = f"{med['gcrt'] / med['cpython']:.3f}x" if "gcrt" in med else "-"
+
+        def cell(s):
+            if s in med:
+                return fmt(med[s])
+            return "-" if s in baselines else "stack overflow"
+
+        cells = " | ".join(cell(s) for s in columns)
+        ratio_py = f"{med['gcrt'] / med['cpython']:.3f}x" if "gcrt" in med and script else "-"
         ratio_peer = f"{med['gcrt'] / fastest[1]:.2f}x ({fastest[0]})" if fastest and "gcrt" in med else "-"
-        print(f"| {w}: {title} | {cells} | {fmt(med['cpython'])} | {ratio_py} | {ratio_peer} |")
+        ratio_rc = ""
+        if baselines:
+            ratio_rc = f" {med['gcrt'] / med['Rc']:.2f}x |" if "Rc" in med and "gcrt" in med else " - |"
+        py = fmt(med["cpython"]) if script else "-"
+        print(f"| {w}: {title} | {cells} | {py} | {ratio_py} | {ratio_peer} |{ratio_rc}")
         sys.stdout.flush()
 
 

@@ -386,7 +386,7 @@ mod sys_gcrt {
     fn auto_off() {
         gc::disable();
     }
-    fn auto_default() {
+    pub(crate) fn auto_default() {
         gc::enable();
         assert_eq!(gc::get_threshold(), (2000, 10, 10));
     }
@@ -422,7 +422,7 @@ mod sys_gcmodule {
         gcmodule::collect_thread_cycles();
     }
     fn auto_off() {}
-    fn auto_default() {}
+    pub(crate) fn auto_default() {}
 
     workloads!();
     binary_trees!();
@@ -456,7 +456,7 @@ mod sys_rust_cc {
     fn auto_off() {
         rust_cc::config::config(|c| c.set_auto_collect(false)).expect("rust-cc config");
     }
-    fn auto_default() {
+    pub(crate) fn auto_default() {
         rust_cc::config::config(|c| c.set_auto_collect(true)).expect("rust-cc config");
     }
 
@@ -497,7 +497,7 @@ mod sys_dumpster {
     fn auto_off() {
         set_collect_condition(never);
     }
-    fn auto_default() {
+    pub(crate) fn auto_default() {
         set_collect_condition(default_collect_condition);
     }
 
@@ -529,7 +529,7 @@ mod sys_bacon {
         bacon_rajan_cc::collect_cycles();
     }
     fn auto_off() {}
-    fn auto_default() {}
+    pub(crate) fn auto_default() {}
 
     workloads!();
     binary_trees!();
@@ -544,7 +544,7 @@ mod sys_rc {
 
     shapes!();
 
-    fn auto_default() {}
+    pub(crate) fn auto_default() {}
 
     binary_trees!();
 
@@ -599,7 +599,7 @@ mod sys_box {
 
     shapes!();
 
-    fn auto_default() {}
+    pub(crate) fn auto_default() {}
 
     binary_trees!();
 }

@@ -9,15 +9,57 @@
 //! decremented since the last one), `w7` (pyperformance's gc_collect: an untimed collection,
 //! 100 rings of 21 nodes built and dropped, one timed collection), `w8` (pyperformance's
 //! gc_traversal, every list's count decremented: an untimed collection, then the timed one,
-//! as the CPython script does). Systems: `gcrt`, `gcmodule`, `rust-cc`, `dumpster`,
-//! `bacon_rajan_cc`.
+//! as the CPython script does), and two whole programs timed as a whole: `w1` (10,000,000
+//! tracked nodes allocated and dropped one at a time, automatic collection on) and `w6`
+//! (binary trees, depth 16). Systems: `gcrt`, `gcmodule`, `rust-cc`, `dumpster`,
+//! `bacon_rajan_cc`, and for `w1` and `w6` also `Rc` and `Box`.
 
 use std::time::Duration;
 
 use super::{CYCLE_OBJECTS, LIVE_OBJECTS, RING, TRAVERSAL_LEVELS};
 
+/// W1's allocations: as many as the goal names.
+const W1_OBJECTS: i64 = 10_000_000;
+
+/// W1 (allocate and drop one tracked node at a time, with the system's automatic collection
+/// on) and W6 (the whole binary-trees program): whole programs, timed as a whole, for which
+/// `Rc` and `Box` are the baselines.
+fn run_program(workload: &str, system: &str) -> Option<Duration> {
+    macro_rules! dispatch {
+        ($($name:literal => $sys:ident),*) => {
+            match system {
+                $($name => Some(match workload {
+                    "w1" => {
+                        super::$sys::auto_default();
+                        let start = std::time::Instant::now();
+                        for i in 0..W1_OBJECTS {
+                            std::hint::black_box(super::$sys::node(i, None));
+                        }
+                        start.elapsed()
+                    }
+                    "w6" => super::$sys::binary_trees(),
+                    _ => return None,
+                }),)*
+                _ => None,
+            }
+        };
+    }
+    dispatch!(
+        "gcrt" => sys_gcrt,
+        "gcmodule" => sys_gcmodule,
+        "rust-cc" => sys_rust_cc,
+        "dumpster" => sys_dumpster,
+        "bacon_rajan_cc" => sys_bacon,
+        "Rc" => sys_rc,
+        "Box" => sys_box
+    )
+}
+
 /// Runs one workload of one system; `None` for an unknown pair.
 fn run(workload: &str, system: &str) -> Option<Duration> {
+    if matches!(workload, "w1" | "w6") {
+        return run_program(workload, system);
+    }
     macro_rules! dispatch {
         ($($name:literal => $sys:ident),*) => {
             match system {
