@@ -192,15 +192,14 @@ unsafe fn analyse(
         if only_selected {
             count_selected(heap, from, layout, &mut g)
         } else {
-            // A full analysis of a full collection makes the objects clean as it counts
-            // them (`clean_survivors` would otherwise pass over them all again).
-            let clean = restrict;
+            // A full analysis of a full collection (`restrict`) makes the objects clean as
+            // it counts them (`clean_survivors` would otherwise pass over them all again).
             count(
                 heap,
                 from,
                 layout,
                 &mut g,
-                (plan.hold, plan.parallel, clean),
+                (plan.hold, plan.parallel, restrict),
             )
         }
     });

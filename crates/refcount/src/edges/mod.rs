@@ -194,11 +194,11 @@ impl EdgeCounter {
     }
 
     /// While on, every object counted whose strong count is mortal and above zero has its
-    /// dirty mark cleared as its count is read, in the same write
-    /// a held object's count gets: for a full collection that analyses the whole set and
-    /// would otherwise make its survivors clean in a pass of its own. Garbage made clean is
-    /// freed or revived dirty; the caller makes every object of the set dirty again if the
-    /// analysis does not complete, and re-marks the objects it did not prove reachable.
+    /// dirty mark cleared as its count is read (the word a held object's count is written
+    /// to): for a full collection that analyses the whole set and would otherwise make its
+    /// survivors clean in a pass of its own. Garbage made clean is freed or revived dirty;
+    /// the caller makes every object of the set dirty again if the analysis does not
+    /// complete, and re-marks the objects it did not prove reachable.
     pub fn set_clean(&mut self, on: bool) {
         self.clean = on;
     }
