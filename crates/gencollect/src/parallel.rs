@@ -6,16 +6,23 @@
 //! whose type's trace is pure (rule 5 of `Trace`: gcrt's own code, nothing else) are counted
 //! while the two threads run: that code reads the objects it counts and the headers of the
 //! objects they reach, writes nothing but the headers of the objects it counts (the
-//! temporary reference of a held generation) and its own tables, and reads no thread-local.
-//! Each thread counts objects the other does not, and the collecting thread runs no other
-//! code meanwhile (no user code, no `tracing` event), so no memory location is written by
-//! one thread while the other reads it. Whatever is left (an object of a type whose trace
-//! runs user code, and everything after it in its half) is counted by the collecting thread
-//! alone, once the helper is joined.
+//! temporary reference of a held generation, the dirty mark) and its own tables, and reads
+//! no thread-local. Each thread counts objects the other does not, and the collecting thread
+//! runs no other code meanwhile (no user code, no `tracing` event), so no memory location is
+//! written by one thread while the other reads it.
+//!
+//! The two threads share the work as it goes, not by a split fixed in advance: the
+//! collecting thread claims chunks of positions from the bottom of the set and counts them
+//! upward, the helper claims chunks from the top and counts them downward, until the claims
+//! meet. So a helper that starts late, or a part of the set that costs more than its share
+//! of objects (one object holding a million handles), leaves neither thread waiting for
+//! the other for longer than a chunk takes. Whatever is left between the two (from an
+//! object of a type whose trace runs user code on either side) is counted by the
+//! collecting thread alone, once the helper is joined.
 
 use std::ops::Range;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use refcount::ObjPtr;
 use refcount::engine::{EdgeCounter, Heap, PassTables, SetLayout};
@@ -31,72 +38,153 @@ pub(crate) fn has_second_core() -> bool {
     *CORES.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2))
 }
 
-/// The objects of one heap list at indices `indices`, which are the set's positions from
-/// `entry` on (or, for a part counter, its entries from `entry` on).
-struct Piece<'a> {
+/// One heap list's objects that belong to the set, and their positions in it.
+struct ListRun<'a> {
     objs: &'a [ObjPtr],
-    indices: Range<usize>,
-    entry: usize,
+    positions: Range<usize>,
     hold: bool,
 }
 
-/// The pieces of one part of the set (the collecting thread's, or the helper's), for the
-/// thread that counts them.
+/// The objects of the set, list by list in the set's order, as both threads see them.
 ///
 /// # Invariants
-/// While a value of this type exists, every object the pieces name is alive and tracked,
-/// no list is changed, and the only code that reads or writes those objects is the pure
-/// count pass of this module's two threads, each on the objects of its own half.
-struct Half<'a>(Vec<Piece<'a>>);
+/// While a value of this type exists, every object it names is alive and tracked, no list is
+/// changed, and the only code that reads or writes those objects is the pure count pass of
+/// this module's two threads, each on the positions it claimed from the one [`Claims`].
+struct SetObjects<'a>(Vec<ListRun<'a>>);
 
-// SAFETY: the objects a `Half` names are only counted by the thread it is sent to, through
-// `EdgeCounter::count_pure_entries`, while the thread that owns the heap runs that same pass
-// on other objects and nothing else (type invariant): no location is written by one thread
-// and accessed by the other. The scoped thread is joined before the heap is used again.
-unsafe impl Send for Half<'_> {}
+// SAFETY: the objects are only counted, through `EdgeCounter::count_pure_entries` and
+// `count_pure_entries_down`, by the thread that claimed their positions, while the thread
+// that owns the heap runs that same pass on other positions and nothing else (type
+// invariant): no location is written by one thread and accessed by the other. The slices
+// themselves are only read. The scoped thread is joined before the heap is used again.
+unsafe impl Sync for SetObjects<'_> {}
 
-/// The pieces of the positions `range` of the set: entries are positions minus `base`.
+/// The set's objects, list by list.
 ///
 /// # Safety
 /// The lists' slices must not be used once any list operation or user code has run.
-unsafe fn half<'a>(
+unsafe fn set_objects<'a>(
     heap: &'a Heap,
     from: &[usize],
     layout: SetLayout,
-    range: Range<usize>,
-    base: usize,
     hold_list: Option<usize>,
-) -> Half<'a> {
-    let mut pieces = Vec::new();
-    for &l in from {
-        let indices = layout.indices_in(l, range.clone());
-        if !indices.is_empty() {
-            pieces.push(Piece {
-                // SAFETY: per the caller.
-                objs: unsafe { heap.list_slice(l) },
-                entry: layout.range(l).start + indices.start - base,
-                indices,
-                hold: hold_list == Some(l),
-            });
-        }
-    }
-    Half(pieces)
+) -> SetObjects<'a> {
+    let runs = from
+        .iter()
+        .map(|&l| ListRun {
+            // SAFETY: per the caller.
+            objs: unsafe { heap.list_slice(l) },
+            positions: layout.range(l),
+            hold: hold_list == Some(l),
+        })
+        .filter(|run| !run.positions.is_empty())
+        .collect();
+    SetObjects(runs)
 }
 
-/// Counts a half's pieces in order, objects with a pure trace only; returns how many
-/// objects were counted (all of them, or those before the first it could not count).
-fn count_half(counter: &mut EdgeCounter, half: &Half<'_>) -> usize {
-    let mut done = 0;
-    for piece in &half.0 {
-        counter.set_hold(piece.hold);
-        let Range { start, end } = piece.indices;
-        let mut k = start;
-        while k < end {
-            // SAFETY: type invariant of `Half`: the objects are alive and tracked, and only
-            // this pass touches them, each on one thread.
-            let n = unsafe {
-                counter.count_pure_entries(piece.objs, k, end, piece.entry + (k - start))
+/// The positions of the set not claimed yet, `lo..hi`, in one word: the collecting thread
+/// claims chunks from the bottom, the helper from the top, until the two meet. Each chunk
+/// is claimed by one thread only (a read-modify-write of one atomic word). The top
+/// `reserve` positions are the helper's first claim, made before the others are divided:
+/// it cannot find the set claimed whole by the time it starts.
+struct Claims {
+    bounds: AtomicU64,
+    chunk: usize,
+    reserve: usize,
+}
+
+impl Claims {
+    /// Claims for the positions `0..n` (fewer than 2^32: [`SetLayout`] numbers no more).
+    fn new(n: usize) -> Claims {
+        // Small enough that neither thread waits long for the other's last chunk, large
+        // enough that claiming costs nothing next to counting.
+        let chunk = (n / 64).clamp(1, 8192);
+        // One chunk; half the set when it is split only because the threshold was lowered
+        // (as tests do): there the helper's start-up is most of the pass, and the helper
+        // would otherwise find nothing left to count.
+        let reserve = if n < PARALLEL_THRESHOLD { n / 2 } else { chunk }.min(n);
+        Claims {
+            bounds: AtomicU64::new(pack(0, n - reserve)),
+            chunk,
+            reserve,
+        }
+    }
+
+    /// The helper's first claim: the reserved top of the set.
+    fn reserved(&self, n: usize) -> Range<usize> {
+        n - self.reserve..n
+    }
+
+    /// Claims the next chunk, from the top or from the bottom; `None` once all are claimed.
+    fn take(&self, from_top: bool) -> Option<Range<usize>> {
+        let mut cur = self.bounds.load(Ordering::Relaxed);
+        loop {
+            let (lo, hi) = ((cur & u64::from(u32::MAX)) as usize, (cur >> 32) as usize);
+            if lo >= hi {
+                return None;
+            }
+            let (range, next) = if from_top {
+                let a = hi.saturating_sub(self.chunk).max(lo);
+                (a..hi, pack(lo, a))
+            } else {
+                let b = (lo + self.chunk).min(hi);
+                (lo..b, pack(b, hi))
             };
+            // The claims only divide the positions: what each thread writes reaches the
+            // other through the join.
+            match self
+                .bounds
+                .compare_exchange_weak(cur, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(range),
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+fn pack(lo: usize, hi: usize) -> u64 {
+    lo as u64 | (hi as u64) << 32
+}
+
+/// The collecting thread's share: claims chunks from the bottom and counts each upward,
+/// zeroing its entries first, until the claims meet or an object's trace is not pure.
+/// Returns how many positions it counted (all from position 0) and the end of what it
+/// claimed.
+fn count_up(counter: &mut EdgeCounter, set: &SetObjects<'_>, claims: &Claims) -> (usize, usize) {
+    let (mut done, mut top) = (0, 0);
+    while let Some(chunk) = claims.take(false) {
+        counter.zero_counts(chunk.clone());
+        top = chunk.end;
+        let n = count_chunk_up(counter, set, chunk.clone());
+        done += n;
+        if n < chunk.len() {
+            break;
+        }
+    }
+    (done, top)
+}
+
+/// Counts the positions `chunk` upward; returns how many (fewer than all at an object whose
+/// trace is not pure).
+fn count_chunk_up(counter: &mut EdgeCounter, set: &SetObjects<'_>, chunk: Range<usize>) -> usize {
+    let mut done = 0;
+    for run in &set.0 {
+        let (lo, hi) = (
+            chunk.start.max(run.positions.start),
+            chunk.end.min(run.positions.end),
+        );
+        if lo >= hi {
+            continue;
+        }
+        counter.set_hold(run.hold);
+        let base = run.positions.start;
+        let (mut k, end) = (lo - base, hi - base);
+        while k < end {
+            // SAFETY: type invariant of `SetObjects`: the objects are alive and tracked, and
+            // only this pass touches them, each on the thread that claimed it.
+            let n = unsafe { counter.count_pure_entries(run.objs, k, end, base + k) };
             if n == 0 {
                 counter.set_hold(false);
                 return done;
@@ -109,7 +197,65 @@ fn count_half(counter: &mut EdgeCounter, half: &Half<'_>) -> usize {
     done
 }
 
-/// What the helper counted: its counter, and the positions it completed.
+/// The helper's share: counts the reserved top of the set, then claims chunks from the top,
+/// each counted downward into a part counter, until the claims meet or an object's trace is
+/// not pure. Returns how many
+/// positions it counted (all up to the set's end).
+fn count_down(counter: &mut EdgeCounter, set: &SetObjects<'_>, claims: &Claims, n: usize) -> usize {
+    let mut done = 0;
+    let reserved = Some(claims.reserved(n)).filter(|r| !r.is_empty());
+    for chunk in reserved
+        .into_iter()
+        .chain(core::iter::from_fn(|| claims.take(true)))
+    {
+        counter.extend_counts(chunk.len());
+        let counted = count_chunk_down(counter, set, chunk.clone(), n);
+        done += counted;
+        if counted < chunk.len() {
+            break;
+        }
+    }
+    done
+}
+
+/// Counts the positions `chunk` downward, position `p` in entry `n - 1 - p`; returns how
+/// many (fewer than all at an object whose trace is not pure).
+fn count_chunk_down(
+    counter: &mut EdgeCounter,
+    set: &SetObjects<'_>,
+    chunk: Range<usize>,
+    n: usize,
+) -> usize {
+    let mut done = 0;
+    for run in set.0.iter().rev() {
+        let (lo, hi) = (
+            chunk.start.max(run.positions.start),
+            chunk.end.min(run.positions.end),
+        );
+        if lo >= hi {
+            continue;
+        }
+        counter.set_hold(run.hold);
+        let base = run.positions.start;
+        let (k, mut end) = (lo - base, hi - base);
+        while k < end {
+            let entry = n - (base + end);
+            // SAFETY: as in `count_chunk_up`.
+            let counted = unsafe { counter.count_pure_entries_down(run.objs, k, end, entry) };
+            if counted == 0 {
+                counter.set_hold(false);
+                return done;
+            }
+            end -= counted;
+            done += counted;
+        }
+    }
+    counter.set_hold(false);
+    done
+}
+
+/// What the helper counted: its counter, and the positions it completed (always up to the
+/// set's end).
 pub(crate) struct HelperPart {
     pub(crate) counter: EdgeCounter,
     pub(crate) positions: Range<usize>,
@@ -123,47 +269,17 @@ pub(crate) struct PartBuffers {
     pub(crate) tables: PassTables,
 }
 
-/// How a parallel section went, for choosing the next split ([`next_share`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Timing {
-    /// The helper's share of the set this time.
-    share: f64,
-    /// From the start of the section: when the collecting thread was done, when the helper
-    /// started, and when it was done.
-    main_done: Duration,
-    helper_started: Duration,
-    helper_done: Duration,
-}
-
-/// The share of the set to give the helper next time, so that both threads finish together:
-/// the helper starts later than the collecting thread, and the two cores need not be equally
-/// fast. Each section's answer is averaged with the share in force, so one noisy section
-/// moves it only half way. Stays within 10 % and 60 %.
-pub(crate) fn next_share(t: Timing) -> f64 {
-    let secs = |d: Duration| d.as_secs_f64().max(1e-9);
-    // Time per share of the set on each thread, and the helper's start-up delay.
-    let main_per = secs(t.main_done) / (1.0 - t.share);
-    let helper_per = secs(t.helper_done.saturating_sub(t.helper_started)) / t.share;
-    let delay = t.helper_started.as_secs_f64();
-    // (1 - s) * main_per == delay + s * helper_per
-    let ideal = (main_per - delay) / (main_per + helper_per);
-    ((t.share + ideal) / 2.0).clamp(0.1, 0.6)
-}
-
 /// The parallel section of a count pass over the `n` positions of `layout`: the
-/// collecting thread counts from position 0 with `main` (which has counted nothing yet),
-/// the helper the last `share` of the set with a part counter, both stopping at the first
-/// object whose trace is not pure. Returns how many positions `main` counted, what the
-/// helper counted (`None` if no helper could be started or it counted nothing: its buffers
-/// are then given back), and, when both counted all of their halves, how long it took
-/// them. With `hold_list`, objects of that list are held as they are counted
-/// ([`EdgeCounter::set_hold`]).
+/// collecting thread counts upward from position 0 with `main` (which has counted nothing
+/// yet), the helper downward from the top with a part counter, both stopping where their
+/// claims meet or at the first object whose trace is not pure. Returns how many positions
+/// `main` counted (from 0 on) and what the helper counted (`None` if no helper could be
+/// started or it counted nothing: its buffers are then given back). With `hold_list`,
+/// objects of that list are held as they are counted ([`EdgeCounter::set_hold`]).
 ///
-/// `main`'s counts need not be zero: the entries of its own half are zeroed here once the
-/// helper is on its way (so that the 4 MB of a 1,000,000-object set are written while the
-/// helper starts), and so are the helper's when it counted nothing or could not start. The
-/// helper's counts replace its entries when they are absorbed; the caller zeroes the
-/// entries after those before it counts them.
+/// `main`'s counts need not be zero: each chunk's entries are zeroed as it is claimed, and
+/// the entries between the two threads' counts when this returns. The helper's counts
+/// replace its entries when they are absorbed ([`EdgeCounter::absorb_last`]).
 ///
 /// If the helper panics (only a broken `Trace` contract can make gcrt's own code panic),
 /// the panic resumes here after the join, and the objects it held keep their temporary
@@ -179,143 +295,106 @@ pub(crate) unsafe fn count_halves(
     main: &mut EdgeCounter,
     bufs: PartBuffers,
     hold_list: Option<usize>,
-    share: f64,
-) -> (usize, Result<HelperPart, PartBuffers>, Option<Timing>) {
+) -> (usize, Result<HelperPart, PartBuffers>) {
     let n = layout.len();
-    let split = n - ((n as f64 * share) as usize).min(n);
     // SAFETY: per the caller, nothing changes the lists until the scope ends.
-    let (mine, theirs) = unsafe {
-        (
-            half(heap, from, layout, 0..split, 0, hold_list),
-            half(heap, from, layout, split..n, split, hold_list),
-        )
-    };
+    let set = unsafe { set_objects(heap, from, layout, hold_list) };
+    let claims = Claims::new(n);
     let PartBuffers {
-        mut refs,
         mut edges,
+        refs,
         mut tables,
     } = bufs;
     let clean = main.cleans();
-    let start = Instant::now();
+    let (set, claims) = (&set, &claims);
     std::thread::scope(|scope| {
         let spawned = std::thread::Builder::new()
             .name("gcrt-count".into())
             .spawn_scoped(scope, move || {
-                let started = start.elapsed();
-                // Zeroed here, by the thread that fills it; the edges and `start` table may
-                // still hold the last pass's (`EdgeCounter::absorb_last`).
-                refs.clear();
-                refs.resize(n - split, 0);
+                // The edges and `start` table may still hold the last pass's
+                // (`EdgeCounter::absorb_last`).
                 edges.clear();
                 tables.start.clear();
                 // As the collecting thread's (`start_tables`): address space only.
-                edges.reserve(n - split);
-                tables.start.reserve(n - split + 1);
+                edges.reserve(n / 2);
+                tables.start.reserve(n / 2);
                 let mut helper = EdgeCounter::part(layout, refs, edges).with_pass_tables(tables);
                 helper.set_clean(clean);
-                let done = count_half(&mut helper, &theirs);
+                let done = count_down(&mut helper, set, claims, n);
                 // Its share of the subtraction: the edges to what it counted.
-                helper.subtract_within(split..split + done, split);
-                (helper, done, started, start.elapsed())
+                helper.subtract_within(n - done..n);
+                (helper, done)
             });
-        // Its start-up takes about as long.
-        main.zero_counts(0..split);
-        let mine_done = count_half(main, &mine);
-        // The edges to this half (what the helper takes in is not subtracted here: those
-        // entries are replaced by its counts).
-        main.subtract_within(0..split, 0);
-        let main_done = start.elapsed();
+        let (mine_done, mine_top) = count_up(main, set, claims);
+        // The edges to what this thread claimed (those to the helper's positions are
+        // subtracted once its counts are taken in).
+        main.subtract_within(0..mine_top);
         let result = match spawned.map(|handle| handle.join()) {
             // No helper (its buffers went with the closure that could not start).
-            Err(_) => (mine_done, Err(PartBuffers::default()), None),
-            Ok(Ok((counter, done, helper_started, helper_done))) if done > 0 => {
-                let timing = (mine_done == split && done == n - split).then_some(Timing {
-                    share: (n - split) as f64 / n as f64,
-                    main_done,
-                    helper_started,
-                    helper_done,
-                });
+            Err(_) => (mine_done, Err(PartBuffers::default())),
+            Ok(Ok((counter, done))) if done > 0 => {
                 let part = HelperPart {
                     counter,
-                    positions: split..split + done,
+                    positions: n - done..n,
                 };
-                (mine_done, Ok(part), timing)
+                (mine_done, Ok(part))
             }
-            Ok(Ok((counter, ..))) => {
+            Ok(Ok((counter, _))) => {
                 let (refs, edges, tables) = counter.into_buffers();
                 let bufs = PartBuffers {
                     refs,
                     edges,
                     tables,
                 };
-                (mine_done, Err(bufs), None)
+                (mine_done, Err(bufs))
             }
             Ok(Err(payload)) => std::panic::resume_unwind(payload),
         };
-        if result.1.is_err() {
-            // No helper, or it counted nothing: the caller counts its half into these
-            // entries.
-            main.zero_counts(split..n);
-        }
+        // What neither thread counted: the caller counts it into these entries.
+        let until = result.1.as_ref().map_or(n, |part| part.positions.start);
+        main.zero_counts(mine_top..until);
         result
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Timing, next_share};
-    use core::time::Duration;
+    use super::{Claims, PARALLEL_THRESHOLD};
 
-    fn ms(x: f64) -> Duration {
-        Duration::from_secs_f64(x / 1000.0)
+    /// Claims taken in turns from both ends, after the helper's reserve.
+    fn claimed(n: usize) -> Vec<u8> {
+        let claims = Claims::new(n);
+        let mut seen = vec![0u8; n];
+        for p in claims.reserved(n) {
+            seen[p] += 1;
+        }
+        let mut from_top = false;
+        while let Some(r) = claims.take(from_top) {
+            for p in r {
+                seen[p] += 1;
+            }
+            from_top = !from_top;
+        }
+        assert_eq!(claims.take(false), None);
+        assert_eq!(claims.take(true), None);
+        seen
     }
 
     #[test]
-    fn equal_cores_and_no_delay_keep_an_even_split() {
-        let t = Timing {
-            share: 0.5,
-            main_done: ms(3.0),
-            helper_started: ms(0.0),
-            helper_done: ms(3.0),
-        };
-        assert!((next_share(t) - 0.5).abs() < 1e-9);
+    fn claims_from_both_ends_cover_the_set_once() {
+        for n in [0, 1, 2, 7, 1000, PARALLEL_THRESHOLD, 1_000_003] {
+            assert!(claimed(n).iter().all(|&c| c == 1), "{n}");
+        }
     }
 
     #[test]
-    fn a_slower_or_later_helper_gets_less() {
-        let slower = Timing {
-            share: 0.5,
-            main_done: ms(3.0),
-            helper_started: ms(0.0),
-            helper_done: ms(4.0),
-        };
-        // Per share: main 6 ms, helper 8 ms: ideal 6 / 14; half way from 0.5.
-        let expected = (0.5 + 6.0 / 14.0) / 2.0;
-        assert!((next_share(slower) - expected).abs() < 1e-9);
-        let later = Timing {
-            share: 0.5,
-            main_done: ms(3.0),
-            helper_started: ms(1.0),
-            helper_done: ms(4.0),
-        };
-        assert!(next_share(later) < 0.5);
-    }
-
-    #[test]
-    fn the_share_stays_within_bounds() {
-        let stuck = Timing {
-            share: 0.1,
-            main_done: ms(1.0),
-            helper_started: ms(5.0),
-            helper_done: ms(50.0),
-        };
-        assert_eq!(next_share(stuck), 0.1);
-        let fast = Timing {
-            share: 0.6,
-            main_done: ms(50.0),
-            helper_started: ms(0.0),
-            helper_done: ms(0.1),
-        };
-        assert_eq!(next_share(fast), 0.6);
+    fn the_helper_reserves_one_chunk_of_a_large_set_and_half_of_a_small_one() {
+        let large = Claims::new(1 << 20);
+        assert_eq!((large.chunk, large.reserve), (8192, 8192));
+        assert_eq!(large.take(true), Some((1 << 20) - 16384..(1 << 20) - 8192));
+        assert_eq!(large.take(false), Some(0..8192));
+        let small = Claims::new(1000);
+        assert_eq!((small.chunk, small.reserved(1000)), (15, 500..1000));
+        assert_eq!(small.take(true), Some(485..500));
     }
 }

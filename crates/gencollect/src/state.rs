@@ -36,9 +36,6 @@ pub(crate) struct State {
     pub(crate) parallel: Cell<bool>,
     /// From how many objects it is ([`crate::set_parallel_threshold`]).
     pub(crate) parallel_threshold: Cell<usize>,
-    /// The share of the set the helper counts, adjusted after each split pass so that both
-    /// threads finish together (`parallel::next_share`).
-    pub(crate) helper_share: Cell<f64>,
     /// How many count passes a helper thread took part in ([`crate::split_passes`]).
     pub(crate) split_passes: Cell<usize>,
     /// Bytes held outside the heap on behalf of its objects ([`crate::add_memory_pressure`]).
@@ -63,7 +60,6 @@ thread_local! {
         hold_young: Cell::new(true),
         parallel: Cell::new(true),
         parallel_threshold: Cell::new(crate::parallel::PARALLEL_THRESHOLD),
-        helper_share: Cell::new(0.5),
         split_passes: Cell::new(0),
         pressure: Cell::new(0),
         pressure_since_full: Cell::new(0),

@@ -19,7 +19,7 @@ pub(super) const HOLD_LIST: usize = 0;
 /// Step 2: fills the side tables of `g` for the lists `from`, laid out as `layout` says;
 /// with `hold`, the objects of [`HOLD_LIST`] also get a temporary reference
 /// ([`EdgeCounter::set_hold`]; `g.held` says how many). With `parallel`, a helper thread
-/// counts the last part of the set ([`parallel::count_halves`]). With `clean`, the objects
+/// counts the set from its top ([`parallel::count_halves`]). With `clean`, the objects
 /// counted are made clean ([`EdgeCounter::set_clean`]). Returns false if the lists changed
 /// under the pass (only a misbehaving `Trace` impl can cause that).
 ///
@@ -57,26 +57,20 @@ pub(super) unsafe fn count(
         if hold && let Some(part) = &helper {
             helper_held = layout.indices_in(HOLD_LIST, part.positions.clone());
         }
+        // What neither thread counted lies between the two (zeroed): counted here, on this
+        // thread alone, user code included.
         let until = helper.as_ref().map_or(n, |h| h.positions.start);
         // SAFETY: per the caller.
         if !unsafe { count_positions(heap, from, layout, &mut counter, hold, next..until) } {
             return false;
         }
         if let Some(part) = helper {
-            let end = part.positions.end;
-            let taken = take_in_helper(&mut counter, part, n, &mut part_bufs);
+            let taken = take_in_helper(&mut counter, part, &mut part_bufs);
             helper_held = 0..0;
             let Some(tail) = taken else {
                 return false;
             };
-            tail_from = tail;
-            let rest = end..n;
-            // Left as the last analysis wrote them.
-            counter.zero_counts(rest.clone());
-            // SAFETY: per the caller.
-            if !unsafe { count_positions(heap, from, layout, &mut counter, hold, rest) } {
-                return false;
-            }
+            tail_from = Some(tail);
         }
         finish_pass(heap, from, layout, &counter)
     }));
@@ -110,10 +104,10 @@ pub(super) unsafe fn count(
     }
 }
 
-/// Starts a helper thread on the last part of the set and counts this thread's part up to
-/// where the helper starts, both as far as objects with a pure trace go
-/// ([`parallel::count_halves`]). Returns where this thread stopped and the helper's part,
-/// if it counted anything (otherwise its buffers are back in `bufs`).
+/// Starts a helper thread counting the set from its top and counts this thread's part from
+/// its bottom, both as far as objects with a pure trace go and until they meet
+/// ([`parallel::count_halves`]). Returns where this thread stopped and the helper's part, if
+/// it counted anything (otherwise its buffers are back in `bufs`).
 ///
 /// # Safety
 /// As for [`count`]; no user code runs until this returns.
@@ -127,18 +121,12 @@ unsafe fn start_helper(
 ) -> (usize, Option<HelperPart>) {
     let taken = core::mem::take(bufs);
     let hold_list = hold.then_some(HOLD_LIST);
-    let share = with_state(|s| s.helper_share.get()).unwrap_or(0.5);
     // SAFETY: per the caller.
-    let (done, part, timing) =
-        unsafe { parallel::count_halves(heap, from, layout, counter, taken, hold_list, share) };
-    with_state(|s| {
-        if let Some(t) = timing {
-            s.helper_share.set(parallel::next_share(t));
-        }
-        if part.is_ok() {
-            s.split_passes.set(s.split_passes.get() + 1);
-        }
-    });
+    let (done, part) =
+        unsafe { parallel::count_halves(heap, from, layout, counter, taken, hold_list) };
+    if part.is_ok() {
+        with_state(|s| s.split_passes.set(s.split_passes.get() + 1));
+    }
     match part {
         Ok(part) => (done, Some(part)),
         Err(back) => {
@@ -149,31 +137,24 @@ unsafe fn start_helper(
 }
 
 /// Takes the helper's counts into `counter`, which has counted every position before the
-/// helper's part; the helper's buffers go back to `bufs`. A helper that counted to the end
-/// of the set (`n`) keeps its edges where they are ([`EdgeCounter::absorb_last`]). Returns
-/// the first position whose edges stay with the helper (`Some(None)` if none do), or `None`
-/// if the edges do not fit the tables.
+/// helper's part; the helper keeps its edges where they are ([`EdgeCounter::absorb_last`]),
+/// and its buffers go back to `bufs`. Returns the first position whose edges stay with the
+/// helper, or `None` if the edges do not fit the tables.
 fn take_in_helper(
     counter: &mut EdgeCounter,
     part: HelperPart,
-    n: usize,
     bufs: &mut PartBuffers,
-) -> Option<Option<usize>> {
+) -> Option<usize> {
     let base = part.positions.start;
-    let last = part.positions.end == n;
-    let (refs, edges, tables) = if last {
-        counter.absorb_last(part.counter, base)
-    } else {
-        counter.absorb(part.counter, base)
-    };
+    let (refs, edges, tables) = counter.absorb_last(part.counter, base);
     // Its `start` values must fit, as the counter's do (`finish_pass`).
-    let fits = !last || u32::try_from(edges.len()).is_ok();
+    let fits = u32::try_from(edges.len()).is_ok();
     *bufs = PartBuffers {
         refs,
         edges,
         tables,
     };
-    fits.then_some(last.then_some(base))
+    fits.then_some(base)
 }
 
 /// Counts the positions `range` of the set in order, one run of objects of one type at a
@@ -255,7 +236,11 @@ pub(super) unsafe fn count_selected(
 /// zero or overwrite before it counts into them).
 fn start_tables(g: &mut SideTables, n: usize, zero: bool) -> Vec<i32> {
     let mut refs = core::mem::take(&mut g.refs);
-    if zero {
+    if refs.capacity() < n {
+        // Fresh zeroed memory (`calloc`): its pages are faulted in as the pass writes them,
+        // by whichever thread counts there, not all of them here first.
+        refs = vec![0; n];
+    } else if zero {
         refs.clear();
     } else {
         refs.truncate(n);

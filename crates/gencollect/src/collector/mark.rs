@@ -24,6 +24,7 @@ pub(super) fn mark(g: &mut SideTables) -> Option<usize> {
         start: &g.start,
         edges: &g.edges,
         tail_from: g.tail_from.unwrap_or(usize::MAX),
+        last: refs.len().wrapping_sub(1),
         tail_ends: &g.part.tables.start,
         tail_edges: &g.part.edges,
     };
@@ -76,13 +77,16 @@ pub(super) fn mark(g: &mut SideTables) -> Option<usize> {
 const UNREACHED_RUN: usize = 16;
 
 /// The recorded edges of every position: those before `tail_from` in the counter's tables,
-/// the others where the helper recorded them ([`EdgeCounter::absorb_last`]).
+/// the others where the helper recorded them, downward from the top
+/// ([`EdgeCounter::absorb_last`]).
 struct EdgeTables<'a> {
     start: &'a [u32],
     edges: &'a [u32],
     tail_from: usize,
-    /// The end of each tail position's edges in `tail_edges` (each starts where the one
-    /// before ends; the first at 0).
+    /// The set's last position.
+    last: usize,
+    /// The end of each tail position's edges in `tail_edges`, downward from the set's last
+    /// position (each starts where the one above it ends; the last position's at 0).
     tail_ends: &'a [u32],
     tail_edges: &'a [u32],
 }
@@ -94,7 +98,7 @@ impl<'a> EdgeTables<'a> {
         if k < self.tail_from {
             &self.edges[self.start[k] as usize..self.start[k + 1] as usize]
         } else {
-            let t = k - self.tail_from;
+            let t = self.last - k;
             let lo = if t == 0 { 0 } else { self.tail_ends[t - 1] };
             &self.tail_edges[lo as usize..self.tail_ends[t] as usize]
         }

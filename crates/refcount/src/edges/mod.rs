@@ -48,17 +48,19 @@ pub struct EdgeCounter {
     ///
     /// [`set_clean`]: EdgeCounter::set_clean
     clean: bool,
-    /// The edges already subtracted from the counts ([`subtract_within`]), except those to
-    /// the targets listed in `cross`, which are still to be subtracted.
+    /// How many of the first edges [`subtract_within`] went over, and the targets it
+    /// subtracted them from: an edge among them to another target is still to be subtracted.
     ///
     /// [`subtract_within`]: EdgeCounter::subtract_within
-    presub: core::ops::Range<usize>,
-    cross: Vec<u32>,
+    presub: (usize, core::ops::Range<usize>),
     /// Whether handles reported several at once make one edge, the others subtracted at
     /// once ([`set_repeats_subtracted`]).
     ///
     /// [`set_repeats_subtracted`]: EdgeCounter::set_repeats_subtracted
     repeats: bool,
+    /// Whether this is a [`part`](EdgeCounter::part) counter: it counts the set from its
+    /// last position downward, and entry `e` of its tables is position `len - 1 - e`.
+    down: bool,
 }
 
 /// The per-object tables a count pass fills besides the counts and the edges (see
@@ -110,13 +112,16 @@ impl EdgeCounter {
     /// If `refs` does not have exactly one entry per object of the set.
     pub fn new(layout: SetLayout, refs: Vec<i32>, edges: Vec<u32>) -> Self {
         assert_eq!(refs.len(), layout.len(), "one count per object of the set");
-        EdgeCounter::part(layout, refs, edges)
+        EdgeCounter::whole(layout, refs, edges)
     }
 
-    /// A counter for the objects of the set `layout` describes from some position `base` on:
-    /// entry `e` of `refs` (and of the [`PassTables`]) is position `base + e`; the edges
-    /// record positions in the whole set, as [`new`](Self::new)'s do. So that the count
-    /// pass can be split between threads, each filling its own tables.
+    /// A counter for the objects of the set `layout` describes from its last position
+    /// downward, so that the count pass can be split between two threads, each filling its
+    /// own tables, and meet wherever they are both done: entry `e` of `refs` (and of the
+    /// [`PassTables`]) is position `layout.len() - 1 - e`; the edges record positions in the
+    /// whole set, as [`new`](Self::new)'s do. `refs` starts empty (its buffer is reused):
+    /// [`extend_counts`](Self::extend_counts) adds zeroed entries before the positions they
+    /// stand for are counted, with [`count_pure_entries_down`](Self::count_pure_entries_down).
     ///
     /// ```
     /// use refcount::engine::{EdgeCounter, SetLayout, with_heap};
@@ -124,7 +129,17 @@ impl EdgeCounter {
     /// let counter = EdgeCounter::part(layout, Vec::new(), Vec::new());
     /// assert_eq!(counter.edge_count(), 0);
     /// ```
-    pub fn part(layout: SetLayout, refs: Vec<i32>, edges: Vec<u32>) -> Self {
+    pub fn part(layout: SetLayout, mut refs: Vec<i32>, edges: Vec<u32>) -> Self {
+        refs.clear();
+        EdgeCounter {
+            down: true,
+            ..EdgeCounter::whole(layout, refs, edges)
+        }
+    }
+
+    /// A counter with one entry per position, in order (the fields [`new`](Self::new) and
+    /// [`with_remap`](Self::with_remap) start from).
+    fn whole(layout: SetLayout, refs: Vec<i32>, edges: Vec<u32>) -> Self {
         EdgeCounter {
             layout,
             refs,
@@ -134,10 +149,22 @@ impl EdgeCounter {
             opaque: false,
             hold: false,
             clean: false,
-            presub: 0..0,
-            cross: Vec::new(),
+            presub: (0, 0..0),
             repeats: false,
+            down: false,
         }
+    }
+
+    /// Adds `k` zeroed entries to a [`part`](Self::part) counter's counts: those of the `k`
+    /// positions below the ones it has entries for.
+    ///
+    /// # Panics
+    /// If this is not a part counter, or the entries would outnumber the set's positions.
+    pub fn extend_counts(&mut self, k: usize) {
+        assert!(self.down, "only a part counter's entries grow");
+        let len = self.refs.len() + k;
+        assert!(len <= self.layout.len(), "one entry per position at most");
+        self.refs.resize(len, 0);
     }
 
     /// A counter for a subset of the set `layout` describes: position `p` counts in entry
@@ -172,7 +199,7 @@ impl EdgeCounter {
         );
         EdgeCounter {
             remap,
-            ..EdgeCounter::part(layout, refs, edges)
+            ..EdgeCounter::whole(layout, refs, edges)
         }
     }
 
@@ -208,7 +235,7 @@ impl EdgeCounter {
     /// target's entry at once: the mark needs one edge per target, and a list holding one
     /// object a thousand times then costs one edge, not a thousand. For a counter of the
     /// whole set whose entries are all zeroed already and are not replaced later (no
-    /// [`absorb`](Self::absorb) into it, no [`zero_counts`](Self::zero_counts)), so that no
+    /// [`absorb_last`](Self::absorb_last) into it, no [`zero_counts`](Self::zero_counts)), so that no
     /// such subtraction is lost; it is off otherwise.
     ///
     /// ```
@@ -236,7 +263,7 @@ impl EdgeCounter {
     /// If the counter is not one of the whole set (built by [`new`](Self::new)).
     pub fn set_repeats_subtracted(&mut self, on: bool) {
         assert!(
-            !on || (self.refs.len() == self.layout.len() && self.remap.is_empty()),
+            !on || (self.refs.len() == self.layout.len() && self.remap.is_empty() && !self.down),
             "repeats are subtracted at once only by a counter of the whole set"
         );
         self.repeats = on;
@@ -296,7 +323,7 @@ impl EdgeCounter {
         end: usize,
         entry: usize,
     ) -> usize {
-        if k >= end {
+        if k >= end || self.down {
             return 0;
         }
         let Some(first) = heap.list_get(list, k) else {
@@ -355,7 +382,7 @@ impl EdgeCounter {
         end: usize,
         entry: usize,
     ) -> usize {
-        if k >= end || self.remapping() {
+        if k >= end || self.remapping() || self.down {
             return 0;
         }
         let Some(first) = objs.get(k) else {
@@ -363,6 +390,58 @@ impl EdgeCounter {
         };
         // SAFETY: per the caller; the descriptor's loop is compiled for the object's type.
         unsafe { first.count_pure(self, objs, k, end, entry) }
+    }
+
+    /// [`count_pure_entries`](Self::count_pure_entries) for a [`part`](Self::part)
+    /// counter, downward: counts the run of objects of one type from index `end - 1` down
+    /// to `k` (stopping at another type), the object at `end - 1` in entry `entry`, the one
+    /// below it in `entry + 1`, and so on. Returns how many it counted (the objects at
+    /// `end - counted..end`), or 0 if the object at `end - 1` is not of a type whose trace is
+    /// pure, `k` is not below `end`, `end` is past the slice's end, or this is not a part
+    /// counter.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::Gc;
+    /// use refcount::engine::{EdgeCounter, SetLayout, with_heap};
+    ///
+    /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
+    /// let b = Gc::new(RefCell::new(Some(a.clone())));
+    /// let objs = with_heap(|h| h.list_snapshot(0));
+    /// let n = objs.len();
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let mut part = EdgeCounter::part(layout, Vec::new(), Vec::new());
+    /// part.extend_counts(2);
+    /// let mut end = n;
+    /// while end > n - 2 {
+    ///     // SAFETY: nothing changes or frees the objects meanwhile.
+    ///     let done = unsafe { part.count_pure_entries_down(&objs, n - 2, end, n - end) };
+    ///     assert!(done > 0, "a type whose trace is pure");
+    ///     end -= done; // (one run per type: `a` and `b` are of two types)
+    /// }
+    /// // `b` (entry 0) is held by its handle, `a` (entry 1) by its handle and by `b`.
+    /// assert_eq!(part.into_parts(), (vec![1, 1], vec![(n - 2) as u32]));
+    /// # drop((a, b));
+    /// ```
+    ///
+    /// # Safety
+    /// As for `count_pure_entries`.
+    #[inline]
+    pub unsafe fn count_pure_entries_down(
+        &mut self,
+        objs: &[ObjPtr],
+        k: usize,
+        end: usize,
+        entry: usize,
+    ) -> usize {
+        if k >= end || !self.down {
+            return 0;
+        }
+        let Some(first) = objs.get(end - 1) else {
+            return 0;
+        };
+        // SAFETY: per the caller; the descriptor's loop is compiled for the object's type.
+        unsafe { first.count_pure_down(self, objs, k, end, entry) }
     }
 
     /// The loop of [`count_entries`](Self::count_entries) for objects of type `T`, which is
@@ -445,6 +524,47 @@ impl EdgeCounter {
             i += 1;
         }
         i - k
+    }
+
+    /// The loop of [`count_pure_entries_down`](Self::count_pure_entries_down) for objects
+    /// of type `T`: counts nothing (returns 0) unless `T`'s trace is pure.
+    ///
+    /// # Safety
+    /// As for `count_pure_entries_down`, and the object at `end - 1` exists and is a `T`.
+    pub(crate) unsafe fn count_pure_run_down<T: Stored>(
+        &mut self,
+        objs: &[ObjPtr],
+        k: usize,
+        end: usize,
+        entry: usize,
+    ) -> usize {
+        if !T::pure_trace() || end > objs.len() {
+            return 0;
+        }
+        // SAFETY: the object at `end - 1` exists and its memory is held (per the caller).
+        let ty = objs
+            .get(end.wrapping_sub(1))
+            .map(|o| unsafe { o.type_info_ptr() });
+        let mut i = end;
+        while i > k {
+            let Some(&obj) = objs.get(i - 1) else { break };
+            // SAFETY: per the caller: alive, tracked (so it has an extension).
+            unsafe {
+                if Some(obj.type_info_ptr()) != ty {
+                    break;
+                }
+                if let Some(ahead) = (i - 1)
+                    .checked_sub(PREFETCH_AHEAD)
+                    .and_then(|a| objs.get(a))
+                {
+                    ahead.prefetch();
+                }
+                // A `T` (the type of the object at `end - 1`).
+                self.count_object::<T>(obj, entry + (end - i));
+            }
+            i -= 1;
+        }
+        end - i
     }
 
     /// The count pass's work for one object of type `T`, entry `e` of the tables.

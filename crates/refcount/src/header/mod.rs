@@ -170,6 +170,8 @@ pub(crate) struct TypeInfo {
     count_run: unsafe fn(&mut EdgeCounter, &Heap, usize, usize, usize, usize) -> usize,
     /// [`EdgeCounter::count_pure_entries`]'s loop, compiled for the type.
     count_pure: unsafe fn(&mut EdgeCounter, &[ObjPtr], usize, usize, usize) -> usize,
+    /// [`EdgeCounter::count_pure_entries_down`]'s loop, compiled for the type.
+    count_pure_down: unsafe fn(&mut EdgeCounter, &[ObjPtr], usize, usize, usize) -> usize,
     drop_value: unsafe fn(ObjPtr),
     dealloc: unsafe fn(ObjPtr, &Heap),
     finalize: Option<unsafe fn(ObjPtr)>,
@@ -204,6 +206,7 @@ impl<T: Stored> VTable<T> {
         trace: trace_erased::<T>,
         count_run: EdgeCounter::count_run::<T>,
         count_pure: EdgeCounter::count_pure_run::<T>,
+        count_pure_down: EdgeCounter::count_pure_run_down::<T>,
         drop_doomed_run: Heap::drop_doomed_run::<T>,
         drop_value: drop_erased::<T>,
         dealloc: dealloc_erased::<T>,

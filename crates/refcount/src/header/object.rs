@@ -380,6 +380,24 @@ impl ObjPtr {
         unsafe { (self.header().ty.count_pure)(counter, objs, k, end, entry) }
     }
 
+    /// [`EdgeCounter::count_pure_entries_down`] from this object downward, through its
+    /// type's descriptor.
+    ///
+    /// # Safety
+    /// As for [`EdgeCounter::count_pure_run_down`]; this is the object at `end - 1`.
+    #[inline(always)]
+    pub(crate) unsafe fn count_pure_down(
+        self,
+        counter: &mut EdgeCounter,
+        objs: &[ObjPtr],
+        k: usize,
+        end: usize,
+        entry: usize,
+    ) -> usize {
+        // SAFETY: per the caller.
+        unsafe { (self.header().ty.count_pure_down)(counter, objs, k, end, entry) }
+    }
+
     /// [`Heap::drop_doomed`] from this object on, through its type's descriptor.
     ///
     /// # Safety
