@@ -591,7 +591,7 @@ pub fn clear_garbage() {
         let debug = get_debug();
         let mut panics = FirstPanic::default();
         let verdict =
-            collector::analyse_guarded(h, &[YOUNG], UNREACHABLE, false, false, &mut panics);
+            collector::analyse_guarded(h, &[YOUNG], UNREACHABLE, false, (false, None), &mut panics);
         // SAFETY: the analysis is over; what is left in the working list survived it.
         unsafe { h.append_list(YOUNG, 2) };
         match verdict.map(|(v, _)| v) {

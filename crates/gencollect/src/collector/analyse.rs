@@ -37,13 +37,15 @@ pub(crate) enum Verdict {
 /// are then left in their lists, untouched). A panic goes to `panics`: from a `Trace` impl,
 /// or from a destructor that the deferred frees ran after the analysis (the verdict stands
 /// then, and the collection goes on). With `fast`, garbage that needs no finalization is set
-/// apart for dropping instead of moved to `to`.
+/// apart for dropping instead of moved to `to`. With `promote`, the list the caller appends
+/// the survivors of [`HOLD_LIST`] to once the analysis is over, an analysis that finds no
+/// garbage may append them itself (see [`analyse`]).
 pub(crate) fn analyse_guarded(
     heap: &Heap,
     from: &[usize],
     to: usize,
     fast: bool,
-    restrict: bool,
+    (restrict, promote): (bool, Option<usize>),
     panics: &mut FirstPanic,
 ) -> Option<(Verdict, usize)> {
     let tables = SideTables::take();
@@ -57,7 +59,7 @@ pub(crate) fn analyse_guarded(
             let _span = tracing::debug_span!(target: "gcrt::gc", "analyse", candidates).entered();
             // SAFETY: every object in `from` is tracked, so alive with memory held; frees
             // are deferred for the whole analysis, so none of them can be freed meanwhile.
-            verdict = unsafe { analyse(heap, from, to, fast, restrict, tables) };
+            verdict = unsafe { analyse(heap, from, to, fast, (restrict, promote), tables) };
             // The lists have their final shape: the deferred frees, which run next, may
             // take objects out of them.
             // SAFETY: the analysis no longer uses positions.
@@ -150,16 +152,20 @@ impl Plan {
 /// when `fast` allows it and no object of it has a finalizer or weak-reference callbacks;
 /// otherwise it is flagged `DOOMED` and `WEAK_CLEARED` and moved to list `to`. Returns the
 /// verdict and how many objects were analysed, or `None` if the traces were inconsistent
-/// (then nothing was written to any object).
+/// (then nothing was written to any object). When nothing is garbage and the whole of
+/// [`HOLD_LIST`] was held, that list is appended to `promote` here, with its references
+/// given back in the same pass ([`Heap::append_list_unholding`]), instead of in two passes
+/// over it (the give-back now, the promotion after).
 ///
 /// # Safety
-/// Frees are deferred; every object of `from` is alive.
+/// Frees are deferred; every object of `from` is alive; appending [`HOLD_LIST`] to
+/// `promote` now leaves the caller's bookkeeping as appending it after the analysis would.
 unsafe fn analyse(
     heap: &Heap,
     from: &[usize],
     to: usize,
     fast: bool,
-    restrict: bool,
+    (restrict, promote): (bool, Option<usize>),
     mut g: SideTables,
 ) -> Option<(Verdict, usize)> {
     let layout = SetLayout::new(heap, from);
@@ -230,6 +236,24 @@ unsafe fn analyse(
         unsafe { clean_survivors(&set, &g) };
     }
     let garbage = g.refs.len() - reached;
+    if garbage == 0
+        && g.held != 0
+        && g.held == layout.list_len(HOLD_LIST)
+        // (A `Trace` impl may have added objects, never held, after the held ones.)
+        && g.held == heap.list_len(HOLD_LIST)
+        && let Some(to) = promote
+    {
+        // Nothing is garbage, and the held list is promoted whole next: it is moved now, and
+        // its temporary references given back in the same pass over its headers. No
+        // position is used from here on.
+        // SAFETY: per the caller; every object of the held list was held once (`g.held`),
+        // and the analysis no longer identifies objects by position.
+        unsafe {
+            heap.set_analysing(&[]);
+            heap.append_list_unholding(HOLD_LIST, to);
+        }
+        g.held = 0;
+    }
     let finalization = g.special.iter().any(|&i| g.refs[i as usize] != REACHED);
     // Held garbage is set apart as it is only if nothing can still reach it but handles
     // (no weak references): otherwise every held reference is given back, and the garbage

@@ -96,7 +96,7 @@ fn finalize(heap: &Heap, old: usize, panics: &mut FirstPanic) -> bool {
     unsafe { heap.append_list(SCRATCH, UNREACHABLE) };
     // Resurrection: what a finalizer made reachable again (and everything it reaches)
     // survives; only what is still unreachable is freed.
-    let verdict = analyse_guarded(heap, &[UNREACHABLE], SCRATCH, false, false, panics);
+    let verdict = analyse_guarded(heap, &[UNREACHABLE], SCRATCH, false, (false, None), panics);
     revive(heap, UNREACHABLE, old);
     if verdict.is_some() {
         // SAFETY: the analysis is over; what it found still unreachable is garbage.

@@ -233,9 +233,17 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags, panics: &mut FirstPani
     let fast = !debug.contains(DebugFlags::SAVEALL) && !debug.contains(DebugFlags::COLLECTABLE);
     // A full collection analyses only what dirty objects reach, unless told to scan all.
     let restrict = generation == 2 && !with_state(|s| s.full_scan.get()).unwrap_or(true);
-    let Some((verdict, analysed)) =
-        analyse_guarded(heap, &lists, UNREACHABLE, fast, restrict, panics)
-    else {
+    // The analysis may promote the held generation itself, when the survivors' count below
+    // is not changed by it: `old` is analysed too, or the count is not used.
+    let promote_early = (lists.contains(&old) || generation == 0).then_some(old);
+    let Some((verdict, analysed)) = analyse_guarded(
+        heap,
+        &lists,
+        UNREACHABLE,
+        fast,
+        (restrict, promote_early),
+        panics,
+    ) else {
         // Abandoned (an inconsistent trace) or a `Trace` impl panicked: nothing is freed,
         // and nothing was made clean (that happens only once the analysis is complete).
         promote();

@@ -200,6 +200,65 @@ impl Heap {
         }
     }
 
+    /// Moves every object of list `from` to the end of list `to`, as
+    /// [`append_list`](Self::append_list) does, and gives back the temporary reference the
+    /// count pass took on each ([`unhold`](Self::unhold)) in the same pass over them: one
+    /// read and write of each header where the two would take two. For a collection whose
+    /// held list turned out to hold no garbage, which is then promoted whole.
+    ///
+    /// ```
+    /// use refcount::Gc;
+    /// use refcount::engine::with_heap;
+    ///
+    /// let a = Gc::new(core::cell::RefCell::new(None::<Gc<u8>>));
+    /// assert_eq!(with_heap(|h| (h.list_len(0), h.list_len(1))), (1, 0));
+    /// core::mem::forget(a.clone()); // stands in for the count pass's temporary reference
+    /// // SAFETY: frees are deferred; the one object of list 0 holds one extra reference.
+    /// with_heap(|h| h.defer_frees(|| unsafe { h.append_list_unholding(0, 1) }));
+    /// assert_eq!(Gc::ref_count(&a), 1);
+    /// assert_eq!(with_heap(|h| (h.list_len(0), h.list_len(1))), (0, 1));
+    /// ```
+    ///
+    /// # Safety
+    /// As for `append_list` and `unhold`: frees are deferred, neither list is being analysed,
+    /// and every object of `from` holds one temporary reference of the count pass (or none,
+    /// if its count is 0 or immortal).
+    pub unsafe fn append_list_unholding(&self, from: usize, to: usize) {
+        if from == to {
+            return;
+        }
+        let mut dead = Vec::new();
+        // SAFETY: two distinct lists; no user code runs (a release only queues: frees are
+        // deferred); every element is a live tracked object (list invariant), so its
+        // extension and header may be written.
+        unsafe {
+            let src = core::mem::take(self.list_mut(from));
+            let base = self.list_mut(to).len();
+            for (k, &obj) in src.iter().enumerate() {
+                if let Some(ahead) = src.get(k + PREFETCH_AHEAD) {
+                    ahead.prefetch();
+                }
+                let e = obj.ext();
+                e.index.set((base + k) as u32);
+                e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
+                if obj.mortal_strong().is_some() && obj.dec_strong_no_release() {
+                    dead.push(obj);
+                }
+            }
+            let dst = self.list_mut(to);
+            if dst.is_empty() {
+                *dst = src;
+            } else {
+                dst.extend_from_slice(&src);
+            }
+            // Only a trace that broke its contract (dropped a handle while counted) leaves
+            // one with no reference: released once the lists are whole again.
+            for obj in dead {
+                self.release_slow(obj);
+            }
+        }
+    }
+
     /// Drops the values of objects set apart by [`doom`](Self::doom), last first, and gives back
     /// their temporary references: an object nothing else holds is freed at once, the others
     /// when their last handle goes (they are `DEAD`: dereferencing a handle panics).
