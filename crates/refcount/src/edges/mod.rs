@@ -48,11 +48,12 @@ pub struct EdgeCounter {
     ///
     /// [`set_clean`]: EdgeCounter::set_clean
     clean: bool,
-    /// How many of the first edges [`subtract_within`] went over, and the targets it
-    /// subtracted them from: an edge among them to another target is still to be subtracted.
+    /// What [`subtract_within`] did: how many of the first edges it went over, and the
+    /// edges among them still to be subtracted (those to targets outside the positions it
+    /// subtracted from).
     ///
     /// [`subtract_within`]: EdgeCounter::subtract_within
-    presub: (usize, core::ops::Range<usize>),
+    presub: (usize, Skipped),
     /// Whether handles reported several at once make one edge, the others subtracted at
     /// once ([`set_repeats_subtracted`]).
     ///
@@ -99,6 +100,19 @@ pub struct PassTables {
 #[inline(never)]
 fn push_rare(list: &mut Vec<u32>, e: usize) {
     list.push(e as u32);
+}
+
+/// The edges [`EdgeCounter::subtract_within`] went over but did not subtract (their targets
+/// are another counter's): listed while they are few (the usual case: most edges stay
+/// within a thread's part of the set), or found again by their targets when they are many
+/// (one object holding a million handles to the other part), where listing them would grow
+/// and fault in a table as large as the edges.
+#[derive(Debug)]
+enum Skipped {
+    /// The skipped edges' targets.
+    Listed(Vec<u32>),
+    /// Every edge to a target outside these positions was skipped.
+    Outside(core::ops::Range<usize>),
 }
 
 /// An entry of [`EdgeCounter::with_remap`]'s table for a position that is not counted.
@@ -149,7 +163,7 @@ impl EdgeCounter {
             opaque: false,
             hold: false,
             clean: false,
-            presub: (0, 0..0),
+            presub: (0, Skipped::Listed(Vec::new())),
             repeats: false,
             down: false,
         }

@@ -1,7 +1,7 @@
 //! Counters that share a count pass: taking in a helper's part, subtracting the edges, and
 //! giving the buffers back.
 
-use super::{EdgeCounter, PassTables};
+use super::{EdgeCounter, PassTables, Skipped};
 
 impl EdgeCounter {
     /// Checks that `part` counted every position of the set from `base` to its end and that
@@ -85,11 +85,7 @@ impl EdgeCounter {
         self.take_counts_in(&part, base);
         // What the part has not subtracted yet is subtracted now, from the counts just taken
         // in: this counter keeps no record of the part's edges.
-        subtract(
-            &mut self.refs,
-            None,
-            unsubtracted(&part.edges, &part.presub),
-        );
+        subtract_rest(&mut self.refs, None, &part.edges, &part.presub);
         let mut tables = part.take_pass_tables();
         tables.pinned.clear();
         tables.special.clear();
@@ -178,15 +174,25 @@ impl EdgeCounter {
             "a part counter subtracts into its own entries only"
         );
         let EdgeCounter { refs, edges, .. } = self;
+        // Listed while they are few (see `Skipped`).
+        let most = edges.len() / 8;
+        let mut listed = Some(Vec::new());
         for &j in edges.iter() {
             let j = j as usize;
             if positions.contains(&j) {
                 // In range: an entry of this counter (checked above).
                 let r = &mut refs[top.map_or(j, |top| top - j)];
                 *r = r.wrapping_sub(1);
+            } else if let Some(list) = &mut listed {
+                if list.len() < most {
+                    list.push(j as u32);
+                } else {
+                    listed = None;
+                }
             }
         }
-        self.presub = (self.edges.len(), positions);
+        let skipped = listed.map_or(Skipped::Outside(positions), Skipped::Listed);
+        self.presub = (self.edges.len(), skipped);
     }
 
     /// Gives the buffers back: `refs` and `edges`.
@@ -201,7 +207,7 @@ impl EdgeCounter {
             presub,
             ..
         } = &mut self;
-        subtract(refs, top, unsubtracted(edges, presub));
+        subtract_rest(refs, top, edges, presub);
         (self.refs, self.edges)
     }
 }
@@ -220,17 +226,22 @@ fn subtract<'a>(refs: &mut [i32], top: Option<usize>, targets: impl Iterator<Ite
     }
 }
 
-/// The targets of a counter's edges that are still to be subtracted: those past the ones
-/// [`EdgeCounter::subtract_within`] went over, and those among them to targets outside the
-/// positions it subtracted from. (Going over them again costs less than listing them then:
-/// a list of one object's million handles would be grown, and faulted in, as it is built.)
-fn unsubtracted<'a>(
-    edges: &'a [u32],
-    (over, targets): &(usize, core::ops::Range<usize>),
-) -> impl Iterator<Item = &'a u32> {
+/// Subtracts a counter's edges that are still to be subtracted: those past the ones
+/// [`EdgeCounter::subtract_within`] went over, and those it skipped.
+fn subtract_rest(
+    refs: &mut [i32],
+    top: Option<usize>,
+    edges: &[u32],
+    (over, skipped): &(usize, Skipped),
+) {
     let (done, rest) = edges.split_at((*over).min(edges.len()));
-    let targets = targets.clone();
-    done.iter()
-        .filter(move |&&j| !targets.contains(&(j as usize)))
-        .chain(rest)
+    match skipped {
+        Skipped::Listed(list) => subtract(refs, top, list.iter()),
+        Skipped::Outside(targets) => subtract(
+            refs,
+            top,
+            done.iter().filter(|&&j| !targets.contains(&(j as usize))),
+        ),
+    }
+    subtract(refs, top, rest.iter());
 }
