@@ -45,6 +45,17 @@ struct ListRun<'a> {
     hold: bool,
 }
 
+impl ListRun<'_> {
+    /// The position of the run's first object, and the indices of its objects whose
+    /// positions are in `chunk` (`None` if there are none).
+    fn indices_in(&self, chunk: &Range<usize>) -> Option<(usize, Range<usize>)> {
+        let base = self.positions.start;
+        let lo = chunk.start.max(base);
+        let hi = chunk.end.min(self.positions.end);
+        (lo < hi).then(|| (base, lo - base..hi - base))
+    }
+}
+
 /// The objects of the set, list by list in the set's order, as both threads see them.
 ///
 /// # Invariants
@@ -171,16 +182,10 @@ fn count_up(counter: &mut EdgeCounter, set: &SetObjects<'_>, claims: &Claims) ->
 fn count_chunk_up(counter: &mut EdgeCounter, set: &SetObjects<'_>, chunk: Range<usize>) -> usize {
     let mut done = 0;
     for run in &set.0 {
-        let (lo, hi) = (
-            chunk.start.max(run.positions.start),
-            chunk.end.min(run.positions.end),
-        );
-        if lo >= hi {
+        let Some((base, Range { start: mut k, end })) = run.indices_in(&chunk) else {
             continue;
-        }
+        };
         counter.set_hold(run.hold);
-        let base = run.positions.start;
-        let (mut k, end) = (lo - base, hi - base);
         while k < end {
             // SAFETY: type invariant of `SetObjects`: the objects are alive and tracked, and
             // only this pass touches them, each on the thread that claimed it.
@@ -199,8 +204,7 @@ fn count_chunk_up(counter: &mut EdgeCounter, set: &SetObjects<'_>, chunk: Range<
 
 /// The helper's share: counts the reserved top of the set, then claims chunks from the top,
 /// each counted downward into a part counter, until the claims meet or an object's trace is
-/// not pure. Returns how many
-/// positions it counted (all up to the set's end).
+/// not pure. Returns how many positions it counted (all up to the set's end).
 fn count_down(counter: &mut EdgeCounter, set: &SetObjects<'_>, claims: &Claims, n: usize) -> usize {
     let mut done = 0;
     let reserved = Some(claims.reserved(n)).filter(|r| !r.is_empty());
@@ -228,16 +232,10 @@ fn count_chunk_down(
 ) -> usize {
     let mut done = 0;
     for run in set.0.iter().rev() {
-        let (lo, hi) = (
-            chunk.start.max(run.positions.start),
-            chunk.end.min(run.positions.end),
-        );
-        if lo >= hi {
+        let Some((base, Range { start: k, mut end })) = run.indices_in(&chunk) else {
             continue;
-        }
+        };
         counter.set_hold(run.hold);
-        let base = run.positions.start;
-        let (k, mut end) = (lo - base, hi - base);
         while k < end {
             let entry = n - (base + end);
             // SAFETY: as in `count_chunk_up`.
