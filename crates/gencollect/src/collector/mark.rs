@@ -63,7 +63,6 @@ enum End {
 /// The end of the set nearer to an entry that is not 0 (referenced from outside, or
 /// negative), looking a line at a time from both ends; `None` if every entry is 0.
 fn nearest_root(refs: &[i32]) -> Option<End> {
-    let line_is_zero = |line: &[i32]| line.iter().fold(0, |any, &r| any | r) == 0;
     let (mut lo, mut hi) = (0, refs.len());
     while lo < hi {
         let next = (lo + UNREACHED_RUN).min(hi);
@@ -101,9 +100,7 @@ fn walk<const DOWN: bool>(
         } else {
             Some(i..i + UNREACHED_RUN)
         };
-        if let Some(line) = line.and_then(|l| refs.get(l))
-            && line.iter().fold(0, |any, &r| any | r) == 0
-        {
+        if line.and_then(|l| refs.get(l)).is_some_and(line_is_zero) {
             passed += UNREACHED_RUN;
             continue;
         }
@@ -131,6 +128,12 @@ fn walk<const DOWN: bool>(
 /// How many count entries (one cache line of them) the mark passes over at once when none
 /// is reached yet.
 const UNREACHED_RUN: usize = 16;
+
+/// Whether every entry of a line is 0 (one test for the whole line, no branch per entry).
+#[inline(always)]
+fn line_is_zero(line: &[i32]) -> bool {
+    line.iter().fold(0, |any, &r| any | r) == 0
+}
 
 /// The recorded edges of every position: those before `tail_from` in the counter's tables,
 /// the others where the helper recorded them, downward from the top

@@ -193,7 +193,7 @@ impl Heap {
                 if let Some(ahead) = self.list_mut(list).get(i + PREFETCH_AHEAD) {
                     ahead.prefetch();
                 }
-                if obj.mortal_strong().is_some() && obj.dec_strong_no_release() {
+                if give_back_hold(obj) {
                     self.release_slow(obj);
                 }
             }
@@ -224,35 +224,18 @@ impl Heap {
     /// and every object of `from` holds one temporary reference of the count pass (or none,
     /// if its count is 0 or immortal).
     pub unsafe fn append_list_unholding(&self, from: usize, to: usize) {
-        if from == to {
-            return;
-        }
         let mut dead = Vec::new();
-        // SAFETY: two distinct lists; no user code runs (a release only queues: frees are
-        // deferred); every element is a live tracked object (list invariant), so its
-        // extension and header may be written.
+        // SAFETY: per the caller; giving a reference back runs no user code and changes no
+        // list (a release would, so those are kept for after).
         unsafe {
-            let src = core::mem::take(self.list_mut(from));
-            let base = self.list_mut(to).len();
-            for (k, &obj) in src.iter().enumerate() {
-                if let Some(ahead) = src.get(k + PREFETCH_AHEAD) {
-                    ahead.prefetch();
-                }
-                let e = obj.ext();
-                e.index.set((base + k) as u32);
-                e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
-                if obj.mortal_strong().is_some() && obj.dec_strong_no_release() {
+            self.move_list(from, to, |obj| {
+                if give_back_hold(obj) {
                     dead.push(obj);
                 }
-            }
-            let dst = self.list_mut(to);
-            if dst.is_empty() {
-                *dst = src;
-            } else {
-                dst.extend_from_slice(&src);
-            }
+            });
             // Only a trace that broke its contract (dropped a handle while counted) leaves
-            // one with no reference: released once the lists are whole again.
+            // one with no reference: released once the lists are whole again (it only
+            // queues: frees are deferred).
             for obj in dead {
                 self.release_slow(obj);
             }
@@ -377,4 +360,15 @@ unsafe fn keep(list: &mut [ObjPtr], kept: &mut usize, i: usize) {
         unsafe { obj.ext().index.set(*kept as u32) };
     }
     *kept += 1;
+}
+
+/// Gives back the count pass's temporary reference on `obj`, if it holds one (its count is
+/// mortal and above 0); returns whether that left it with no reference, to be released.
+///
+/// # Safety
+/// `obj` is alive and holds the reference once, if its count is mortal and above 0.
+#[inline(always)]
+unsafe fn give_back_hold(obj: ObjPtr) -> bool {
+    // SAFETY: per the caller.
+    unsafe { obj.mortal_strong().is_some() && obj.dec_strong_no_release() }
 }

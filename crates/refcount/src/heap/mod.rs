@@ -414,6 +414,19 @@ impl Heap {
     /// and moving the objects to `to` is the collector's decision: objects in the working
     /// lists `UNREACHABLE` and `SCRATCH` are treated as garbage.
     pub unsafe fn append_list(&self, from: usize, to: usize) {
+        // SAFETY: per the caller; nothing else is done to the objects.
+        unsafe { self.move_list(from, to, |_| {}) }
+    }
+
+    /// [`append_list`](Self::append_list)'s loop, which also runs `each` on every object
+    /// moved, in the same pass over their headers ([`append_list_unholding`]).
+    ///
+    /// [`append_list_unholding`]: Self::append_list_unholding
+    ///
+    /// # Safety
+    /// As for `append_list`; `each` runs no user code and changes no list.
+    #[inline(always)]
+    pub(super) unsafe fn move_list(&self, from: usize, to: usize, mut each: impl FnMut(ObjPtr)) {
         if from == to {
             return;
         }
@@ -421,13 +434,17 @@ impl Heap {
         // object (list invariant), so its extension may be written.
         unsafe {
             let src = core::mem::take(self.list_mut(from));
-            let dst = self.list_mut(to);
-            let base = dst.len();
+            let base = self.list_mut(to).len();
             for (k, &obj) in src.iter().enumerate() {
+                if let Some(ahead) = src.get(k + PREFETCH_AHEAD) {
+                    ahead.prefetch();
+                }
                 let e = obj.ext();
                 e.index.set((base + k) as u32);
                 e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
+                each(obj);
             }
+            let dst = self.list_mut(to);
             if dst.is_empty() {
                 *dst = src;
             } else {
