@@ -333,3 +333,51 @@ fn an_object_allocated_during_a_held_count_pass_keeps_its_count() {
     gencollect::enable();
     gencollect::set_young_hold_threshold(1 << 16);
 }
+
+#[derive(Trace)]
+#[trace(crate = "refcount")]
+struct Checker {
+    next: RefCell<Option<Gc<Checker>>>,
+    #[trace(skip)]
+    saw_dead: Rc<Cell<usize>>,
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        if self.next.borrow().as_ref().is_some_and(Gc::is_dead) {
+            self.saw_dead.set(self.saw_dead.get() + 1);
+        }
+    }
+}
+
+/// Held garbage large enough to be flagged on two threads (the helper takes the older half):
+/// every destructor finds the node its own points to dead, although (but for the oldest
+/// node's) that node is dropped after it (garbage is dropped newest first), and every death
+/// is counted once.
+#[test]
+fn held_garbage_flagged_on_two_threads_is_all_dead_before_the_first_drop() {
+    const RING: usize = 600;
+    gencollect::set_young_hold_threshold(0);
+    gencollect::set_parallel_threshold(64);
+    gencollect::collect();
+    let saw_dead = Rc::new(Cell::new(0));
+    let nodes: Vec<Gc<Checker>> = (0..RING)
+        .map(|_| {
+            Gc::new(Checker {
+                next: RefCell::new(None),
+                saw_dead: saw_dead.clone(),
+            })
+        })
+        .collect();
+    for (i, n) in nodes.iter().enumerate() {
+        *n.next.borrow_mut() = Some(nodes[(i + RING - 1) % RING].clone());
+    }
+    drop(nodes);
+    let (_, freed_before) = with_heap(|h| h.tracked_totals());
+    assert_eq!(gencollect::collect_generation(0).unwrap(), RING);
+    assert_eq!(saw_dead.get(), RING, "each destructor found its node dead");
+    let (_, freed_after) = with_heap(|h| h.tracked_totals());
+    assert_eq!(freed_after - freed_before, RING as u64);
+    gencollect::set_parallel_threshold(1 << 17);
+    gencollect::set_young_hold_threshold(1 << 16);
+}

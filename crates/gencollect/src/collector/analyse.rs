@@ -135,9 +135,7 @@ impl Plan {
             && (threshold == 0 || with_state(|s| s.hold_young.get()).unwrap_or(false));
         // A large set is counted by two threads, when the machine has two cores.
         let parallel = !only_selected
-            && layout.is_some_and(|l| {
-                l.len() >= with_state(|s| s.parallel_threshold.get()).unwrap_or(usize::MAX)
-            })
+            && layout.is_some_and(|l| l.len() >= parallel_threshold())
             && with_state(|s| s.parallel.get()).unwrap_or(false)
             && parallel::has_second_core();
         Plan {
@@ -146,6 +144,12 @@ impl Plan {
             parallel,
         }
     }
+}
+
+/// From how many objects a pass is shared with a helper thread
+/// ([`set_parallel_threshold`](crate::set_parallel_threshold)).
+fn parallel_threshold() -> usize {
+    with_state(|s| s.parallel_threshold.get()).unwrap_or(usize::MAX)
 }
 
 /// Steps 2 to 4 on the lists `from`, as one set. The garbage is set apart by [`Heap::doom`]
@@ -267,7 +271,15 @@ unsafe fn analyse(
     let all_held_garbage = unsafe { give_back_held(&set, &g, reached, lazy) };
     if fast && !finalization {
         // SAFETY: per the caller.
-        let young_garbage = unsafe { doom(&set, &mut g, garbage, lazy, all_held_garbage) };
+        let young_garbage = unsafe {
+            doom(
+                &set,
+                &mut g,
+                garbage,
+                (lazy, all_held_garbage),
+                plan.parallel,
+            )
+        };
         if plan.young_large {
             let mostly = young_garbage * 2 >= layout.list_len(HOLD_LIST);
             with_state(|s| s.hold_young.set(mostly));
@@ -383,7 +395,8 @@ unsafe fn give_back_held(set: &Set<'_>, g: &SideTables, reached: usize, lazy: bo
 }
 
 /// Sets the `garbage` objects found apart into `g.garbage`, for dropping (step 4, fast
-/// path). Returns how many of them were in the held list.
+/// path). Returns how many of them were in the held list. With `split`, held garbage is
+/// flagged on two threads when there is enough of it ([`parallel::condemn`]).
 ///
 /// # Safety
 /// As for [`analyse`]; `lazy` and `all_held` as [`give_back_held`] left the held list.
@@ -391,8 +404,8 @@ unsafe fn doom(
     set: &Set<'_>,
     g: &mut SideTables,
     garbage: usize,
-    lazy: bool,
-    all_held: bool,
+    (lazy, all_held): (bool, bool),
+    split: bool,
 ) -> usize {
     if garbage == 0 {
         return 0;
@@ -406,15 +419,19 @@ unsafe fn doom(
         let range = set.layout.range(l);
         let before = out.len();
         // SAFETY: the objects of the lists are alive and tracked; the predicates run no user
-        // code. The caller drops every object set apart, once.
+        // code, and `condemn` gives each object it is given to `engine::condemn` once. The
+        // caller drops every object set apart, once.
         unsafe {
             if set.only_selected {
                 set.heap
                     .doom(l, selected_garbage(refs, slot, range), sparse, &mut out);
             } else if lazy && l == HOLD_LIST {
                 let is_garbage = set_garbage(&refs[range]);
+                let condemn = |objs: &[ObjPtr]| {
+                    parallel::condemn(objs, split && objs.len() >= parallel_threshold())
+                };
                 set.heap
-                    .doom_held(l, g.held, all_held, is_garbage, &mut out);
+                    .doom_held(l, g.held, all_held, is_garbage, &mut out, condemn);
             } else {
                 set.heap
                     .doom(l, set_garbage(&refs[range]), sparse, &mut out);

@@ -101,18 +101,18 @@ impl Heap {
     /// reference to ([`EdgeCounter::set_hold`](crate::engine::EdgeCounter::set_hold)), and that has
     /// no garbage with weak references: the garbage among the first `held` objects of list
     /// `from` (those the count pass held) is appended to `out` and leaves the list without
-    /// being read or written. Its flags are brought up to date by
-    /// [`drop_doomed`](Self::drop_doomed) just before each value is dropped (and its death
-    /// counted then); meanwhile its temporary reference keeps it from being released, and
-    /// no weak reference can upgrade to it except one created after the analysis (which
-    /// then finds a dead value, as any handle to dropped garbage does). Survivors stay in
-    /// order, written only if they move. With `all`, the caller says that all of the first
-    /// `held` objects are garbage: a list of nothing else then moves to `out` whole.
+    /// being read or written. Then `condemn` is given the garbage appended, to flag it with
+    /// [`condemn`] (on as many threads as it likes) before any value is dropped; its
+    /// temporary reference keeps it from being released. Survivors stay in order, written
+    /// only if they move. With `all`, the caller says that all of the first `held` objects
+    /// are garbage: a list of nothing else then moves to `out` whole.
     ///
     /// # Safety
     /// As for `doom`; every garbage object among the first `held` holds the count pass's
     /// temporary reference, and none has weak references; `all` is true only if every one
-    /// of them is garbage.
+    /// of them is garbage. `condemn` passes every object of the slice it is given to
+    /// [`condemn`] exactly once, runs no user code, and returns the sum of what those calls
+    /// returned.
     pub unsafe fn doom_held(
         &self,
         from: usize,
@@ -120,6 +120,7 @@ impl Heap {
         all: bool,
         mut garbage: impl FnMut(usize) -> bool,
         out: &mut Vec<ObjPtr>,
+        condemn: impl FnOnce(&[ObjPtr]) -> usize,
     ) {
         // SAFETY: per the caller; no user code runs.
         unsafe {
@@ -143,32 +144,9 @@ impl Heap {
                 }
                 src.truncate(kept);
             }
-            self.condemn(&out[before..]);
+            let deaths = condemn(&out[before..]);
+            self.record_deaths(deaths);
         }
-    }
-
-    /// Gives garbage set apart by [`doom_held`](Self::doom_held) the flags [`doom`](Self::doom)
-    /// gives its own (out of the lists, death counted, `DOOMED`, `WEAK_CLEARED`, `DROPPING`),
-    /// before any value is dropped: a `Drop` of one of them must find every other one dead.
-    ///
-    /// # Safety
-    /// Every object of `objs` is alive, has the extension, and holds the count pass's
-    /// temporary reference.
-    unsafe fn condemn(&self, objs: &[ObjPtr]) {
-        let mut deaths = 0;
-        for (i, &obj) in objs.iter().enumerate() {
-            if let Some(ahead) = objs.get(i + PREFETCH_AHEAD) {
-                ahead.prefetch();
-            }
-            // SAFETY: per the caller.
-            unsafe {
-                let e = obj.ext();
-                let f = e.flags.get();
-                deaths += (f & flags::COUNTED != 0) as usize;
-                e.flags.set(doomed_flags(f));
-            }
-        }
-        self.record_deaths(deaths);
     }
 
     /// Gives back the temporary references the count pass took on the first `upto` objects
@@ -339,6 +317,34 @@ impl Heap {
 /// The flags of a garbage object set apart for dropping: out of the lists, its death counted
 /// (no longer `COUNTED`), `DOOMED`, and weak upgrades failing for good.
 #[inline(always)]
+/// Gives garbage set apart by [`Heap::doom_held`] the flags [`Heap::doom`] gives its own (out
+/// of the lists, `DOOMED`, `WEAK_CLEARED`, `DROPPING`), before any value is dropped: a `Drop`
+/// of one of them must find every other one dead. Returns how many of them were counted
+/// alive (`COUNTED`): their deaths, for the heap's statistics.
+///
+/// Only the objects' flags are read and written, and no thread-local: the garbage may be
+/// condemned in parts, on several threads at once.
+///
+/// # Safety
+/// Every object of `objs` is alive, has the extension, and holds the count pass's temporary
+/// reference; no other thread accesses these objects until this returns.
+pub unsafe fn condemn(objs: &[ObjPtr]) -> usize {
+    let mut deaths = 0;
+    for (i, &obj) in objs.iter().enumerate() {
+        if let Some(ahead) = objs.get(i + PREFETCH_AHEAD) {
+            ahead.prefetch();
+        }
+        // SAFETY: per the caller.
+        unsafe {
+            let e = obj.ext();
+            let f = e.flags.get();
+            deaths += (f & flags::COUNTED != 0) as usize;
+            e.flags.set(doomed_flags(f));
+        }
+    }
+    deaths
+}
+
 fn doomed_flags(f: u32) -> u32 {
     (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
         | flags::DOOMED

@@ -26,6 +26,7 @@ pub use free_lists::{
     FreeListStats, MAX_FREE_LIST, add_free_list_clearer, add_free_list_reporter, free_list_stats,
     free_lists_enabled, set_free_lists,
 };
+pub use garbage::condemn;
 pub(crate) use release::{forget_referent, release_typed};
 
 /// Number of heap lists: generations 0, 1, 2, the permanent generation, and three working
