@@ -112,3 +112,34 @@ fn tracking_from_a_trace_while_a_collection_counts() {
     drop(tracer);
     assert_eq!(drops.get(), 2);
 }
+
+/// A frozen type whose trace cannot read part of its value (`Tracer::mark_opaque`) and
+/// reports no handle.
+struct Sealed {
+    _inner: Option<Gc<u8>>,
+}
+
+// SAFETY: reports no handle, and says so by marking itself opaque: the collector then treats
+// it as referenced from outside.
+unsafe impl Trace for Sealed {
+    fn trace(&self, t: &mut Tracer<'_>) {
+        t.mark_opaque();
+    }
+    fn frozen() -> bool {
+        true
+    }
+}
+
+/// A new object of a frozen type is left untracked only if its trace shows that everything
+/// it holds is untracked: a trace that could not read its value (`mark_opaque`) shows
+/// nothing, so the object is tracked; one that reads it and finds only untracked objects is
+/// not.
+#[test]
+fn a_frozen_object_whose_trace_is_opaque_is_tracked() {
+    let sealed = Gc::new(Sealed {
+        _inner: Some(Gc::new(7)),
+    });
+    assert!(Gc::is_tracked(&sealed));
+    let plain = Gc::new(Some(Gc::new(7u8)));
+    assert!(!Gc::is_tracked(&plain));
+}

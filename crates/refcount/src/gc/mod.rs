@@ -662,20 +662,9 @@ fn accessible_slow(obj: ObjPtr, f: u32) -> bool {
 /// Whether every object `value` holds a handle to is untracked.
 #[inline]
 fn referents_untracked<T: Trace + ?Sized>(value: &T) -> bool {
-    struct Check(bool);
-    impl crate::trace::Visitor for Check {
-        #[inline]
-        fn visit(&mut self, obj: ObjPtr) {
-            // SAFETY: the value owns the handle, so the target's memory is held.
-            self.0 &= unsafe { obj.flags() } & (flags::TRACKED | flags::MAY_TRACK) == 0;
-        }
-        fn opaque(&mut self) {
-            self.0 = false;
-        }
-    }
-    let mut check = Check(true);
-    value.trace(&mut crate::trace::Tracer::new(&mut check));
-    check.0
+    let mut all = true;
+    value.trace(&mut crate::trace::Tracer::untracked_check(&mut all));
+    all
 }
 
 #[cold]

@@ -4,7 +4,7 @@
 
 use crate::edges::EdgeCounter;
 use crate::gc::Gc;
-use crate::header::ObjPtr;
+use crate::header::{ObjPtr, flags};
 
 /// Visits every strong [`Gc`] handle a value owns.
 ///
@@ -302,6 +302,9 @@ enum Sink<'a> {
     Counter(&'a mut EdgeCounter),
     /// A counter built [`EdgeCounter::with_remap`]: chosen once per tracer, not per handle.
     Remap(&'a mut EdgeCounter),
+    /// The check a new object of a frozen type makes (whether everything it holds is
+    /// untracked): cleared at the first handle to an object that is or may become tracked.
+    Untracked(&'a mut bool),
 }
 
 impl<'a> Tracer<'a> {
@@ -325,6 +328,16 @@ impl<'a> Tracer<'a> {
         }
     }
 
+    /// A tracer that clears `all` at the first handle to an object that is tracked or may
+    /// become so (and at [`mark_opaque`](Self::mark_opaque)): the check a new object makes
+    /// to stay untracked, inlined into each `Trace` impl instead of a call per handle.
+    #[inline(always)]
+    pub(crate) fn untracked_check(all: &'a mut bool) -> Tracer<'a> {
+        Tracer {
+            sink: Sink::Untracked(all),
+        }
+    }
+
     /// Reports one strong handle owned by the value being traced.
     #[inline]
     pub fn visit<T: ?Sized>(&mut self, gc: &Gc<T>) {
@@ -343,6 +356,11 @@ impl<'a> Tracer<'a> {
             }
             Sink::Counter(_) | Sink::Remap(_) => {}
             Sink::Visitor(v) => v.visit(obj),
+            Sink::Untracked(all) => {
+                // SAFETY: the handle holds the object's memory.
+                let f = unsafe { obj.flags() };
+                **all &= f & (flags::TRACKED | flags::MAY_TRACK) == 0;
+            }
         }
     }
 
@@ -413,6 +431,7 @@ impl<'a> Tracer<'a> {
         match &mut self.sink {
             Sink::Counter(c) | Sink::Remap(c) => c.mark_opaque(),
             Sink::Visitor(v) => v.opaque(),
+            Sink::Untracked(all) => **all = false,
         }
     }
 }
