@@ -31,7 +31,8 @@ use refcount::engine::{self, EdgeCounter, Heap, PassTables, SetLayout};
 /// microseconds, about what counting 10,000 objects does.
 pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 17;
 
-/// Whether this machine has a second core to give the helper.
+/// Whether this machine has a second core to give the helper. The first call reads the
+/// scheduler's affinity and the cgroup's CPU quota (50-130 us); later ones a cached answer.
 pub(crate) fn has_second_core() -> bool {
     // Asking reads the scheduler's affinity and cgroup limits: once per process.
     static CORES: OnceLock<bool> = OnceLock::new();
@@ -313,10 +314,19 @@ pub(crate) unsafe fn count_halves(
                 // (`EdgeCounter::absorb_last`).
                 edges.clear();
                 tables.start.clear();
-                // As the collecting thread's (`start_tables`): address space only.
-                edges.reserve(n / 2);
-                tables.start.reserve(n / 2);
+                // Asked here, not before the spawn: the first answer takes longer than the
+                // spawn, and the collecting thread counts meanwhile. With one core, the
+                // helper counts nothing, and its reserve is counted after the join.
+                let second_core = has_second_core();
+                if second_core {
+                    // As the collecting thread's (`start_tables`): address space only.
+                    edges.reserve(n / 2);
+                    tables.start.reserve(n / 2);
+                }
                 let mut helper = EdgeCounter::part(layout, refs, edges).with_pass_tables(tables);
+                if !second_core {
+                    return (helper, 0);
+                }
                 helper.set_clean(clean);
                 let done = count_down(&mut helper, set, claims, n);
                 // Its share of the subtraction: the edges to what it counted.

@@ -133,11 +133,11 @@ impl Plan {
         let hold = fast
             && young_large
             && (threshold == 0 || with_state(|s| s.hold_young.get()).unwrap_or(false));
-        // A large set is counted by two threads, when the machine has two cores.
+        // A large set is counted by two threads, when the machine has two cores (which the
+        // helper asks itself: the first answer costs 50-130 us, see `count_halves`).
         let parallel = !only_selected
             && layout.is_some_and(|l| l.len() >= parallel_threshold())
-            && with_state(|s| s.parallel.get()).unwrap_or(false)
-            && parallel::has_second_core();
+            && with_state(|s| s.parallel.get()).unwrap_or(false);
         Plan {
             young_large,
             hold,
@@ -428,7 +428,8 @@ unsafe fn doom(
             } else if lazy && l == HOLD_LIST {
                 let is_garbage = set_garbage(&refs[range]);
                 let condemn = |objs: &[ObjPtr]| {
-                    parallel::condemn(objs, split && objs.len() >= parallel_threshold())
+                    let split = split && objs.len() >= parallel_threshold();
+                    parallel::condemn(objs, split && parallel::has_second_core())
                 };
                 set.heap
                     .doom_held(l, g.held, all_held, is_garbage, &mut out, condemn);
