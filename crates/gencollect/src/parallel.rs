@@ -6,8 +6,9 @@
 //! whose type's trace is pure (rule 5 of `Trace`: gcrt's own code, nothing else) are counted
 //! while the two threads run: that code reads the objects it counts and the headers of the
 //! objects they reach, writes nothing but the headers of the objects it counts (the
-//! temporary reference of a held generation, the dirty mark) and its own tables, and reads
-//! no thread-local. Each thread counts objects the other does not, and the collecting thread
+//! temporary reference of a held generation, the dirty mark), its own tables, and the
+//! entries of the one count table at the positions it claimed (`EdgeCounter::part_in`), and
+//! reads no thread-local. Each thread counts objects the other does not, and the collecting thread
 //! runs no other code meanwhile (no user code, no `tracing` event), so no memory location is
 //! written by one thread while the other reads it.
 //!
@@ -260,10 +261,10 @@ pub(crate) struct HelperPart {
     pub(crate) positions: Range<usize>,
 }
 
-/// Buffers for the helper's counter, kept between collections.
+/// Buffers for the helper's counter, kept between collections (its counts go into the
+/// collecting thread's table).
 #[derive(Default)]
 pub(crate) struct PartBuffers {
-    pub(crate) refs: Vec<i32>,
     pub(crate) edges: Vec<u32>,
     pub(crate) tables: PassTables,
 }
@@ -301,10 +302,15 @@ pub(crate) unsafe fn count_halves(
     let claims = Claims::new(n);
     let PartBuffers {
         mut edges,
-        refs,
         mut tables,
     } = bufs;
     let clean = main.cleans();
+    // The helper writes its counts in this thread's table, at the positions it claims; this
+    // thread writes only at the positions it claims, one entry at a time, until the join.
+    // SAFETY: the helper's counter is absorbed by `main` (the caller's `absorb_last`) or
+    // dropped before `main` gives its table back, and it has entries only for positions the
+    // helper claimed, which `main` does not touch before the join.
+    let shared = unsafe { main.share_counts() };
     let (set, claims) = (&set, &claims);
     std::thread::scope(|scope| {
         let spawned = std::thread::Builder::new()
@@ -323,7 +329,9 @@ pub(crate) unsafe fn count_halves(
                     edges.reserve(n / 2);
                     tables.start.reserve(n / 2);
                 }
-                let mut helper = EdgeCounter::part(layout, refs, edges).with_pass_tables(tables);
+                // SAFETY: see `shared` above.
+                let mut helper =
+                    unsafe { EdgeCounter::part_in(layout, shared, edges) }.with_pass_tables(tables);
                 if !second_core {
                     return (helper, 0);
                 }
@@ -348,12 +356,8 @@ pub(crate) unsafe fn count_halves(
                 (mine_done, Ok(part))
             }
             Ok(Ok((counter, _))) => {
-                let (refs, edges, tables) = counter.into_buffers();
-                let bufs = PartBuffers {
-                    refs,
-                    edges,
-                    tables,
-                };
+                let (_, edges, tables) = counter.into_buffers();
+                let bufs = PartBuffers { edges, tables };
                 (mine_done, Err(bufs))
             }
             Ok(Err(payload)) => std::panic::resume_unwind(payload),

@@ -29,7 +29,7 @@
 
 use core::any::TypeId;
 
-pub use crate::edges::{EdgeCounter, NOT_COUNTED, PassTables, SetLayout};
+pub use crate::edges::{EdgeCounter, NOT_COUNTED, PassTables, SetLayout, SharedCounts};
 pub use crate::header::{IMMORTAL, MAX_COUNT, flags};
 pub use crate::heap::{
     Heap, NUM_LISTS, PERMANENT, PREFETCH_AHEAD, SCRATCH, UNREACHABLE, YOUNG, add_free_list_clearer,

@@ -146,14 +146,10 @@ fn take_in_helper(
     bufs: &mut PartBuffers,
 ) -> Option<usize> {
     let base = part.positions.start;
-    let (refs, edges, tables) = counter.absorb_last(part.counter, base);
+    let (_, edges, tables) = counter.absorb_last(part.counter, base);
     // Its `start` values must fit, as the counter's do (`finish_pass`).
     let fits = u32::try_from(edges.len()).is_ok();
-    *bufs = PartBuffers {
-        refs,
-        edges,
-        tables,
-    };
+    *bufs = PartBuffers { edges, tables };
     fits.then_some(base)
 }
 

@@ -82,7 +82,6 @@ impl SideTables {
         // Emptied, not just shrunk: `select` refills it with `NOT_COUNTED` as it grows.
         trim(&mut self.slot, self.selected_from);
         trim(&mut self.marked, n);
-        trim(&mut self.part.refs, n / 2);
         trim(&mut self.part.edges, n / 2);
         trim(&mut self.part.tables.start, n / 2);
         let garbage = self.garbage.len();

@@ -2,10 +2,14 @@
 //! a `Trace` impl runs for each handle is compiled into the impl, not reached through a
 //! `dyn Visitor` call per edge.
 
+mod counts;
 mod layout;
 mod parts;
 
+pub use counts::SharedCounts;
 pub use layout::SetLayout;
+
+use counts::Counts;
 
 use crate::header::{ObjPtr, Stored, flags};
 use crate::heap::{Heap, PREFETCH_AHEAD};
@@ -33,7 +37,7 @@ use crate::trace::{Trace, Tracer};
 #[derive(Debug)]
 pub struct EdgeCounter {
     layout: SetLayout,
-    refs: Vec<i32>,
+    refs: Counts,
     edges: Vec<u32>,
     /// Empty (each position counts in its own entry), or one entry per position of the set:
     /// the entry of `refs` it counts in, or [`NOT_COUNTED`].
@@ -151,12 +155,91 @@ impl EdgeCounter {
         }
     }
 
+    /// A [`part`](Self::part) counter whose counts are written in place, in the table of
+    /// the whole counter that gave `counts` ([`share_counts`](Self::share_counts)): entry
+    /// `e` is that table's entry for position `layout.len() - 1 - e`. Taking it in
+    /// ([`absorb_last`](Self::absorb_last)) then copies no count.
+    ///
+    /// # Safety
+    /// `counts` comes from a counter of the same set. Until this counter is absorbed by that
+    /// one or dropped, that counter's table is neither given back nor dropped, and no code
+    /// but this counter's accesses the entries this counter has (those of the positions
+    /// from the set's last down, as many as [`extend_counts`](Self::extend_counts) added).
+    ///
+    /// # Panics
+    /// If `counts` is not from a table of the set's length.
+    pub unsafe fn part_in(layout: SetLayout, counts: SharedCounts, edges: Vec<u32>) -> Self {
+        assert_eq!(
+            counts.n,
+            layout.len(),
+            "the table of a counter of the same set"
+        );
+        EdgeCounter {
+            down: true,
+            refs: Counts::Shared {
+                top: counts.top,
+                n: counts.n,
+                len: 0,
+            },
+            ..EdgeCounter::whole(layout, Vec::new(), edges)
+        }
+    }
+
+    /// Lends this counter's table to a part counter ([`part_in`](Self::part_in)), which then
+    /// writes its counts in it, on whatever thread it is. This counter accesses each of its
+    /// entries alone, never the table as a whole, until the part is absorbed.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::Gc;
+    /// use refcount::engine::{EdgeCounter, PassTables, SetLayout, with_heap};
+    ///
+    /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
+    /// let b = Gc::new(RefCell::new(Some(a.clone())));
+    /// let objs = with_heap(|h| h.list_snapshot(0));
+    /// let n = objs.len();
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let tables = PassTables { start: vec![0], ..PassTables::default() };
+    /// let mut whole = EdgeCounter::new(layout, vec![0; n], Vec::new()).with_pass_tables(tables);
+    /// // SAFETY: `whole` counts the positions below the part's, and absorbs it.
+    /// let mut part = unsafe { EdgeCounter::part_in(layout, whole.share_counts(), Vec::new()) };
+    /// part.extend_counts(1);
+    /// // SAFETY: nothing changes or frees the objects meanwhile.
+    /// unsafe {
+    ///     assert_eq!(part.count_pure_entries_down(&objs, n - 1, n, 0), 1);
+    ///     assert_eq!(whole.count_pure_entries(&objs, 0, n - 1, 0), n - 1);
+    /// }
+    /// let (refs, _, _) = whole.absorb_last(part, n - 1);
+    /// assert!(refs.is_empty(), "no table of its own");
+    /// let (refs, edges) = whole.into_parts();
+    /// // `b` (counted by the part) holds `a`; each is held by its handle too.
+    /// assert_eq!((refs[n - 2], refs[n - 1], edges.len()), (1, 1, 0));
+    /// # drop((a, b));
+    /// ```
+    ///
+    /// # Safety
+    /// See [`part_in`](Self::part_in): this counter's table must outlive the part, and this
+    /// counter must not touch the part's entries until it absorbs it.
+    ///
+    /// # Panics
+    /// If this is not a counter of the whole set with a table of its own, or the set is
+    /// empty.
+    pub unsafe fn share_counts(&mut self) -> SharedCounts {
+        let n = self.layout.len();
+        assert!(
+            !self.down && self.remap.is_empty() && self.refs.len() == n && n > 0,
+            "a counter of the whole set"
+        );
+        let top = self.refs.entry(n - 1).expect("an entry per position");
+        SharedCounts { top, n }
+    }
+
     /// A counter with one entry per position, in order (the fields [`new`](Self::new) and
     /// [`with_remap`](Self::with_remap) start from).
     fn whole(layout: SetLayout, refs: Vec<i32>, edges: Vec<u32>) -> Self {
         EdgeCounter {
             layout,
-            refs,
+            refs: Counts::Own(refs),
             edges,
             remap: Vec::new(),
             tables: PassTables::default(),
@@ -178,7 +261,7 @@ impl EdgeCounter {
         assert!(self.down, "only a part counter's entries grow");
         let len = self.refs.len() + k;
         assert!(len <= self.layout.len(), "one entry per position at most");
-        self.refs.resize(len, 0);
+        self.refs.extend_zeroed(k);
     }
 
     /// A counter for a subset of the set `layout` describes: position `p` counts in entry
@@ -690,8 +773,7 @@ impl EdgeCounter {
     /// If `i` is not a position of the set.
     #[inline(always)]
     pub fn add_count(&mut self, i: usize, n: i32) {
-        let r = &mut self.refs[i];
-        *r = r.wrapping_add(n);
+        assert!(self.refs.add(i, n), "an entry of the table");
     }
 
     /// How many edges were recorded so far.
@@ -741,9 +823,7 @@ impl EdgeCounter {
         };
         if self.repeats {
             self.edges.push(j as u32);
-            if let Some(r) = self.refs.get_mut(j) {
-                *r = r.wrapping_sub((times - 1) as i32);
-            }
+            self.refs.add(j, -((times - 1) as i32));
         } else {
             self.edges.extend(core::iter::repeat_n(j as u32, times));
         }

@@ -1,7 +1,7 @@
 //! Counters that share a count pass: taking in a helper's part, subtracting the edges, and
 //! giving the buffers back.
 
-use super::{EdgeCounter, PassTables, Skipped};
+use super::{Counts, EdgeCounter, PassTables, Skipped};
 
 impl EdgeCounter {
     /// Checks that `part` counted every position of the set from `base` to its end and that
@@ -20,9 +20,22 @@ impl EdgeCounter {
             done <= part.refs.len() && base + done == n && n == part.layout.len(),
             "the part's entries cover the set from its base on"
         );
-        // The part's entries run downward from the set's last position.
-        for (r, &c) in self.refs[base..].iter_mut().rev().zip(&part.refs[..done]) {
-            *r = c;
+        match &part.refs {
+            // The part's entries run downward from the set's last position.
+            Counts::Own(theirs) => {
+                let mine = self.refs.own_mut();
+                for (r, &c) in mine[base..].iter_mut().rev().zip(&theirs[..done]) {
+                    *r = c;
+                }
+            }
+            // Written in place: in this counter's table (checked), nothing to copy.
+            Counts::Shared { top, .. } => {
+                assert_eq!(
+                    Some(*top),
+                    self.refs.entry(n - 1),
+                    "the part shares this table"
+                );
+            }
         }
         let shift = |from: &[u32], to: &mut Vec<u32>| {
             to.extend(from.iter().rev().map(|&e| (n - 1) as u32 - e));
@@ -91,8 +104,9 @@ impl EdgeCounter {
         tables.special.clear();
         tables.weakly.clear();
         tables.lent.clear();
-        part.refs.clear();
-        (part.refs, part.edges, tables)
+        let mut refs = core::mem::replace(&mut part.refs, Counts::Own(Vec::new())).into_vec();
+        refs.clear();
+        (refs, part.edges, tables)
     }
 
     /// Gives back this counter's buffers emptied, without subtracting anything, for reuse:
@@ -111,9 +125,10 @@ impl EdgeCounter {
         tables.special.clear();
         tables.weakly.clear();
         tables.lent.clear();
-        self.refs.clear();
+        let mut refs = self.refs.into_vec();
+        refs.clear();
         self.edges.clear();
-        (self.refs, self.edges, tables)
+        (refs, self.edges, tables)
     }
 
     /// Sets the entries of the positions `positions` to 0, so that a caller can hand in a
@@ -134,7 +149,7 @@ impl EdgeCounter {
     /// [`part`](Self::part) counter ([`extend_counts`](Self::extend_counts) zeroes those).
     pub fn zero_counts(&mut self, positions: core::ops::Range<usize>) {
         assert!(!self.down, "a counter with an entry per position");
-        self.refs[positions].fill(0);
+        self.refs.zero(positions);
     }
 
     /// Subtracts now the edges recorded so far whose targets are the positions `positions`,
@@ -180,9 +195,9 @@ impl EdgeCounter {
         for &j in edges.iter() {
             let j = j as usize;
             if positions.contains(&j) {
-                // In range: an entry of this counter (checked above).
-                let r = &mut refs[top.map_or(j, |top| top - j)];
-                *r = r.wrapping_sub(1);
+                // In range: an entry of this counter (checked above). Written alone: a part
+                // may be writing other entries of the table meanwhile.
+                refs.add(top.map_or(j, |top| top - j), -1);
             } else if let Some(list) = &mut listed {
                 if list.len() < most {
                     list.push(j as u32);
@@ -208,20 +223,21 @@ impl EdgeCounter {
             ..
         } = &mut self;
         subtract_rest(refs, top, edges, presub);
-        (self.refs, self.edges)
+        let refs = core::mem::replace(&mut self.refs, Counts::Own(Vec::new())).into_vec();
+        (refs, core::mem::take(&mut self.edges))
     }
 }
 
 /// Subtracts one from the entry of each target that has one: position `j`'s entry is `j`,
 /// or with `top` (a part counter's entries, downward from position `top`), `top - j`.
-fn subtract<'a>(refs: &mut [i32], top: Option<usize>, targets: impl Iterator<Item = &'a u32>) {
+fn subtract<'a>(refs: &mut Counts, top: Option<usize>, targets: impl Iterator<Item = &'a u32>) {
     for &j in targets {
         let e = match top {
             None => Some(j as usize),
             Some(top) => top.checked_sub(j as usize),
         };
-        if let Some(r) = e.and_then(|e| refs.get_mut(e)) {
-            *r = r.wrapping_sub(1);
+        if let Some(e) = e {
+            refs.add(e, -1);
         }
     }
 }
@@ -229,7 +245,7 @@ fn subtract<'a>(refs: &mut [i32], top: Option<usize>, targets: impl Iterator<Ite
 /// Subtracts a counter's edges that are still to be subtracted: those past the ones
 /// [`EdgeCounter::subtract_within`] went over, and those it skipped.
 fn subtract_rest(
-    refs: &mut [i32],
+    refs: &mut Counts,
     top: Option<usize>,
     edges: &[u32],
     (over, skipped): &(usize, Skipped),
