@@ -77,14 +77,29 @@ impl Counts {
     #[inline(always)]
     pub(super) fn add(&mut self, e: usize, d: i32) -> bool {
         match self.entry(e) {
-            Some(p) => {
+            Some(mut p) => {
                 // SAFETY: an entry of this table, accessed by nothing else meanwhile (type
-                // invariant; an `Own` table is this value's).
-                unsafe { p.write(p.read().wrapping_add(d)) };
+                // invariant; an `Own` table is this value's): a `&mut` to it alone is sound.
+                bump(unsafe { p.as_mut() }, d);
                 true
             }
             None => false,
         }
+    }
+
+    /// The place of entry 0, the step from one entry to the next, and how many there are:
+    /// for loops over many entries, which then keep these in registers (a write through a
+    /// raw pointer could otherwise alias this value's fields, to be read again each time).
+    #[inline(always)]
+    pub(super) fn raw_parts(&mut self) -> Option<(NonNull<i32>, isize, usize)> {
+        let len = self.len();
+        let first = self.entry(0)?;
+        let step = if matches!(self, Counts::Own(_)) {
+            1
+        } else {
+            -1
+        };
+        Some((first, step, len))
     }
 
     /// Sets the entries `range` to 0, through a reference to those entries only.
@@ -144,5 +159,26 @@ impl Counts {
             Counts::Own(v) => v,
             Counts::Shared { .. } => panic!("a shared table has no entries of its own"),
         }
+    }
+}
+
+/// Adds `d` to one entry, through a `&mut` to it alone (which tells the compiler that the
+/// write touches nothing else).
+#[inline(always)]
+pub(super) fn bump(r: &mut i32, d: i32) {
+    *r = r.wrapping_add(d);
+}
+
+/// Subtracts one from entry `e` of a table whose [`Counts::raw_parts`] are `first`, `step`
+/// and `len`, if it has that entry.
+///
+/// # Safety
+/// The parts are those of a table that no other code accesses at entry `e` meanwhile.
+#[inline(always)]
+pub(super) unsafe fn decrement(first: NonNull<i32>, step: isize, len: usize, e: usize) {
+    if e < len {
+        // SAFETY: `e < len`: an entry of the table (its place is `first + e * step`), this
+        // code's alone per the caller.
+        bump(unsafe { first.offset(e as isize * step).as_mut() }, -1);
     }
 }

@@ -1,6 +1,7 @@
 //! Counters that share a count pass: taking in a helper's part, subtracting the edges, and
 //! giving the buffers back.
 
+use super::counts::decrement;
 use super::{Counts, EdgeCounter, PassTables, Skipped};
 
 impl EdgeCounter {
@@ -189,15 +190,18 @@ impl EdgeCounter {
             "a part counter subtracts into its own entries only"
         );
         let EdgeCounter { refs, edges, .. } = self;
+        // Written entry by entry: a part may be writing other entries of the table meanwhile.
+        let parts = refs.raw_parts();
         // Listed while they are few (see `Skipped`).
         let most = edges.len() / 8;
         let mut listed = Some(Vec::new());
         for &j in edges.iter() {
             let j = j as usize;
             if positions.contains(&j) {
-                // In range: an entry of this counter (checked above). Written alone: a part
-                // may be writing other entries of the table meanwhile.
-                refs.add(top.map_or(j, |top| top - j), -1);
+                if let Some((first, step, len)) = parts {
+                    // SAFETY: in range: an entry of this counter (checked above), its alone.
+                    unsafe { decrement(first, step, len, top.map_or(j, |top| top - j)) };
+                }
             } else if let Some(list) = &mut listed {
                 if list.len() < most {
                     list.push(j as u32);
@@ -231,13 +235,17 @@ impl EdgeCounter {
 /// Subtracts one from the entry of each target that has one: position `j`'s entry is `j`,
 /// or with `top` (a part counter's entries, downward from position `top`), `top - j`.
 fn subtract<'a>(refs: &mut Counts, top: Option<usize>, targets: impl Iterator<Item = &'a u32>) {
+    let Some((first, step, len)) = refs.raw_parts() else {
+        return;
+    };
     for &j in targets {
         let e = match top {
             None => Some(j as usize),
             Some(top) => top.checked_sub(j as usize),
         };
         if let Some(e) = e {
-            refs.add(e, -1);
+            // SAFETY: the parts of this counter's table, whose entries it alone accesses.
+            unsafe { decrement(first, step, len, e) };
         }
     }
 }
