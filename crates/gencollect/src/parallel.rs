@@ -8,9 +8,9 @@
 //! objects they reach, writes nothing but the headers of the objects it counts (the
 //! temporary reference of a held generation, the dirty mark), its own tables, and the
 //! entries of the one count table at the positions it claimed (`EdgeCounter::part_in`), and
-//! reads no thread-local. Each thread counts objects the other does not, and the collecting thread
-//! runs no other code meanwhile (no user code, no `tracing` event), so no memory location is
-//! written by one thread while the other reads it.
+//! reads no thread-local. Each thread counts objects the other does not, and the collecting
+//! thread runs no other code meanwhile (no user code, no `tracing` event), so no memory
+//! location is written by one thread while the other reads it.
 //!
 //! The two threads share the work as it goes, not by a split fixed in advance: the
 //! collecting thread claims chunks of positions from the bottom of the set and counts them

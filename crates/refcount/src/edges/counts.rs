@@ -3,9 +3,10 @@
 //! A split count pass has two counters, one per thread. The helper's counts go straight into
 //! the collecting thread's table, at the positions the helper claimed, instead of into a
 //! table of its own that would be copied over after the join: the copy, and the first touch
-//! of those pages, would then fall on the collecting thread alone. So every access to a
-//! count goes through a raw pointer to its one entry, never through a reference to the whole
-//! table, which would assert access to the entries the other thread is writing.
+//! of those pages, would then fall on the collecting thread alone. So while a table is
+//! shared, every access to a count goes through that one entry (a pointer, or a `&mut` to
+//! the entry alone), never through a reference to the whole table, which would assert access
+//! to the entries the other thread is writing.
 
 use core::ptr::NonNull;
 
@@ -150,7 +151,8 @@ impl Counts {
         }
     }
 
-    /// The table's entries as a slice, for an `Own` one.
+    /// The table, for an `Own` one: a reference to all of it, so only once no part counter
+    /// writes in it (after the join).
     ///
     /// # Panics
     /// If the table is shared.

@@ -2,9 +2,88 @@
 //! giving the buffers back.
 
 use super::counts::decrement;
-use super::{Counts, EdgeCounter, PassTables, Skipped};
+use super::{Counts, EdgeCounter, PassTables, SetLayout, SharedCounts, Skipped};
 
 impl EdgeCounter {
+    /// A [`part`](Self::part) counter whose counts are written in place, in the table of
+    /// the whole counter that gave `counts` ([`share_counts`](Self::share_counts)): entry
+    /// `e` is that table's entry for position `layout.len() - 1 - e`. Taking it in
+    /// ([`absorb_last`](Self::absorb_last)) then copies no count.
+    ///
+    /// # Safety
+    /// `counts` comes from a counter of the same set. Until this counter is absorbed by that
+    /// one or dropped, that counter's table is neither given back nor dropped, and no code
+    /// but this counter's accesses the entries this counter has (those of the positions
+    /// from the set's last down, as many as [`extend_counts`](Self::extend_counts) added).
+    ///
+    /// # Panics
+    /// If `counts` is not from a table of the set's length.
+    pub unsafe fn part_in(layout: SetLayout, counts: SharedCounts, edges: Vec<u32>) -> Self {
+        assert_eq!(
+            counts.n,
+            layout.len(),
+            "the table of a counter of the same set"
+        );
+        EdgeCounter {
+            down: true,
+            refs: Counts::Shared {
+                top: counts.top,
+                n: counts.n,
+                len: 0,
+            },
+            ..EdgeCounter::whole(layout, Vec::new(), edges)
+        }
+    }
+
+    /// Lends this counter's table to a part counter ([`part_in`](Self::part_in)), which then
+    /// writes its counts in it, on whatever thread it is. This counter accesses each of its
+    /// entries alone, never the table as a whole, until the part is absorbed.
+    ///
+    /// ```
+    /// use core::cell::RefCell;
+    /// use refcount::Gc;
+    /// use refcount::engine::{EdgeCounter, PassTables, SetLayout, with_heap};
+    ///
+    /// let a = Gc::new(RefCell::new(None::<Gc<u8>>));
+    /// let b = Gc::new(RefCell::new(Some(a.clone())));
+    /// let objs = with_heap(|h| h.list_snapshot(0));
+    /// let n = objs.len();
+    /// let layout = with_heap(|h| SetLayout::new(h, &[0])).unwrap();
+    /// let tables = PassTables { start: vec![0], ..PassTables::default() };
+    /// let mut whole = EdgeCounter::new(layout, vec![0; n], Vec::new()).with_pass_tables(tables);
+    /// // SAFETY: `whole` counts the positions below the part's, and absorbs it.
+    /// let mut part = unsafe { EdgeCounter::part_in(layout, whole.share_counts(), Vec::new()) };
+    /// part.extend_counts(1);
+    /// // SAFETY: nothing changes or frees the objects meanwhile.
+    /// unsafe {
+    ///     assert_eq!(part.count_pure_entries_down(&objs, n - 1, n, 0), 1);
+    ///     assert_eq!(whole.count_pure_entries(&objs, 0, n - 1, 0), n - 1);
+    /// }
+    /// let (refs, _, _) = whole.absorb_last(part, n - 1);
+    /// assert!(refs.is_empty(), "no table of its own");
+    /// let (refs, edges) = whole.into_parts();
+    /// // `b` (counted by the part) holds `a`; each is held by its handle too.
+    /// assert_eq!((refs[n - 2], refs[n - 1], edges.len()), (1, 1, 0));
+    /// # drop((a, b));
+    /// ```
+    ///
+    /// # Safety
+    /// See [`part_in`](Self::part_in): this counter's table must outlive the part, and this
+    /// counter must not touch the part's entries until it absorbs it.
+    ///
+    /// # Panics
+    /// If this is not a counter of the whole set with a table of its own, or the set is
+    /// empty.
+    pub unsafe fn share_counts(&mut self) -> SharedCounts {
+        let n = self.layout.len();
+        assert!(
+            !self.down && self.remap.is_empty() && self.refs.len() == n && n > 0,
+            "a counter of the whole set"
+        );
+        let top = self.refs.entry(n - 1).expect("an entry per position");
+        SharedCounts { top, n }
+    }
+
     /// Checks that `part` counted every position of the set from `base` to its end and that
     /// this counter counted exactly the positions before `base`, and takes in the part's
     /// counts and its rare lists, as positions of the set, in order.
