@@ -381,3 +381,39 @@ fn held_garbage_flagged_on_two_threads_is_all_dead_before_the_first_drop() {
     gencollect::set_parallel_threshold(1 << 17);
     gencollect::set_young_hold_threshold(1 << 16);
 }
+
+/// A hostile destructor against garbage condemned on two threads: each keeps a handle to the
+/// node its own points to (dropped after it, in either half of the garbage) and tries to
+/// read it, borrow it mutably, and keep it past the collection. Every such handle is dead
+/// from before the first drop: no read, no `&mut`, and the values are dropped once.
+#[test]
+fn destructors_keeping_garbage_condemned_on_two_threads_get_dead_handles() {
+    const RING: usize = 600;
+    gencollect::set_young_hold_threshold(0);
+    gencollect::set_parallel_threshold(64);
+    gencollect::collect();
+    let nodes: Vec<Gc<Stasher>> = (0..RING)
+        .map(|_| {
+            Gc::new(Stasher {
+                next: RefCell::new(None),
+            })
+        })
+        .collect();
+    for (i, n) in nodes.iter().enumerate() {
+        *n.next.borrow_mut() = Some(nodes[(i + RING - 1) % RING].clone());
+    }
+    drop(nodes);
+    assert_eq!(gencollect::collect_generation(0).unwrap(), RING);
+    let mut stash = STASH.with(|s| core::mem::take(&mut *s.borrow_mut()));
+    assert_eq!(stash.len(), RING);
+    for h in &mut stash {
+        assert!(Gc::is_dead(h));
+        assert!(Gc::try_deref(h).is_none());
+        assert!(Gc::get_mut(h).is_none());
+        assert!(!gencollect::is_tracked(h));
+    }
+    drop(stash);
+    assert_eq!(gencollect::collect(), 0);
+    gencollect::set_parallel_threshold(1 << 17);
+    gencollect::set_young_hold_threshold(1 << 16);
+}

@@ -184,7 +184,7 @@ impl EdgeCounter {
         tables.special.clear();
         tables.weakly.clear();
         tables.lent.clear();
-        let mut refs = core::mem::replace(&mut part.refs, Counts::Own(Vec::new())).into_vec();
+        let mut refs = part.refs.into_vec();
         refs.clear();
         (refs, part.edges, tables)
     }
@@ -306,8 +306,7 @@ impl EdgeCounter {
             ..
         } = &mut self;
         subtract_rest(refs, top, edges, presub);
-        let refs = core::mem::replace(&mut self.refs, Counts::Own(Vec::new())).into_vec();
-        (refs, core::mem::take(&mut self.edges))
+        (self.refs.into_vec(), self.edges)
     }
 }
 

@@ -260,8 +260,6 @@ impl Heap {
     pub(crate) unsafe fn drop_doomed_run<T: Stored>(&self, objs: &[ObjPtr], left: &mut usize) {
         // SAFETY: the temporary reference holds the memory.
         let ty = unsafe { objs[*left - 1].type_info_ptr() };
-        // Deaths are counted once per run (also if a destructor panics).
-        let mut deaths = scopeguard::guard(0, |n| self.record_deaths(n));
         while *left != 0 {
             let obj = objs[*left - 1];
             // SAFETY: the temporary reference holds the memory.
@@ -277,14 +275,10 @@ impl Heap {
             unsafe {
                 let e = obj.ext();
                 let f = e.flags.get();
-                if f & flags::DOOMED == 0 {
-                    // Set apart by `doom_held`: out of the lists, but its flags still say
-                    // where it was.
-                    *deaths += (f & flags::COUNTED != 0) as usize;
-                    e.flags.set(doomed_flags(f) | flags::DEAD);
-                } else {
-                    e.flags.set(f | flags::DEAD);
-                }
+                // `doom` flagged it, or `doom_held`'s condemning step did (its death
+                // counted then), before the first value was dropped.
+                debug_assert!(f & flags::DOOMED != 0, "set apart and condemned");
+                e.flags.set(f | flags::DEAD);
                 core::ptr::drop_in_place(T::value(obj));
                 if obj.dec_strong_no_release() {
                     // A destructor of the same garbage may have registered a callback on it.
