@@ -326,8 +326,8 @@ pub(crate) unsafe fn count_halves(
                 let second_core = has_second_core();
                 if second_core {
                     // As the collecting thread's (`start_tables`): address space only.
-                    edges.reserve(n / 2);
-                    tables.start.reserve(n / 2);
+                    rawalloc::reserve_in_huge_pages(&mut edges, 2 * n);
+                    rawalloc::reserve_in_huge_pages(&mut tables.start, n / 2 + 1);
                 }
                 // SAFETY: see `shared` above.
                 let mut helper =

@@ -17,7 +17,10 @@
 //!   thread ([`RetiredArenas`]);
 //! * bigger or more aligned requests go to the system allocator directly;
 //! * [`Allocator::alloc_immortal`] serves memory that is never freed while
-//!   the heap lives, from a bump region.
+//!   the heap lives, from a bump region;
+//! * large side tables (a collector's) can ask for huge pages
+//!   ([`reserve_in_huge_pages`]), so that writing them the first time does
+//!   not take a page fault per 4 KiB.
 //!
 //! One [`Allocator`] serves one heap on one thread.
 //!
@@ -37,6 +40,7 @@
 mod allocator;
 mod arena;
 mod error;
+mod huge_pages;
 mod immortal;
 mod large;
 mod pool;
@@ -47,6 +51,9 @@ mod stats;
 pub use allocator::Allocator;
 pub use arena::ARENA_SIZE;
 pub use error::{AllocError, AllocErrorKind};
+pub use huge_pages::{
+    HUGE_PAGE, HUGE_TABLE_MIN, advise_huge_pages, huge_slack, reserve_in_huge_pages,
+};
 pub use pool::{POOL_SIZE, blocks_per_pool};
 pub use retired::RetiredArenas;
 pub use size_class::{

@@ -234,8 +234,11 @@ fn start_tables(g: &mut SideTables, n: usize, zero: bool) -> Vec<i32> {
     let mut refs = core::mem::take(&mut g.refs);
     if refs.capacity() < n {
         // Fresh zeroed memory (`calloc`): its pages are faulted in as the pass writes them,
-        // by whichever thread counts there, not all of them here first.
-        refs = vec![0; n];
+        // by whichever thread counts there, not all of them here first; in huge pages when
+        // the table is large.
+        refs = vec![0; n + rawalloc::huge_slack::<i32>(n)];
+        refs.truncate(n);
+        rawalloc::advise_huge_pages(&mut refs);
     } else if zero {
         refs.clear();
     } else {
@@ -243,12 +246,13 @@ fn start_tables(g: &mut SideTables, n: usize, zero: bool) -> Vec<i32> {
     }
     refs.resize(n, 0);
     g.edges.clear();
-    // Most objects in a set have an edge or more. Reserving costs address space only (pages
-    // are faulted in as they are written), where growing by doubling would copy the table
-    // and fault in every old copy too: what a first collection pays.
-    g.edges.reserve(n);
+    // Most objects in a set have an edge or more, and some many. Reserving costs address
+    // space only (pages are faulted in as they are written, in huge pages when the table
+    // is large), where growing by doubling would copy the table and fault in every old
+    // copy too: what a first collection pays.
+    rawalloc::reserve_in_huge_pages(&mut g.edges, 2 * n);
     g.start.clear();
-    g.start.reserve(n + 1);
+    rawalloc::reserve_in_huge_pages(&mut g.start, n + 1);
     g.start.push(0);
     g.pinned.clear();
     g.special.clear();
