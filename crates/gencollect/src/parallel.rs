@@ -1,5 +1,7 @@
-//! The count pass of a large set, split between the collecting thread and one helper
-//! thread.
+//! The passes over a large set that the collecting thread shares with one helper thread:
+//! the count pass ([`count_halves`]), and two passes that write one header per object, of
+//! a held generation's garbage ([`condemn`]) or of a held generation promoted whole
+//! ([`relist`]).
 //!
 //! The count pass is mostly arithmetic on objects it reads, so a second core takes a good
 //! part of it off the collecting thread (`docs/performance.md` says how much). Only objects
@@ -20,6 +22,9 @@
 //! the other for longer than a chunk takes. Whatever is left between the two (from an
 //! object of a type whose trace runs user code on either side) is counted by the
 //! collecting thread alone, once the helper is joined.
+//!
+//! The header passes divide their objects the same way ([`share`]); each writes only the
+//! headers of the objects of its chunks, reads no thread-local and runs no user code.
 
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -369,32 +374,104 @@ pub(crate) unsafe fn count_halves(
     })
 }
 
-/// A part of a collection's garbage, given to the helper to condemn.
+/// A collection's objects that two threads work on in one pass, each only on the chunks it
+/// claimed ([`Claims`]).
 ///
 /// # Invariants
-/// The objects are alive, hold the count pass's temporary reference, and are accessed by no
-/// other thread while the helper condemns them.
-struct GarbagePart<'a>(&'a [ObjPtr]);
+/// The objects are alive and hold the count pass's temporary reference; each is accessed
+/// only by the thread that claimed its chunk, and by no other code until the scoped thread
+/// is joined.
+struct ClaimedObjects<'a>(&'a [ObjPtr]);
 
-// SAFETY: the helper only writes these objects' flags ([`engine::condemn`]), while the
-// collecting thread condemns the other part and does nothing else (type invariant); the
-// scoped thread is joined before the garbage is used again.
-unsafe impl Send for GarbagePart<'_> {}
+// SAFETY: per the type invariant, a thread reads and writes only the objects of the chunks
+// it claimed, which no other thread touches meanwhile.
+unsafe impl Sync for ClaimedObjects<'_> {}
 
-impl GarbagePart<'_> {
-    /// Condemns the part (a method, so that a closure takes the whole `GarbagePart`).
-    ///
-    /// # Safety
-    /// As for [`engine::condemn`].
-    unsafe fn condemn(self) -> usize {
-        // SAFETY: per the caller.
-        unsafe { engine::condemn(self.0) }
+impl ClaimedObjects<'_> {
+    /// Runs `each` on every chunk this thread claims (from the top with `from_top`), with
+    /// the chunk's offset, into `acc`.
+    fn run<A>(
+        &self,
+        claims: &Claims,
+        from_top: bool,
+        acc: &mut A,
+        each: &impl Fn(&[ObjPtr], usize, &mut A),
+    ) {
+        while let Some(chunk) = claims.take(from_top) {
+            self.run_chunk(chunk, acc, each);
+        }
+    }
+
+    /// Runs `each` on one chunk this thread claimed (a method, so that a closure captures
+    /// the whole `ClaimedObjects`, not its slice).
+    fn run_chunk<A>(
+        &self,
+        chunk: Range<usize>,
+        acc: &mut A,
+        each: &impl Fn(&[ObjPtr], usize, &mut A),
+    ) {
+        each(&self.0[chunk.clone()], chunk.start, acc);
     }
 }
 
-/// Flags `garbage` with [`engine::condemn`], its lower half on a helper thread when `split`
-/// (a write to each header, made before the first value is dropped: for 1,000,000 objects a
-/// pass that two cores share). Returns the deaths counted, as `engine::condemn` does.
+/// Objects the helper found with no reference left, sent back to the collecting thread,
+/// which releases them. Only their addresses cross: nothing reads them on the way.
+#[derive(Default)]
+struct Dead(Vec<ObjPtr>);
+
+// SAFETY: a list of addresses; the helper no longer touches the objects once it is sent.
+unsafe impl Send for Dead {}
+
+/// Runs `each` over the chunks of `objs` on this thread and a helper thread called `name`,
+/// which claim them from opposite ends until they meet ([`Claims`]): a helper that starts
+/// late takes fewer, and with no helper this thread does them all. `each` gets a chunk, its
+/// offset in `objs`, and the accumulator of the thread running it; returns this thread's
+/// accumulator and the helper's.
+///
+/// # Safety
+/// `each` may run on the helper for any chunk: it touches only the objects of the chunk it
+/// is given, reads no thread-local, runs no user code and does not panic; and no other
+/// code touches the objects until this returns.
+unsafe fn share<A: Default + Send>(
+    objs: &[ObjPtr],
+    name: &str,
+    each: impl Fn(&[ObjPtr], usize, &mut A) + Sync,
+) -> (A, A) {
+    let n = objs.len();
+    let claims = Claims::new(n);
+    // (The type invariant: chunks are claimed once, each by one thread; per the caller.)
+    let shared = ClaimedObjects(objs);
+    let (shared, claims, each) = (&shared, &claims, &each);
+    let reserved = |acc: &mut A| shared.run_chunk(claims.reserved(n), acc, each);
+    std::thread::scope(|scope| {
+        let spawned =
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn_scoped(scope, move || {
+                    let mut acc = A::default();
+                    reserved(&mut acc);
+                    shared.run(claims, true, &mut acc, each);
+                    acc
+                });
+        let mut mine = A::default();
+        shared.run(claims, false, &mut mine, each);
+        let theirs = match spawned.map(|helper| helper.join()) {
+            Ok(Ok(acc)) => acc,
+            Ok(Err(payload)) => std::panic::resume_unwind(payload),
+            // No helper: the closure never ran, and its reserve is left.
+            Err(_) => {
+                let mut acc = A::default();
+                reserved(&mut acc);
+                acc
+            }
+        };
+        (mine, theirs)
+    })
+}
+
+/// Flags `garbage` with [`engine::condemn`], on two threads when `split` (a write to each
+/// header, made before the first value is dropped: for 1,000,000 objects a pass that two
+/// cores share). Returns the deaths counted, as `engine::condemn` does.
 ///
 /// # Safety
 /// As for [`engine::condemn`]; the caller runs no other code until this returns.
@@ -403,25 +480,41 @@ pub(crate) unsafe fn condemn(garbage: &[ObjPtr], split: bool) -> usize {
         // SAFETY: per the caller.
         return unsafe { engine::condemn(garbage) };
     }
-    // The collecting thread takes the top half: the drops begin there, newest first.
-    let (low, high) = garbage.split_at(garbage.len() / 2);
-    std::thread::scope(|scope| {
-        let part = GarbagePart(low);
-        // SAFETY: per the caller; the halves are disjoint.
-        let spawned = std::thread::Builder::new()
-            .name("gcrt-condemn".into())
-            .spawn_scoped(scope, move || unsafe { part.condemn() });
-        // SAFETY: as above.
-        let mine = unsafe { engine::condemn(high) };
-        match spawned.map(|helper| helper.join()) {
-            Ok(Ok(theirs)) => mine + theirs,
-            // `engine::condemn` runs no code that panics.
-            Ok(Err(payload)) => std::panic::resume_unwind(payload),
-            // No helper: the closure, and the part with it, never ran.
-            // SAFETY: as above.
-            Err(_) => mine + unsafe { engine::condemn(low) },
-        }
-    })
+    let each = |objs: &[ObjPtr], _, deaths: &mut usize| {
+        // SAFETY: per the caller, for the chunk `share` gives this thread alone.
+        *deaths += unsafe { engine::condemn(objs) };
+    };
+    // SAFETY: per the caller; `engine::condemn` writes only the flags of the objects it is
+    // given, reads no thread-local, runs no user code and does not panic.
+    let (mine, theirs) = unsafe { share(garbage, "gcrt-condemn", each) };
+    mine + theirs
+}
+
+/// Gives the objects of a list promoted whole their place in list `to` (from index `base`)
+/// and back the count pass's temporary reference ([`engine::relist_unholding`]), on two
+/// threads when `split` (a write to each header: for 1,000,000 objects a pass that two
+/// cores share). Returns the objects left with no reference, as
+/// `engine::relist_unholding` does.
+///
+/// # Safety
+/// As for [`engine::relist_unholding`]; the caller runs no other code until this returns.
+pub(crate) unsafe fn relist(objs: &[ObjPtr], to: usize, base: usize, split: bool) -> Vec<ObjPtr> {
+    if !split || objs.len() < 2 {
+        // SAFETY: per the caller.
+        return unsafe { engine::relist_unholding(objs, to, base) };
+    }
+    let each = |chunk: &[ObjPtr], offset: usize, dead: &mut Dead| {
+        // SAFETY: per the caller, for the chunk `share` gives this thread alone, each object
+        // at the index of its offset.
+        dead.0
+            .extend(unsafe { engine::relist_unholding(chunk, to, base + offset) });
+    };
+    // SAFETY: per the caller; `engine::relist_unholding` writes only the extension and
+    // strong count of the objects it is given, reads no thread-local, runs no user code and
+    // does not panic.
+    let (Dead(mut mine), Dead(theirs)) = unsafe { share(objs, "gcrt-relist", each) };
+    mine.extend(theirs);
+    mine
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub use crate::edges::{EdgeCounter, NOT_COUNTED, PassTables, SetLayout, SharedCo
 pub use crate::header::{IMMORTAL, MAX_COUNT, flags};
 pub use crate::heap::{
     Heap, NUM_LISTS, PERMANENT, PREFETCH_AHEAD, SCRATCH, UNREACHABLE, YOUNG, add_free_list_clearer,
-    add_free_list_reporter, condemn, set_collect_hook, try_with_heap, with_heap,
+    add_free_list_reporter, condemn, relist_unholding, set_collect_hook, try_with_heap, with_heap,
 };
 pub use crate::report::{FirstPanic, Payload, catch_unraisable};
 pub use crate::weakref::Entry as WeakRefEntry;

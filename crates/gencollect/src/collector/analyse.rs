@@ -248,13 +248,20 @@ unsafe fn analyse(
         && let Some(to) = promote
     {
         // Nothing is garbage, and the held list is promoted whole next: it is moved now, and
-        // its temporary references given back in the same pass over its headers. No
-        // position is used from here on.
+        // its temporary references given back in the same pass over its headers, on two
+        // threads when the list is large enough. No position is used from here on.
+        let split = plan.parallel && g.held >= parallel_threshold();
+        let relist = |objs: &[ObjPtr], base| {
+            // SAFETY: `append_list_unholding` gives each object of the held list once, with
+            // its index in `to`; no user code runs meanwhile.
+            unsafe { parallel::relist(objs, to, base, split && parallel::has_second_core()) }
+        };
         // SAFETY: per the caller; every object of the held list was held once (`g.held`),
-        // and the analysis no longer identifies objects by position.
+        // the analysis no longer identifies objects by position, and `relist` relists each
+        // object of the held list once, at its index in `to`.
         unsafe {
             heap.set_analysing(&[]);
-            heap.append_list_unholding(HOLD_LIST, to);
+            heap.append_list_unholding(HOLD_LIST, to, relist);
         }
         g.held = 0;
     }

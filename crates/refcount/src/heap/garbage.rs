@@ -184,15 +184,24 @@ impl Heap {
     /// read and write of each header where the two would take two. For a collection whose
     /// held list turned out to hold no garbage, which is then promoted whole.
     ///
+    /// The pass itself is `relist`'s: given the objects and the index in `to` of the first,
+    /// it gives each to [`relist_unholding`], possibly in parts on several threads, and
+    /// returns the objects left with no reference.
+    ///
     /// ```
     /// use refcount::Gc;
-    /// use refcount::engine::with_heap;
+    /// use refcount::engine::{relist_unholding, with_heap};
     ///
     /// let a = Gc::new(core::cell::RefCell::new(None::<Gc<u8>>));
     /// assert_eq!(with_heap(|h| (h.list_len(0), h.list_len(1))), (1, 0));
     /// core::mem::forget(a.clone()); // stands in for the count pass's temporary reference
-    /// // SAFETY: frees are deferred; the one object of list 0 holds one extra reference.
-    /// with_heap(|h| h.defer_frees(|| unsafe { h.append_list_unholding(0, 1) }));
+    /// // SAFETY: frees are deferred; the one object of list 0 holds one extra reference, and
+    /// // `relist` gives it to `relist_unholding` with list 1, once.
+    /// with_heap(|h| {
+    ///     h.defer_frees(|| unsafe {
+    ///         h.append_list_unholding(0, 1, |objs, base| relist_unholding(objs, 1, base))
+    ///     })
+    /// });
     /// assert_eq!(Gc::ref_count(&a), 1);
     /// assert_eq!(with_heap(|h| (h.list_len(0), h.list_len(1))), (0, 1));
     /// ```
@@ -200,17 +209,31 @@ impl Heap {
     /// # Safety
     /// As for `append_list` and `unhold`: frees are deferred, neither list is being analysed,
     /// and every object of `from` holds one temporary reference of the count pass (or none,
-    /// if its count is 0 or immortal).
-    pub unsafe fn append_list_unholding(&self, from: usize, to: usize) {
-        let mut dead = Vec::new();
-        // SAFETY: per the caller; giving a reference back runs no user code and changes no
-        // list (a release would, so those are kept for after).
+    /// if its count is 0 or immortal). `relist` runs no user code, does not unwind, and gives
+    /// the object at offset `k` of the slice it gets to [`relist_unholding`] once, with list
+    /// `to` and index `base + k`; it returns, in any order, the objects that reported no
+    /// reference left.
+    pub unsafe fn append_list_unholding(
+        &self,
+        from: usize,
+        to: usize,
+        relist: impl FnOnce(&[ObjPtr], usize) -> Vec<ObjPtr>,
+    ) {
+        if from == to {
+            return;
+        }
+        // SAFETY: per the caller: two distinct lists, no user code runs, and every object
+        // of `from` is relisted at its place at the end of `to`, where it goes next.
         unsafe {
-            self.move_list(from, to, |obj| {
-                if give_back_hold(obj) {
-                    dead.push(obj);
-                }
-            });
+            let src = core::mem::take(self.list_mut(from));
+            let base = self.list_mut(to).len();
+            let dead = relist(&src, base);
+            let dst = self.list_mut(to);
+            if dst.is_empty() {
+                *dst = src;
+            } else {
+                dst.extend_from_slice(&src);
+            }
             // Only a trace that broke its contract (dropped a handle while counted) leaves
             // one with no reference: released once the lists are whole again (it only
             // queues: frees are deferred).
@@ -337,6 +360,38 @@ pub unsafe fn condemn(objs: &[ObjPtr]) -> usize {
         }
     }
     deaths
+}
+
+/// Puts the objects `objs` in list `to`, the one at offset `k` at index `base + k`, and gives
+/// back the temporary reference the count pass took on each
+/// ([`Heap::append_list_unholding`]'s pass). Returns the objects left with no reference
+/// (only a `Trace` impl that broke its contract leaves one), for the caller to release.
+///
+/// Only the objects' extensions and strong counts are read and written, and no thread-local:
+/// a list may be relisted in parts, on several threads at once.
+///
+/// # Safety
+/// Every object of `objs` is alive, has the extension, and holds the count pass's temporary
+/// reference once (none if its count is 0 or immortal); `base + objs.len()` fits in a `u32`;
+/// the caller puts the objects in list `to` at these indices before the lists are used
+/// again; no other thread accesses these objects until this returns.
+pub unsafe fn relist_unholding(objs: &[ObjPtr], to: usize, base: usize) -> Vec<ObjPtr> {
+    let mut dead = Vec::new();
+    for (k, &obj) in objs.iter().enumerate() {
+        if let Some(ahead) = objs.get(k + PREFETCH_AHEAD) {
+            ahead.prefetch();
+        }
+        // SAFETY: per the caller.
+        unsafe {
+            let e = obj.ext();
+            e.index.set((base + k) as u32);
+            e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
+            if give_back_hold(obj) {
+                dead.push(obj);
+            }
+        }
+    }
+    dead
 }
 
 fn doomed_flags(f: u32) -> u32 {

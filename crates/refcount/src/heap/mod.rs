@@ -26,7 +26,7 @@ pub use free_lists::{
     FreeListStats, MAX_FREE_LIST, add_free_list_clearer, add_free_list_reporter, free_list_stats,
     free_lists_enabled, set_free_lists,
 };
-pub use garbage::condemn;
+pub use garbage::{condemn, relist_unholding};
 pub(crate) use release::{forget_referent, release_typed};
 
 /// Number of heap lists: generations 0, 1, 2, the permanent generation, and three working
@@ -415,19 +415,6 @@ impl Heap {
     /// and moving the objects to `to` is the collector's decision: objects in the working
     /// lists `UNREACHABLE` and `SCRATCH` are treated as garbage.
     pub unsafe fn append_list(&self, from: usize, to: usize) {
-        // SAFETY: per the caller; nothing else is done to the objects.
-        unsafe { self.move_list(from, to, |_| {}) }
-    }
-
-    /// [`append_list`](Self::append_list)'s loop, which also runs `each` on every object
-    /// moved, in the same pass over their headers ([`append_list_unholding`]).
-    ///
-    /// [`append_list_unholding`]: Self::append_list_unholding
-    ///
-    /// # Safety
-    /// As for `append_list`; `each` runs no user code and changes no list.
-    #[inline(always)]
-    pub(super) unsafe fn move_list(&self, from: usize, to: usize, mut each: impl FnMut(ObjPtr)) {
         if from == to {
             return;
         }
@@ -443,7 +430,6 @@ impl Heap {
                 let e = obj.ext();
                 e.index.set((base + k) as u32);
                 e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
-                each(obj);
             }
             let dst = self.list_mut(to);
             if dst.is_empty() {
