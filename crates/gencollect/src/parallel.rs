@@ -422,11 +422,12 @@ struct Dead(Vec<ObjPtr>);
 // SAFETY: a list of addresses; the helper no longer touches the objects once it is sent.
 unsafe impl Send for Dead {}
 
-/// Runs `each` over the chunks of `objs` on this thread and a helper thread called `name`,
-/// which claim them from opposite ends until they meet ([`Claims`]): a helper that starts
-/// late takes fewer, and with no helper this thread does them all. `each` gets a chunk, its
-/// offset in `objs`, and the accumulator of the thread running it; returns this thread's
-/// accumulator and the helper's.
+/// Runs `each` over the chunks of `objs`: with `split`, on this thread and a helper thread
+/// called `name`, which claim them from opposite ends until they meet ([`Claims`]), so that
+/// a helper that starts late takes fewer, and with no helper this thread does them all;
+/// without, on this thread, as one chunk. `each` gets a chunk, its offset in `objs`, and the
+/// accumulator of the thread running it; returns this thread's accumulator and the
+/// helper's.
 ///
 /// # Safety
 /// `each` may run on the helper for any chunk: it touches only the objects of the chunk it
@@ -434,10 +435,15 @@ unsafe impl Send for Dead {}
 /// code touches the objects until this returns.
 unsafe fn share<A: Default + Send>(
     objs: &[ObjPtr],
-    name: &str,
+    (name, split): (&str, bool),
     each: impl Fn(&[ObjPtr], usize, &mut A) + Sync,
 ) -> (A, A) {
     let n = objs.len();
+    if !split || n < 2 {
+        let mut mine = A::default();
+        each(objs, 0, &mut mine);
+        return (mine, A::default());
+    }
     let claims = Claims::new(n);
     // (The type invariant: chunks are claimed once, each by one thread; per the caller.)
     let shared = ClaimedObjects(objs);
@@ -476,17 +482,13 @@ unsafe fn share<A: Default + Send>(
 /// # Safety
 /// As for [`engine::condemn`]; the caller runs no other code until this returns.
 pub(crate) unsafe fn condemn(garbage: &[ObjPtr], split: bool) -> usize {
-    if !split || garbage.len() < 2 {
-        // SAFETY: per the caller.
-        return unsafe { engine::condemn(garbage) };
-    }
     let each = |objs: &[ObjPtr], _, deaths: &mut usize| {
         // SAFETY: per the caller, for the chunk `share` gives this thread alone.
         *deaths += unsafe { engine::condemn(objs) };
     };
     // SAFETY: per the caller; `engine::condemn` writes only the flags of the objects it is
     // given, reads no thread-local, runs no user code and does not panic.
-    let (mine, theirs) = unsafe { share(garbage, "gcrt-condemn", each) };
+    let (mine, theirs) = unsafe { share(garbage, ("gcrt-condemn", split), each) };
     mine + theirs
 }
 
@@ -499,10 +501,6 @@ pub(crate) unsafe fn condemn(garbage: &[ObjPtr], split: bool) -> usize {
 /// # Safety
 /// As for [`engine::relist_unholding`]; the caller runs no other code until this returns.
 pub(crate) unsafe fn relist(objs: &[ObjPtr], to: usize, base: usize, split: bool) -> Vec<ObjPtr> {
-    if !split || objs.len() < 2 {
-        // SAFETY: per the caller.
-        return unsafe { engine::relist_unholding(objs, to, base) };
-    }
     let each = |chunk: &[ObjPtr], offset: usize, dead: &mut Dead| {
         // SAFETY: per the caller, for the chunk `share` gives this thread alone, each object
         // at the index of its offset.
@@ -512,7 +510,7 @@ pub(crate) unsafe fn relist(objs: &[ObjPtr], to: usize, base: usize, split: bool
     // SAFETY: per the caller; `engine::relist_unholding` writes only the extension and
     // strong count of the objects it is given, reads no thread-local, runs no user code and
     // does not panic.
-    let (Dead(mut mine), Dead(theirs)) = unsafe { share(objs, "gcrt-relist", each) };
+    let (Dead(mut mine), Dead(theirs)) = unsafe { share(objs, ("gcrt-relist", split), each) };
     mine.extend(theirs);
     mine
 }

@@ -1,7 +1,7 @@
 //! Setting a collection's garbage apart and dropping it: the list operations the collector
 //! calls once its analysis has decided, and the drop loop compiled per type.
 
-use super::{Heap, PREFETCH_AHEAD};
+use super::{Heap, PREFETCH_AHEAD, place_in_list};
 use crate::header::{ObjPtr, Stored, flags};
 use crate::report::{FirstPanic, Payload};
 
@@ -219,21 +219,11 @@ impl Heap {
         to: usize,
         relist: impl FnOnce(&[ObjPtr], usize) -> Vec<ObjPtr>,
     ) {
-        if from == to {
-            return;
-        }
-        // SAFETY: per the caller: two distinct lists, no user code runs, and every object
-        // of `from` is relisted at its place at the end of `to`, where it goes next.
+        let mut dead = Vec::new();
+        // SAFETY: per the caller: no user code runs, and every object of `from` is relisted
+        // at its place at the end of `to`, where it goes.
         unsafe {
-            let src = core::mem::take(self.list_mut(from));
-            let base = self.list_mut(to).len();
-            let dead = relist(&src, base);
-            let dst = self.list_mut(to);
-            if dst.is_empty() {
-                *dst = src;
-            } else {
-                dst.extend_from_slice(&src);
-            }
+            self.move_list(from, to, |objs, base| dead = relist(objs, base));
             // Only a trace that broke its contract (dropped a handle while counted) leaves
             // one with no reference: released once the lists are whole again (it only
             // queues: frees are deferred).
@@ -377,19 +367,13 @@ pub unsafe fn condemn(objs: &[ObjPtr]) -> usize {
 /// again; no other thread accesses these objects until this returns.
 pub unsafe fn relist_unholding(objs: &[ObjPtr], to: usize, base: usize) -> Vec<ObjPtr> {
     let mut dead = Vec::new();
-    for (k, &obj) in objs.iter().enumerate() {
-        if let Some(ahead) = objs.get(k + PREFETCH_AHEAD) {
-            ahead.prefetch();
-        }
-        // SAFETY: per the caller.
-        unsafe {
-            let e = obj.ext();
-            e.index.set((base + k) as u32);
-            e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
+    // SAFETY: per the caller; each object holds the reference given back once.
+    unsafe {
+        place_in_list(objs, to, base, |obj| {
             if give_back_hold(obj) {
                 dead.push(obj);
             }
-        }
+        });
     }
     dead
 }

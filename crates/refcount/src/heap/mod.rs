@@ -415,22 +415,34 @@ impl Heap {
     /// and moving the objects to `to` is the collector's decision: objects in the working
     /// lists `UNREACHABLE` and `SCRATCH` are treated as garbage.
     pub unsafe fn append_list(&self, from: usize, to: usize) {
+        // SAFETY: per the caller; every element is a live tracked object (list invariant),
+        // given its place at the end of `to`, where it goes, and nothing else.
+        unsafe { self.move_list(from, to, |objs, base| place_in_list(objs, to, base, |_| {})) }
+    }
+
+    /// Moves every object of list `from` to the end of list `to`, keeping their order, after
+    /// `pass` has been given them and the index in `to` of the first
+    /// ([`append_list`](Self::append_list), [`append_list_unholding`]).
+    ///
+    /// [`append_list_unholding`]: Self::append_list_unholding
+    ///
+    /// # Safety
+    /// As for `append_list`; `pass` runs no user code, changes no list, does not unwind, and
+    /// gives each object it is given its place in `to` ([`place_in_list`]).
+    #[inline(always)]
+    pub(super) unsafe fn move_list(
+        &self,
+        from: usize,
+        to: usize,
+        pass: impl FnOnce(&[ObjPtr], usize),
+    ) {
         if from == to {
             return;
         }
-        // SAFETY: two distinct lists; no user code runs; every element is a live tracked
-        // object (list invariant), so its extension may be written.
+        // SAFETY: two distinct lists, neither borrowed while `pass` runs (it changes none).
         unsafe {
             let src = core::mem::take(self.list_mut(from));
-            let base = self.list_mut(to).len();
-            for (k, &obj) in src.iter().enumerate() {
-                if let Some(ahead) = src.get(k + PREFETCH_AHEAD) {
-                    ahead.prefetch();
-                }
-                let e = obj.ext();
-                e.index.set((base + k) as u32);
-                e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
-            }
+            pass(&src, self.list_mut(to).len());
             let dst = self.list_mut(to);
             if dst.is_empty() {
                 *dst = src;
@@ -622,4 +634,31 @@ pub(crate) unsafe fn untrack(obj: ObjPtr) {
 pub(crate) fn is_analysed(f: u32) -> bool {
     f & flags::TRACKED != 0
         && try_with_heap(|h| h.is_analysing((f & flags::LIST_MASK) as usize)).unwrap_or(false)
+}
+
+/// Gives the objects `objs` their places in list `to`, the one at offset `k` at index
+/// `base + k` (their extension's index and list), running `each` on each in the same pass
+/// over their headers.
+///
+/// # Safety
+/// Every object of `objs` is alive and has the extension; `base + objs.len()` fits in a
+/// `u32`; the caller puts the objects in list `to` at these indices before the lists are
+/// used again, and no other thread accesses these objects meanwhile.
+#[inline(always)]
+pub(super) unsafe fn place_in_list(
+    objs: &[ObjPtr],
+    to: usize,
+    base: usize,
+    mut each: impl FnMut(ObjPtr),
+) {
+    for (k, &obj) in objs.iter().enumerate() {
+        if let Some(ahead) = objs.get(k + PREFETCH_AHEAD) {
+            ahead.prefetch();
+        }
+        // SAFETY: per the caller.
+        let e = unsafe { obj.ext() };
+        e.index.set((base + k) as u32);
+        e.flags.set((e.flags.get() & !flags::LIST_MASK) | to as u32);
+        each(obj);
+    }
 }
