@@ -93,21 +93,19 @@ fn walk<const DOWN: bool>(
     let mut passed = 0;
     while passed < n {
         let i = if DOWN { n - 1 - passed } else { passed };
-        // Whole lines of entries not reached (yet) are passed over at once: in a set that
-        // is mostly garbage, they are most of the table.
-        let line = if DOWN {
-            (i + 1).checked_sub(UNREACHED_RUN).map(|lo| lo..i + 1)
-        } else {
-            Some(i..i + UNREACHED_RUN)
-        };
-        if line.and_then(|l| refs.get(l)).is_some_and(line_is_zero) {
-            passed += UNREACHED_RUN;
-            continue;
-        }
         let r = refs[i];
         if r == 0 {
-            // Not reached (yet): if it is later, `follow` puts it on the work list.
-            passed += 1;
+            // Not reached (yet): if it is later, `follow` puts it on the work list. Whole
+            // lines of such entries are passed over at once: in a set that is mostly
+            // garbage, they are most of the table. (Only looked for from an entry that is
+            // 0, so that a set mostly reached pays nothing for it.)
+            let line = if DOWN {
+                (i + 1).checked_sub(UNREACHED_RUN).map(|lo| lo..i + 1)
+            } else {
+                Some(i..i + UNREACHED_RUN)
+            };
+            let zero = line.and_then(|l| refs.get(l)).is_some_and(line_is_zero);
+            passed += if zero { UNREACHED_RUN } else { 1 };
             continue;
         }
         if r != REACHED {
