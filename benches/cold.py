@@ -4,7 +4,8 @@ collection (and as pyperformance's runner measures). Each Rust sample is the col
 bench binary started with GCRT_COLD=<workload>:<system> (benches/collector/cold.rs); each
 CPython sample is the workload's script run with --runs 1 (its one timed collection, after
 one untimed collection of the empty heap). Samples of all systems are interleaved round by
-round; the tables give medians and their ratios.
+round; the tables give medians and their ratios, then each system's range (fastest and
+slowest sample), so that a noisy machine shows as such.
 
 Usage (from the repository root):
 
@@ -99,6 +100,7 @@ def main():
     print("| workload | " + " | ".join(columns) + f" | {version} | gcrt / CPython"
           + " | gcrt / fastest peer |" + (" gcrt / Rc |" if baselines else ""))
     print("|---|" + "---|" * (len(columns) + 3 + bool(baselines)))
+    spreads = []
     for w in workloads:
         title, script, row = WORKLOADS[w]
         run_systems = [s for s in systems if (w, s) not in SKIP]
@@ -129,6 +131,21 @@ def main():
         py = fmt(med["cpython"]) if script else "-"
         print(f"| {w}: {title} | {cells} | {py} | {ratio_py} | {ratio_peer} |{ratio_rc}")
         sys.stdout.flush()
+        spreads.append((w, samples))
+    print_spreads(spreads, columns)
+
+
+def print_spreads(spreads, columns):
+    """The fastest and slowest sample of each system, per workload: medians alone hide how
+    far apart one machine's runs are (a busy second core, a slow first fault)."""
+    print("\n### Range of the samples (fastest - slowest, ms)\n")
+    print("| workload | " + " | ".join(columns) + " | CPython |")
+    print("|---|" + "---|" * (len(columns) + 1))
+    for w, samples in spreads:
+        def rng(s):
+            v = samples.get(s)
+            return f"{fmt(min(v))} - {fmt(max(v))}" if v else "-"
+        print(f"| {w} | " + " | ".join(rng(s) for s in columns) + f" | {rng('cpython')} |")
 
 
 if __name__ == "__main__":

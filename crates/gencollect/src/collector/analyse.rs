@@ -419,7 +419,11 @@ unsafe fn doom(
     }
     let mut young_garbage = 0;
     let mut out = core::mem::take(&mut g.garbage);
-    out.reserve(garbage);
+    let lists = set.from.iter().filter(|&&l| set.layout.list_len(l) != 0);
+    if garbage != set.layout.len() || lists.count() > 1 {
+        out.reserve(garbage);
+    }
+    // (Otherwise one list is all the garbage: `Heap::doom` may hand it over whole.)
     let sparse = garbage * 4 < set.layout.len();
     for &l in set.from {
         let (refs, slot) = (&g.refs[..], &g.slot[..]);

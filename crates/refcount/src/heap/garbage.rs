@@ -52,7 +52,9 @@ impl Heap {
     ///
     /// An object whose count is already 0 is left where it is: its release is queued (it was
     /// dropped by a `Trace` impl during the analysis), and that release frees it. `sparse`
-    /// says garbage is rare in the list: then only garbage is prefetched.
+    /// says garbage is rare in the list: then only garbage is prefetched. A list that is all
+    /// garbage, appended to an empty `out` too small to hold it, trades buffers with it
+    /// instead of growing it: a first collection then faults in no new buffer for it.
     ///
     /// # Safety
     /// Every object of `from` is alive and tracked, and `garbage` runs no user code (it may be
@@ -69,6 +71,9 @@ impl Heap {
         // SAFETY: per the caller; no user code runs.
         unsafe {
             let src = self.list_mut(from);
+            if out.is_empty() && out.capacity() < src.len() && (0..src.len()).all(&mut garbage) {
+                return self.doom_whole(from, out);
+            }
             let mut kept = 0;
             let mut deaths = 0;
             for i in 0..src.len() {
@@ -93,6 +98,54 @@ impl Heap {
                 }
             }
             src.truncate(kept);
+            self.record_deaths(deaths);
+        }
+    }
+
+    /// [`doom`](Self::doom) for a list that is all garbage, into an empty `out`: the list's
+    /// buffer becomes `out` and `out`'s the list's. Objects whose count is already 0 go back
+    /// to the list, in order (their queued release frees them).
+    ///
+    /// # Safety
+    /// As for `doom`; every object of the list is garbage and `out` is empty.
+    unsafe fn doom_whole(&self, from: usize, out: &mut Vec<ObjPtr>) {
+        // SAFETY: per the caller; no user code runs.
+        unsafe {
+            let src = self.list_mut(from);
+            let mut deaths = 0;
+            let mut queued = false;
+            for i in 0..src.len() {
+                if let Some(ahead) = src.get(i + PREFETCH_AHEAD) {
+                    ahead.prefetch();
+                }
+                let obj = src[i];
+                if obj.has_strong() {
+                    let e = obj.ext();
+                    let f = e.flags.get();
+                    deaths += (f & flags::COUNTED != 0) as usize;
+                    e.flags.set(doomed_flags(f));
+                    obj.inc_strong();
+                } else {
+                    queued = true;
+                }
+            }
+            core::mem::swap(src, out);
+            if queued {
+                // Rare (a `Trace` impl dropped a handle during the analysis): those objects
+                // are still tracked in this list, at their new index.
+                let mut doomed = 0;
+                for i in 0..out.len() {
+                    let obj = out[i];
+                    if obj.ext().flags.get() & flags::DOOMED != 0 {
+                        out[doomed] = obj;
+                        doomed += 1;
+                    } else {
+                        obj.ext().index.set(src.len() as u32);
+                        src.push(obj);
+                    }
+                }
+                out.truncate(doomed);
+            }
             self.record_deaths(deaths);
         }
     }
