@@ -1,6 +1,7 @@
 //! The collector bench's fresh-process mode: with `GCRT_COLD=<workload>:<system>` in its
 //! environment, the bench binary builds one workload, times its first collection, prints
-//! `COLD ns=<nanoseconds>` and exits, instead of running criterion. `benches/cold.py`
+//! `COLD ns=<nanoseconds>` and exits, instead of running criterion (with `GCRT_PHASES=1`
+//! also each collection phase's time, on stderr). `benches/cold.py`
 //! starts one such process per sample, as pyperformance's runner does, and sets the results
 //! beside CPython's scripts run the same way.
 //!
@@ -94,6 +95,20 @@ fn run(workload: &str, system: &str) -> Option<Duration> {
     )
 }
 
+/// With `GCRT_PHASES` set too, prints to stderr the time each phase of each collection took
+/// (the collector's `tracing` spans as they close: `count`, `mark`, `set_apart`, `relist`,
+/// `promote`, `delete`; see docs/collector.md).
+fn trace_phases() {
+    if std::env::var_os("GCRT_PHASES").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("gcrt::gc=debug"))
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .try_init();
+    }
+}
+
 /// In a child started with `GCRT_COLD`, runs its one sample and returns true (the caller
 /// then exits); false otherwise.
 pub(crate) fn child() -> bool {
@@ -101,6 +116,7 @@ pub(crate) fn child() -> bool {
         return false;
     };
     let (workload, system) = spec.split_once(':').unwrap_or((spec.as_str(), "gcrt"));
+    trace_phases();
     match run(workload, system) {
         Some(t) => println!("COLD ns={}", t.as_nanos()),
         None => {

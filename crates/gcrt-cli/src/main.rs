@@ -1,6 +1,7 @@
 //! `gcrt`: runs built-in workloads on gcrt's heap and collector and prints what they did;
 //! `gcrt tune` sweeps the collection thresholds. With no arguments, a short tour of all of
-//! it. `RUST_LOG=debug gcrt run cycles` shows every collection (tracing).
+//! it. `RUST_LOG=debug gcrt run cycles` shows every collection (tracing); `--phases` the
+//! time each phase of each collection took.
 
 mod report;
 mod tune;
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
 
 use report::{Settings, measure, print_text, to_json};
 use workloads::Workload;
@@ -21,6 +23,10 @@ use workloads::Workload;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Print how long each phase of each collection took (count, mark, set_apart, relist,
+    /// promote, delete, ...: the collector's `tracing` spans, one line as each closes).
+    #[arg(long, global = true)]
+    phases: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -197,12 +203,24 @@ fn tune_cmd(
     Ok(())
 }
 
-fn main() -> ExitCode {
+/// Logs to stderr as `RUST_LOG` says; with `phases`, also each collection phase's span as
+/// it closes, with its time.
+fn init_tracing(phases: bool) {
+    let mut filter = EnvFilter::from_default_env();
+    let mut spans = FmtSpan::NONE;
+    if phases {
+        filter = filter.add_directive("gcrt::gc=debug".parse().expect("a valid directive"));
+        spans = FmtSpan::CLOSE;
+    }
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::from_default_env())
+        .with_env_filter(filter)
+        .with_span_events(spans)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -219,6 +237,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    init_tracing(cli.phases);
     let result = match cli.command {
         None => tour(),
         Some(Command::Run {

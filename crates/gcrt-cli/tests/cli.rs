@@ -196,6 +196,36 @@ fn rust_log_shows_every_collection() {
     );
 }
 
+#[test]
+fn phases_shows_each_phase_of_every_collection_with_its_time() {
+    let o = Command::new(env!("CARGO_BIN_EXE_gcrt"))
+        .args(["run", "cycles", "--scale", "0.01", "--json", "--phases"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let err = stderr(&o);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    // The run's collections, each of a generation with objects in it, and the one after
+    // the run, of a heap left with nothing to analyse.
+    let run = v["pauses"]["count"].as_u64().unwrap();
+    let closed = |span: &str| {
+        err.lines()
+            .filter(|l| l.contains(&format!("{span}: gcrt::gc: close time.busy=")))
+            .count() as u64
+    };
+    assert_eq!(closed("promote"), run + 1, "{err}");
+    assert_eq!(closed("mark"), run, "{err}");
+    assert_eq!(err.matches(":count{objects=").count() as u64, run, "{err}");
+    // Without the flag, nothing of it.
+    let quiet = gcrt(&["run", "cycles", "--scale", "0.01", "--json"]);
+    assert!(
+        !stderr(&quiet).contains("gcrt::gc: close"),
+        "{}",
+        stderr(&quiet)
+    );
+}
+
 /// A run with frozen set-up objects unfreezes them at the end, so that they are collected
 /// with the rest (a thread that exits with objects alive keeps its whole heap).
 #[test]

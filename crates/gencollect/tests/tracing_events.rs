@@ -83,3 +83,127 @@ fn debug_stats_lines_go_to_the_subscriber_once_each() {
         "{out}"
     );
 }
+
+/// The innermost span of each line where a span closes (`FmtSpan::CLOSE`), in order.
+fn closed_spans(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.split_once(": gcrt::gc: close"))
+        .map(|(spans, _)| {
+            // `LEVEL collect{..}:analyse{..}:count{..}`: the name after the last ':' outside
+            // the braces, before its fields.
+            let mut depth = 0;
+            let mut from = 0;
+            for (i, c) in spans.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ':' if depth == 0 => from = i + 1,
+                    _ => {}
+                }
+            }
+            let name = spans[from..].split('{').next().unwrap_or("");
+            name.split_whitespace().last().unwrap_or("").to_string()
+        })
+        .collect()
+}
+
+fn span_closes_of(f: impl FnOnce()) -> String {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("gcrt::gc=debug"))
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        // Time since start (a monotonic clock, which Miri has), so that span times show.
+        .with_timer(tracing_subscriber::fmt::time::Uptime::default())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+}
+
+struct Twin {
+    other: std::cell::RefCell<Option<refcount::Gc<Twin>>>,
+}
+
+// SAFETY: reports its one handle.
+unsafe impl refcount::Trace for Twin {
+    fn trace(&self, t: &mut refcount::Tracer<'_>) {
+        self.other.trace(t);
+    }
+}
+
+#[test]
+fn each_phase_of_a_collection_is_a_span_with_its_time() {
+    // What `gcrt --phases` prints: the time each phase of each collection took.
+    gencollect::set_full_scan(true);
+    gencollect::collect();
+    let a = refcount::Gc::new(Twin {
+        other: std::cell::RefCell::new(None),
+    });
+    let b = refcount::Gc::new(Twin {
+        other: std::cell::RefCell::new(Some(a.clone())),
+    });
+    *a.other.borrow_mut() = Some(b);
+    drop(a);
+    let out = span_closes_of(|| assert_eq!(gencollect::collect(), 2));
+    assert_eq!(
+        closed_spans(&out),
+        [
+            "count",
+            "mark",
+            "set_apart",
+            "analyse",
+            "promote",
+            "delete",
+            "collect"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .filter(|l| l.contains(": gcrt::gc: close"))
+            .all(|l| l.contains("time.busy=")),
+        "{out}"
+    );
+    assert!(
+        out.contains("count{objects=2 split=false held=false}"),
+        "{out}"
+    );
+    assert!(out.contains("set_apart{garbage=2}"), "{out}");
+}
+
+#[test]
+fn a_held_generation_promoted_whole_is_relisted_in_a_span_of_its_own() {
+    // A generation 0 held by the count pass (threshold 0: always) with no garbage is
+    // promoted inside the analysis.
+    gencollect::set_young_hold_threshold(0);
+    let live: Vec<_> = (0..3)
+        .map(|_| {
+            refcount::Gc::new(Twin {
+                other: std::cell::RefCell::new(None),
+            })
+        })
+        .collect();
+    let out = span_closes_of(|| assert_eq!(gencollect::collect_generation(0).unwrap(), 0));
+    assert_eq!(
+        closed_spans(&out),
+        [
+            "count",
+            "mark",
+            "relist",
+            "set_apart",
+            "analyse",
+            "promote",
+            "delete",
+            "collect"
+        ],
+        "{out}"
+    );
+    assert!(
+        out.contains("count{objects=3 split=false held=true}"),
+        "{out}"
+    );
+    assert!(out.contains("relist{objects=3}"), "{out}");
+    drop(live);
+}

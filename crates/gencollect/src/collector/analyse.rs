@@ -197,6 +197,14 @@ unsafe fn analyse(
         }
     }
     let plan = Plan::new(from, layout, fast, only_selected);
+    let count_span = tracing::debug_span!(
+        target: "gcrt::gc",
+        "count",
+        objects = analysed,
+        split = plan.parallel,
+        held = plan.hold
+    )
+    .entered();
     // SAFETY: per the caller.
     let counted = layout.is_some_and(|layout| unsafe {
         if only_selected {
@@ -223,7 +231,13 @@ unsafe fn analyse(
         // SAFETY: per the caller.
         unsafe { end_loans(&set, &g) };
     }
-    let reached = if counted { mark(&mut g) } else { None };
+    drop(count_span);
+    let reached = if counted {
+        let _span = tracing::debug_span!(target: "gcrt::gc", "mark").entered();
+        mark(&mut g)
+    } else {
+        None
+    };
     let (Some(layout), Some(reached)) = (layout, reached) else {
         // SAFETY: per the caller.
         unsafe { abandon(heap, g) };
@@ -256,6 +270,7 @@ unsafe fn analyse(
             // its index in `to`; no user code runs meanwhile.
             unsafe { parallel::relist(objs, to, base, split && parallel::has_second_core()) }
         };
+        let _span = tracing::debug_span!(target: "gcrt::gc", "relist", objects = g.held).entered();
         // SAFETY: per the caller; every object of the held list was held once (`g.held`),
         // the analysis no longer identifies objects by position, and `relist` relists each
         // object of the held list once, at its index in `to`.
@@ -265,6 +280,7 @@ unsafe fn analyse(
         }
         g.held = 0;
     }
+    let _span = tracing::debug_span!(target: "gcrt::gc", "set_apart", garbage).entered();
     let finalization = g.special.iter().any(|&i| g.refs[i as usize] != REACHED);
     // Held garbage is set apart as it is only if nothing can still reach it but handles
     // (no weak references): otherwise every held reference is given back, and the garbage

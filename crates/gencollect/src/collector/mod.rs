@@ -223,6 +223,7 @@ fn run(heap: &Heap, generation: usize, debug: DebugFlags, panics: &mut FirstPani
         ..Outcome::default()
     };
     let promote = || {
+        let _span = tracing::debug_span!(target: "gcrt::gc", "promote").entered();
         for g in 0..=generation {
             // SAFETY: called once the analysis is over (or was abandoned): survivors move
             // to the next generation.
