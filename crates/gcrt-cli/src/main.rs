@@ -166,7 +166,8 @@ fn tour() -> Result<(), String> {
     println!(
         "More: `gcrt run WORKLOAD` (full size, with the allocator's report; --threshold, \
          --freeze-after-setup, --json), `gcrt tune WORKLOAD` (threshold sweep with an SVG plot), \
-         `RUST_LOG=debug gcrt run cycles` (every collection)."
+         `RUST_LOG=debug gcrt run cycles` (every collection), `--phases` (each collection \
+         phase's time)."
     );
     Ok(())
 }
