@@ -85,13 +85,9 @@ impl Heap {
                 {
                     ahead.prefetch();
                 }
-                let e = obj.ext();
                 // A survivor's header is not read (the side table decides).
                 if garbage(i) && obj.has_strong() {
-                    let f = e.flags.get();
-                    deaths += (f & flags::COUNTED != 0) as usize;
-                    e.flags.set(doomed_flags(f));
-                    obj.inc_strong();
+                    deaths += doom_one(obj);
                     out.push(obj);
                 } else {
                     keep(src, &mut kept, i);
@@ -120,11 +116,7 @@ impl Heap {
                 }
                 let obj = src[i];
                 if obj.has_strong() {
-                    let e = obj.ext();
-                    let f = e.flags.get();
-                    deaths += (f & flags::COUNTED != 0) as usize;
-                    e.flags.set(doomed_flags(f));
-                    obj.inc_strong();
+                    deaths += doom_one(obj);
                 } else {
                     queued = true;
                 }
@@ -374,9 +366,6 @@ impl Heap {
     }
 }
 
-/// The flags of a garbage object set apart for dropping: out of the lists, its death counted
-/// (no longer `COUNTED`), `DOOMED`, and weak upgrades failing for good.
-#[inline(always)]
 /// Gives garbage set apart by [`Heap::doom_held`] the flags [`Heap::doom`] gives its own (out
 /// of the lists, `DOOMED`, `WEAK_CLEARED`, `DROPPING`), before any value is dropped: a `Drop`
 /// of one of them must find every other one dead. Returns how many of them were counted
@@ -395,12 +384,7 @@ pub unsafe fn condemn(objs: &[ObjPtr]) -> usize {
             ahead.prefetch();
         }
         // SAFETY: per the caller.
-        unsafe {
-            let e = obj.ext();
-            let f = e.flags.get();
-            deaths += (f & flags::COUNTED != 0) as usize;
-            e.flags.set(doomed_flags(f));
-        }
+        deaths += unsafe { flag_doomed(obj) };
     }
     deaths
 }
@@ -431,6 +415,39 @@ pub unsafe fn relist_unholding(objs: &[ObjPtr], to: usize, base: usize) -> Vec<O
     dead
 }
 
+/// [`Heap::doom`]'s step for one garbage object whose count is above 0: flags it doomed
+/// ([`flag_doomed`]) and gives it the temporary reference that keeps it until its value is
+/// dropped. Returns 1 if its death is to be counted, else 0.
+///
+/// # Safety
+/// `obj` is alive, tracked, has the extension and a count above 0.
+#[inline(always)]
+unsafe fn doom_one(obj: ObjPtr) -> usize {
+    // SAFETY: per the caller.
+    unsafe {
+        obj.inc_strong();
+        flag_doomed(obj)
+    }
+}
+
+/// Gives one garbage object the flags of garbage set apart for dropping
+/// ([`doomed_flags`]); returns 1 if its allocation was counted alive (`COUNTED`), so that
+/// its death is counted in the heap's statistics, else 0. Reads and writes its flags only.
+///
+/// # Safety
+/// `obj` is alive and has the extension, and no other thread accesses it meanwhile.
+#[inline(always)]
+unsafe fn flag_doomed(obj: ObjPtr) -> usize {
+    // SAFETY: per the caller.
+    let e = unsafe { obj.ext() };
+    let f = e.flags.get();
+    e.flags.set(doomed_flags(f));
+    (f & flags::COUNTED != 0) as usize
+}
+
+/// The flags of a garbage object set apart for dropping: out of the lists, its death counted
+/// (no longer `COUNTED`), `DOOMED`, and weak upgrades failing for good.
+#[inline(always)]
 fn doomed_flags(f: u32) -> u32 {
     (f & !(flags::TRACKED | flags::LIST_MASK | flags::COUNTED))
         | flags::DOOMED
