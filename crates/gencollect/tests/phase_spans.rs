@@ -6,33 +6,15 @@
 //! thread's own subscriber miss them.)
 
 use std::cell::RefCell;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use refcount::{Gc, Trace, Tracer};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
-/// A writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+mod common {
+    pub(crate) mod log_buffer;
 }
-
-impl Buffer {
-    /// What was written since the last call.
-    fn take(&self) -> String {
-        String::from_utf8(core::mem::take(&mut *self.0.lock().unwrap())).unwrap()
-    }
-}
+use common::log_buffer::Buffer;
 
 /// The innermost span of each line where a span closes (`FmtSpan::CLOSE`), in order.
 fn closed_spans(out: &str) -> Vec<String> {

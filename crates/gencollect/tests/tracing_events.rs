@@ -2,24 +2,12 @@
 //! `fmt` subscriber and `RUST_LOG=gencollect=debug`, one line per collection with its
 //! generation, reason, candidates, collected, uncollectable and duration.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use tracing_subscriber::EnvFilter;
 
-/// A writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+mod common {
+    pub(crate) mod log_buffer;
 }
+use common::log_buffer::Buffer;
 
 #[test]
 fn every_collection_is_an_event_the_fmt_subscriber_prints() {
@@ -35,7 +23,7 @@ fn every_collection_is_an_event_the_fmt_subscriber_prints() {
         gencollect::collect();
         gencollect::collect_generation(0).unwrap();
     });
-    let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let out = buffer.take();
     let lines: Vec<&str> = out
         .lines()
         .filter(|l| l.contains("collection finished"))
@@ -71,7 +59,7 @@ fn debug_stats_lines_go_to_the_subscriber_once_each() {
         gencollect::collect();
         gencollect::set_debug(gencollect::DebugFlags::NONE);
     });
-    let out = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let out = buffer.take();
     assert_eq!(
         out.matches("gc: collecting generation 2...").count(),
         1,
